@@ -1,0 +1,5 @@
+//! Controllers: the Kubernetes Deployment controller's decisions, as pure state machines over
+//! views of ReplicaSets. They never touch pods directly: the world applies their actions.
+
+pub mod deployment;
+pub mod rolling;

@@ -1,0 +1,182 @@
+//! Seeded random-number streams.
+//!
+//! Every stream is a `Xoshiro256PlusPlus` generator (rand's named, portable algorithm) whose
+//! 256-bit state is filled by SplitMix64 from `(scenario seed, replication, stream)`. A
+//! replication therefore draws the same numbers whatever thread runs it and however the
+//! replications are split, and separate components (traffic, pods, people) draw from
+//! independent streams, so adding a draw in one never shifts the numbers of another.
+
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand_distr::{Binomial, Distribution, Poisson};
+
+/// The independent random streams of one replication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Stream {
+    /// Request arrivals, routing and request outcomes.
+    Traffic = 1,
+    /// Pod lifecycle: scheduling, image pulls, starts, probes, crashes.
+    Pods = 2,
+    /// Human actions: the time until someone rolls back.
+    People = 3,
+    /// Anything the controllers randomise (none yet; reserved so streams stay stable).
+    Controllers = 4,
+}
+
+/// One step of SplitMix64 (Steele, Lea and Flood 2014), the usual seeder for xoshiro.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The seed of replication `replication` of a scenario with seed `seed`: what `runs.csv`
+/// reports and what `--seed S --replication 0` would replay.
+pub fn replication_seed(seed: u64, replication: u64) -> u64 {
+    let mut state = seed ^ replication.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    splitmix64(&mut state)
+}
+
+/// A seeded generator with the draws the simulator needs.
+pub struct SimRng {
+    inner: Xoshiro256PlusPlus,
+}
+
+impl SimRng {
+    /// The stream `stream` of the replication whose seed is `replication_seed`.
+    pub fn new(replication_seed: u64, stream: Stream) -> Self {
+        let mut state = replication_seed ^ (stream as u64).wrapping_mul(0xA076_1D64_78BD_642F);
+        let mut seed = [0u8; 32];
+        for chunk in seed.chunks_exact_mut(8) {
+            chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
+        }
+        Self { inner: Xoshiro256PlusPlus::from_seed(seed) }
+    }
+
+    /// A uniform draw in [0, 1) with 53 random bits.
+    #[inline]
+    pub fn uniform(&mut self) -> f64 {
+        use rand::Rng;
+        (self.inner.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A uniform draw in (0, 1], safe to take the logarithm of.
+    #[inline]
+    pub fn uniform_open0(&mut self) -> f64 {
+        1.0 - self.uniform()
+    }
+
+    /// True with probability `p` (clamped to [0, 1]).
+    #[inline]
+    pub fn chance(&mut self, p: f64) -> bool {
+        if p <= 0.0 {
+            false
+        } else if p >= 1.0 {
+            true
+        } else {
+            self.uniform() < p
+        }
+    }
+
+    /// A uniform integer in [0, n), n > 0 (Lemire's multiply-shift, bias below 2^-32 for the
+    /// small n the simulator uses).
+    #[inline]
+    pub fn below(&mut self, n: u64) -> u64 {
+        assert!(n > 0);
+        use rand::Rng;
+        ((self.inner.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+
+    /// An exponential draw with the given mean.
+    #[inline]
+    pub fn exponential(&mut self, mean: f64) -> f64 {
+        -mean * self.uniform_open0().ln()
+    }
+
+    /// A standard normal draw (Box–Muller; one of the pair is discarded to keep the stream
+    /// stateless).
+    #[inline]
+    pub fn standard_normal(&mut self) -> f64 {
+        let u1 = self.uniform_open0();
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// A log-normal draw with parameters `mu`, `sigma` of the underlying normal.
+    #[inline]
+    pub fn lognormal(&mut self, mu: f64, sigma: f64) -> f64 {
+        (mu + sigma * self.standard_normal()).exp()
+    }
+
+    /// A Poisson draw with the given mean (0 for a mean ≤ 0).
+    pub fn poisson(&mut self, mean: f64) -> u64 {
+        if mean.is_nan() || mean <= 0.0 {
+            return 0;
+        }
+        let dist = Poisson::new(mean).expect("finite positive Poisson mean");
+        let x: f64 = dist.sample(&mut self.inner);
+        x as u64
+    }
+
+    /// A binomial draw: successes in `n` trials of probability `p`.
+    pub fn binomial(&mut self, n: u64, p: f64) -> u64 {
+        if n == 0 || p <= 0.0 {
+            return 0;
+        }
+        if p >= 1.0 {
+            return n;
+        }
+        Binomial::new(n, p).expect("valid binomial").sample(&mut self.inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_reproducible_and_distinct() {
+        let mut a = SimRng::new(replication_seed(42, 3), Stream::Traffic);
+        let mut b = SimRng::new(replication_seed(42, 3), Stream::Traffic);
+        let mut c = SimRng::new(replication_seed(42, 3), Stream::Pods);
+        let mut d = SimRng::new(replication_seed(42, 4), Stream::Traffic);
+        let xa: Vec<f64> = (0..8).map(|_| a.uniform()).collect();
+        let xb: Vec<f64> = (0..8).map(|_| b.uniform()).collect();
+        let xc: Vec<f64> = (0..8).map(|_| c.uniform()).collect();
+        let xd: Vec<f64> = (0..8).map(|_| d.uniform()).collect();
+        assert_eq!(xa, xb);
+        assert_ne!(xa, xc);
+        assert_ne!(xa, xd);
+    }
+
+    /// Pins the algorithm: if a dependency update changed the generator, every published
+    /// result would change with it, so this must fail loudly.
+    #[test]
+    fn first_draws_are_pinned() {
+        assert_eq!(replication_seed(42, 0), replication_seed(42, 0));
+        let mut r = SimRng::new(replication_seed(42, 0), Stream::Traffic);
+        let draws: Vec<u64> = (0..3).map(|_| r.below(1_000_000)).collect();
+        assert_eq!(draws, PINNED_DRAWS.to_vec());
+    }
+    // Cross-checked against an independent implementation of the published SplitMix64 and
+    // xoshiro256++ reference algorithms.
+    const PINNED_DRAWS: [u64; 3] = [793_783, 988_924, 191_788];
+
+    #[test]
+    fn moments_match_within_sampling_error() {
+        let mut r = SimRng::new(7, Stream::Traffic);
+        let n = 200_000;
+        let mean_exp = (0..n).map(|_| r.exponential(2.0)).sum::<f64>() / n as f64;
+        // sd of the mean = 2/sqrt(n) ≈ 0.0045; allow 5 sd.
+        assert!((mean_exp - 2.0).abs() < 5.0 * 2.0 / (n as f64).sqrt(), "{mean_exp}");
+        let mean_pois = (0..n).map(|_| r.poisson(3.5) as f64).sum::<f64>() / n as f64;
+        assert!((mean_pois - 3.5).abs() < 5.0 * 3.5f64.sqrt() / (n as f64).sqrt(), "{mean_pois}");
+        let mean_norm = (0..n).map(|_| r.standard_normal()).sum::<f64>() / n as f64;
+        assert!(mean_norm.abs() < 5.0 / (n as f64).sqrt(), "{mean_norm}");
+        let k = r.binomial(1_000_000, 0.01) as f64;
+        assert!((k - 10_000.0).abs() < 5.0 * (10_000.0f64 * 0.99).sqrt(), "{k}");
+    }
+}

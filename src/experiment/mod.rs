@@ -1,0 +1,3 @@
+//! Experiments: replications of a scenario, their records and statistics.
+
+pub mod record;

@@ -1,0 +1,118 @@
+//! What one replication produces: its row of `runs.csv`, its timeline and its event log.
+
+use crate::engine::SimTime;
+use serde::Serialize;
+
+/// How a replication's release ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The new version is fully rolled out and available (`DeploymentComplete`).
+    Completed,
+    /// A rollback finished: the old version fully available, no new pods left.
+    RolledBack,
+    /// ProgressDeadlineExceeded and nothing rolled back by the end.
+    Stalled,
+    /// None of the above by the end of the simulated time.
+    Running,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::Stalled => "stalled",
+            Outcome::Running => "running",
+        }
+    }
+}
+
+/// One row of `runs.csv`. Times are seconds from the release start; `None` is written blank.
+///
+/// Requests are counted exactly once: `requests = succeeded + failed_requests +
+/// dropped_requests`. A *failed* request reached a pod that answered with an error (the
+/// version's error rate or a fault, a timeout, or killed in flight); a *dropped* request was
+/// never served (no Ready endpoint, the pod over capacity, or the pod refusing new work
+/// after SIGTERM). Both are failures to the user.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunRecord {
+    pub replication: u64,
+    pub seed: u64,
+    pub outcome: Outcome,
+    /// Which signal detected the bad release: `burn_rate`, `progress_deadline` or blank.
+    pub detected_by: Option<&'static str>,
+    pub detected_at_s: Option<f64>,
+    /// The new version stops getting traffic (after a rollback).
+    pub mitigated_at_s: Option<f64>,
+    pub rolled_back_at_s: Option<f64>,
+    pub completed_at_s: Option<f64>,
+    /// `rolled_back_at_s − detected_at_s`.
+    pub time_to_rollback_s: Option<f64>,
+    pub requests: u64,
+    pub succeeded_requests: u64,
+    pub failed_requests: u64,
+    pub dropped_requests: u64,
+    /// Requests served by a pod of the new version.
+    pub new_version_requests: u64,
+    /// Failed or dropped on (or by) a pod of the new version.
+    pub bad_requests: u64,
+    /// Failed plus dropped, minus what the old version's own error rate would have failed
+    /// for the same requests (its expectation); negative when the release did better.
+    pub excess_failed_requests: f64,
+    /// Users who saw at least one failure from the new version.
+    pub users_affected: u64,
+    /// `excess_failed_requests` as a percentage of the SLO window's error budget at the
+    /// simulated mean request rate.
+    pub error_budget_pct: f64,
+    /// Most pods holding node resources at once, from the release on.
+    pub peak_pods: u64,
+    /// Pod-seconds above the desired replicas, from the release on.
+    pub extra_pod_seconds: f64,
+    /// `(peak_pods − replicas) / replicas × 100`.
+    pub overhead_pct: f64,
+    /// Fewest Ready pods behind the Service at once, from the release on.
+    pub min_ready_pods: u64,
+}
+
+/// One row of `timeline.csv`: the state of one version at one tick (tidy format).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimelineRow {
+    /// Seconds since the release started (negative before it).
+    pub time_s: f64,
+    pub version: String,
+    /// Desired pods (`spec.replicas` of the version's ReplicaSets).
+    pub pods_desired: u64,
+    /// Pods Ready.
+    pub pods_ready: u64,
+    /// Share of the tick's requests that this version served (0..=1).
+    pub traffic_share: f64,
+    /// Requests per second to this version during the tick.
+    pub request_rps: f64,
+    /// Failed or dropped requests per second on this version during the tick.
+    pub error_rps: f64,
+}
+
+/// One line of the event log, as Kubernetes would record it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceEvent {
+    #[serde(skip)]
+    pub time: SimTime,
+    /// Seconds since the replication started.
+    pub time_s: f64,
+    /// `Deployment/myapp`, `ReplicaSet/myapp-6d4b`, `Pod/myapp-6d4b-x7k2p`, `Simulation`.
+    pub object: String,
+    /// `ScalingReplicaSet`, `Ready`, `ProgressDeadlineExceeded`, `Detected`, …
+    pub reason: String,
+    pub message: String,
+}
+
+/// Everything one replication produced.
+#[derive(Clone, Debug)]
+pub struct ReplicationResult {
+    pub record: RunRecord,
+    /// Filled only when the runner asks for it (one replication per run).
+    pub timeline: Vec<TimelineRow>,
+    /// Filled only when the runner asks for it (`rollsim trace`).
+    pub trace: Vec<TraceEvent>,
+}

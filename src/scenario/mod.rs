@@ -1,0 +1,4 @@
+//! Scenario files: the user's manifests plus one Simulation document, loaded and validated.
+
+pub mod model;
+pub use model::*;

@@ -1,0 +1,1 @@
+//! traffic (in progress)
