@@ -1,1 +1,4 @@
 //! cluster (in progress)
+
+pub mod spec;
+pub use spec::*;

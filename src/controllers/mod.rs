@@ -3,3 +3,5 @@
 
 pub mod deployment;
 pub mod rolling;
+pub mod spec;
+pub use spec::*;

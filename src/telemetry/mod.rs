@@ -1,1 +1,4 @@
 //! telemetry (in progress)
+
+pub mod spec;
+pub use spec::*;

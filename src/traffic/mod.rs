@@ -1,1 +1,4 @@
 //! traffic (in progress)
+
+pub mod spec;
+pub use spec::*;

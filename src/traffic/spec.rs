@@ -1,0 +1,91 @@
+//! What the traffic is told: the request rate, the Services, and each version's behaviour.
+
+use crate::engine::{DurationDist, SimTime};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub struct Traffic {
+    /// Base request rate (requests per second); the pattern may override it.
+    pub rps: f64,
+    pub pattern: RatePattern,
+    /// Number of simulated users; each request belongs to one, uniformly.
+    pub users: u64,
+    /// Requests slower than this fail with 504 (`traffic.timeout`, default 30s).
+    pub timeout: SimTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RatePattern {
+    /// `rps` at all times.
+    Constant,
+    /// A sinusoid between `trough` and `peak` with the given period; the trough is at t = 0.
+    Diurnal { trough: f64, peak: f64, period: SimTime },
+    /// `rps` until the first step, then each step's rate from its time on (sorted by `at`).
+    Steps { steps: Vec<RateStep> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateStep {
+    pub at: SimTime,
+    pub rps: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct VersionProfile {
+    /// Probability that a request fails (500) with no fault active.
+    pub error_rate: f64,
+    pub latency: Latency,
+    pub faults: Vec<Fault>,
+}
+
+/// Log-normal request latency fitted to a median and a 99th percentile.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Latency {
+    pub p50: SimTime,
+    pub p99: SimTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// Onset: this long after `anchor`.
+    pub after: SimTime,
+    pub anchor: FaultAnchor,
+    /// If set, the fault's strength rises linearly from 0 to full over this long after onset.
+    pub ramp: Option<SimTime>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAnchor {
+    /// Measured from the pod's container start (the default).
+    PodStart,
+    /// Measured from the release (`release.at`).
+    Release,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    /// `{kind: errors, rate: 0.05}`: an extra error probability per request.
+    Errors { rate: f64 },
+    /// `{kind: latency, p50: 200ms, p99: 2s}`: the latency profile is replaced.
+    Latency { latency: Latency },
+    /// `{kind: crashAtStart}`: the container exits right after starting; never Ready.
+    CrashAtStart,
+    /// `{kind: crashAfter, uptime: 30m}`: the container is killed (OOM-style) after this
+    /// much uptime, drawn per container start.
+    CrashAfter { uptime: DurationDist },
+    /// `{kind: overload, aboveRps: 80, rate: 0.5}`: requests fail with `rate` while the pod
+    /// receives more than `aboveRps`.
+    ErrorsAboveLoad { above_rps: f64, rate: f64 },
+    /// `{kind: userErrors, users: 0.1, rate: 1.0}`: only this fraction of users (the same
+    /// users throughout a replication) see errors with `rate`.
+    ErrorsForUsers { fraction: f64, rate: f64 },
+}
+
+/// The subset of a `v1 Service` that the simulator reads.
+#[derive(Clone, Debug)]
+pub struct ServiceManifest {
+    pub name: String,
+    pub namespace: String,
+    pub selector: BTreeMap<String, String>,
+}
