@@ -7,7 +7,7 @@ pub use crate::controllers::{ControllerTiming, DeploymentManifest, DeploymentStr
 pub use crate::engine::{DurationDist, SimTime};
 pub use crate::telemetry::{Detection, Slo};
 pub use crate::traffic::{
-    Fault, FaultAnchor, FaultKind, Latency, RatePattern, RateStep, ServiceManifest, Traffic,
+    Fault, FaultAnchor, FaultKind, Fidelity, Latency, RatePattern, RateStep, ServiceManifest, Traffic,
     VersionProfile,
 };
 use std::collections::BTreeMap;
@@ -39,14 +39,6 @@ pub struct Scenario {
     pub deployment: DeploymentManifest,
     /// Every Service in the file, in file order.
     pub services: Vec<ServiceManifest>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fidelity {
-    /// Every request is simulated.
-    Request,
-    /// Per tick, exact Poisson/Binomial/multinomial draws per pod and status.
-    Aggregated,
 }
 
 #[derive(Clone, Debug)]

@@ -3,6 +3,14 @@
 use crate::engine::{DurationDist, SimTime};
 use std::collections::BTreeMap;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fidelity {
+    /// Every request is simulated.
+    Request,
+    /// Per tick, exact Poisson/Binomial/multinomial draws per pod and status.
+    Aggregated,
+}
+
 #[derive(Clone, Debug)]
 pub struct Traffic {
     /// Base request rate (requests per second); the pattern may override it.
