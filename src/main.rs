@@ -1,1 +1,5 @@
-fn main() {}
+//! The `rollsim` binary: all of it lives in `rollsim::cli`.
+
+fn main() {
+    std::process::exit(rollsim::cli::main());
+}

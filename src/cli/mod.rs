@@ -1,1 +1,257 @@
-//! cli (in progress)
+//! The command line: argument parsing, and the glue from scenario files to reports.
+//!
+//! Exit codes: 0 success, 1 an I/O or internal failure, 2 bad input (a scenario or an
+//! argument that does not parse or validate).
+
+use crate::experiment::runner::{run_all, RunPlan};
+use crate::report;
+use crate::scenario::{self, Override, Scenario, ScenarioError};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// The built-in example, also kept as `scenarios/rolling-bad-release.yaml`.
+pub const EXAMPLE_NAME: &str = "scenarios/rolling-bad-release.yaml";
+pub const EXAMPLE: &str = include_str!("../../scenarios/rolling-bad-release.yaml");
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rollsim",
+    version,
+    about = "Simulate Kubernetes releases before you trust them with production",
+    long_about = "rollsim replays a release (a rolling update of a Deployment, so far) over many \
+                  seeded replications of a simulated cluster and its traffic, and reports the \
+                  blast radius, time to detect, time to roll back and resource overhead.\n\n\
+                  With no arguments it runs the built-in example (scenarios/rolling-bad-release.yaml).",
+    after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50\n  rollsim trace scenarios/rolling-never-ready.yaml\n  rollsim validate my-scenario.yaml"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run every replication of a scenario; print a summary and write runs.csv,
+    /// summary.json and timeline.csv.
+    #[command(after_help = "Example:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50 --set spec.traffic.rps=900")]
+    Run(RunArgs),
+    /// Print the event log of one replication, as Kubernetes would record it.
+    #[command(after_help = "Example:\n  rollsim trace scenarios/rolling-never-ready.yaml --replication 3 --format csv")]
+    Trace(TraceArgs),
+    /// Check a scenario file and report every problem with its file, line and column.
+    #[command(after_help = "Example:\n  rollsim validate scenarios/recreate-downtime.yaml")]
+    Validate(ValidateArgs),
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ScenarioArgs {
+    /// The scenario file: your manifests plus one Simulation document.
+    pub file: PathBuf,
+    /// Override a Simulation value by its dotted path, e.g. spec.traffic.rps=900 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// The scenario seed (overrides spec.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Number of replications (overrides spec.replications).
+    #[arg(long, short = 'n')]
+    pub replications: Option<u64>,
+    /// Where to write the results (default: output/<scenario name>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How to print the summary on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Which replication to tell.
+    #[arg(long, default_value_t = 0)]
+    pub replication: u64,
+    #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+    pub format: TraceFormat,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// The scenario file to check.
+    pub file: PathBuf,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    Text,
+    Csv,
+}
+
+/// A failure with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl From<ScenarioError> for Failure {
+    fn from(e: ScenarioError) -> Self {
+        Failure { code: 2, message: e.to_string() }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure { code: 1, message: format!("error: {e}") }
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(f) if f.message.contains("Broken pipe") => 0,
+        Err(f) => {
+            eprintln!("{}", f.message.trim_end());
+            f.code
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        None => {
+            let scenario = scenario::load_str(EXAMPLE_NAME, EXAMPLE, &[])?;
+            eprintln!("rollsim: no command given; running the built-in example ({EXAMPLE_NAME}). See `rollsim --help`.");
+            run(&scenario, None, Format::Table, None)
+        }
+        Some(Command::Run(args)) => {
+            let scenario = load(&args.scenario, args.replications)?;
+            run(&scenario, args.out.as_deref(), args.format, args.threads)
+        }
+        Some(Command::Trace(args)) => trace(&args),
+        Some(Command::Validate(args)) => {
+            let scenario = scenario::load_file(&args.file, &[])?;
+            println!(
+                "{}: ok: Simulation {} releases {} → {} on Deployment/{} ({} replications of {})",
+                args.file.display(),
+                scenario.name,
+                scenario.release.from_image,
+                scenario.release.to_image,
+                scenario.deployment.name,
+                scenario.replications,
+                crate::experiment::world::format_duration(scenario.duration)
+            );
+            Ok(())
+        }
+    }
+}
+
+fn load(args: &ScenarioArgs, replications: Option<u64>) -> Result<Scenario, Failure> {
+    let mut overrides = Vec::new();
+    for s in &args.set {
+        overrides.push(scenario::parse_override(s).map_err(|m| Failure { code: 2, message: format!("error: --set {s}: {m}") })?);
+    }
+    if let Some(seed) = args.seed {
+        overrides.push(Override { path: "spec.seed".into(), value: seed.to_string() });
+    }
+    if let Some(n) = replications {
+        overrides.push(Override { path: "spec.replications".into(), value: n.to_string() });
+    }
+    Ok(scenario::load_file(&args.file, &overrides)?)
+}
+
+fn run(scenario: &Scenario, out: Option<&Path>, format: Format, threads: Option<usize>) -> Result<(), Failure> {
+    let out_dir = out.map(Path::to_path_buf).unwrap_or_else(|| Path::new("output").join(&scenario.name));
+    eprintln!(
+        "rollsim: {} replications of {} (seed {}, {:?} fidelity); results go to {}",
+        scenario.replications,
+        scenario.name,
+        scenario.seed,
+        scenario.fidelity,
+        out_dir.display()
+    );
+    let plan = RunPlan { threads, timeline_of: Some(0), trace_of: None };
+    let results = run_all(scenario, plan);
+    let records: Vec<_> = results.iter().map(|r| r.record.clone()).collect();
+    let summary = crate::experiment::stats::summarize_runs(&records);
+    std::fs::create_dir_all(&out_dir)?;
+    report::write_runs_csv(&out_dir.join("runs.csv"), &records)?;
+    report::write_summary_json(&out_dir.join("summary.json"), &summary, &scenario.name)?;
+    let timeline = results.first().map(|r| r.timeline.as_slice()).unwrap_or(&[]);
+    report::write_timeline_csv(&out_dir.join("timeline.csv"), timeline)?;
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    match format {
+        Format::Table => {
+            let tty = stdout_is_terminal();
+            let color = tty && std::env::var_os("NO_COLOR").is_none();
+            let width = terminal_width();
+            let table = report::render_summary_table(&summary, scenario, width, color);
+            lock.write_all(table.as_bytes())?;
+        }
+        Format::Json => {
+            lock.write_all(report::summary_json_string(&summary, &scenario.name).as_bytes())?;
+            lock.write_all(b"\n")?;
+        }
+        Format::Csv => lock.write_all(report::summary_csv_string(&summary).as_bytes())?,
+    }
+    Ok(())
+}
+
+fn trace(args: &TraceArgs) -> Result<(), Failure> {
+    let scenario = load(&args.scenario, None)?;
+    let collect = crate::experiment::world::Collect { timeline: false, trace: true };
+    let result = crate::experiment::world::run_replication(&scenario, args.replication, collect);
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    match args.format {
+        TraceFormat::Text => {
+            writeln!(
+                lock,
+                "# {} replication {} (seed {}): outcome {}",
+                scenario.name,
+                args.replication,
+                result.record.seed,
+                result.record.outcome.as_str()
+            )?;
+            lock.write_all(report::format_trace_text(&result.trace).as_bytes())?;
+        }
+        TraceFormat::Csv => report::write_trace_csv(&mut lock, &result.trace)?,
+    }
+    Ok(())
+}
+
+fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// The terminal's width from `COLUMNS`, else 100 columns.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&w: &usize| w >= 40).unwrap_or(100)
+}

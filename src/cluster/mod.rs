@@ -9,7 +9,7 @@
 mod pod;
 pub mod spec;
 
-pub use pod::{ContainerBehaviour, ContainerState, Pod, PodEvent, PodStep};
+pub use pod::{ContainerBehaviour, ContainerState, Onset, Pod, PodEvent, PodStep};
 pub use spec::*;
 
 use crate::engine::{EventQueue, SimRng, SimTime, SECOND};
@@ -186,6 +186,53 @@ impl Cluster {
             for &p in victims.iter().take((active - to) as usize) {
                 self.delete_pod(p, now, rng, queue, notices);
             }
+        }
+    }
+
+    /// Creates `n` pods of a ReplicaSet that are already running, Ready and available at
+    /// `now` (the steady state before a release), with the image cached on their nodes.
+    /// Pods that fit nowhere are left Pending as usual.
+    pub fn spawn_running<E: From<PodEvent>>(
+        &mut self,
+        rs: RsId,
+        n: i64,
+        now: SimTime,
+        rng: &mut SimRng,
+        queue: &mut EventQueue<E>,
+        notices: &mut Vec<Notice>,
+    ) {
+        let template = self.replica_sets[rs as usize].template;
+        let requests = self.templates[template as usize].requests;
+        let behaviour = self.templates[template as usize].behaviour;
+        self.replica_sets[rs as usize].spec += n;
+        for _ in 0..n {
+            let Some(node) = self.pick_node(requests) else {
+                self.create_pod(rs, now, rng, queue, notices);
+                continue;
+            };
+            let id = self.pods.len() as PodId;
+            let created = self.next_created;
+            self.next_created += 1;
+            let mut pod = Pod::new(id, rs, template, created, now);
+            let n = &mut self.nodes[node as usize];
+            n.cpu_free_millis -= requests.cpu_millis;
+            n.memory_free_bytes -= requests.memory_bytes;
+            n.pods += 1;
+            n.images |= 1u64 << template;
+            self.bound_pods += 1;
+            pod.reserved_node = Some(node);
+            pod.node = Some(node);
+            pod.container = ContainerState::Running { since: now };
+            pod.first_started_at = Some(now);
+            pod.listening = true;
+            pod.ready = true;
+            pod.ready_since = now;
+            pod.available = true;
+            if let Some(at) = behaviour.crash_at(now, now, rng) {
+                queue.schedule(at, pod.event(PodStep::Crash).into());
+            }
+            self.pods.push(pod);
+            self.replica_sets[rs as usize].pods.push(id);
         }
     }
 

@@ -1,3 +1,5 @@
 //! Experiments: replications of a scenario, their records and statistics.
 
 pub mod record;
+pub mod runner;
+pub mod world;

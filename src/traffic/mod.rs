@@ -154,6 +154,10 @@ impl TrafficSim {
         });
     }
 
+    pub fn pod_count(&self) -> usize {
+        self.pods.len()
+    }
+
     pub fn set_first_start(&mut self, pod: u32, at: SimTime) {
         self.pods[pod as usize].first_start = at;
     }

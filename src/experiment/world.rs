@@ -1,0 +1,675 @@
+//! One replication: the cluster, the traffic, the Deployment controller, the built-in
+//! detector and the on-call engineer, driven by one event queue.
+//!
+//! The world is glue: it turns cluster notices into endpoint changes and controller syncs,
+//! applies the controller's actions to the cluster, and measures the release.
+
+use super::record::{Outcome, ReplicationResult, RunRecord, TimelineRow, TraceEvent};
+use crate::cluster::{self, Cluster, ContainerBehaviour, Notice, PodEvent, RsId, TemplateSpec};
+use crate::controllers::deployment::{Action, Condition, DeploymentController, ReplicaSetView};
+use crate::engine::rng::replication_seed;
+use crate::engine::{to_secs_f64, EventQueue, SimRng, SimTime, Stream, SECOND};
+use crate::scenario::{FaultAnchor, FaultKind, Scenario};
+use crate::telemetry::BurnRateDetector;
+use crate::traffic::{Tally, TrafficSim, VersionModel};
+
+/// The template ids of a release: the version running before it and the one it rolls out.
+pub const OLD: u32 = 0;
+pub const NEW: u32 = 1;
+
+/// A hard bound on events per replication: a run that needs more is a bug, not a result.
+const MAX_EVENTS: u64 = 50_000_000;
+
+/// What to collect besides the record.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Collect {
+    pub timeline: bool,
+    pub trace: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    Pod(PodEvent),
+    /// The Deployment controller syncs.
+    Sync,
+    /// An endpoint change reaches the Service's traffic.
+    Endpoint { pod: u32, serving: bool },
+    /// The new template is applied.
+    Release,
+    /// The built-in detector evaluates.
+    Evaluate,
+    /// Someone runs `kubectl rollout undo`.
+    Undo,
+    /// A timeline row is due.
+    Tick,
+    End,
+}
+
+impl From<PodEvent> for Event {
+    fn from(e: PodEvent) -> Self {
+        Event::Pod(e)
+    }
+}
+
+/// Runs replication `replication` of `scenario`.
+pub fn run_replication(scenario: &Scenario, replication: u64, collect: Collect) -> ReplicationResult {
+    let mut world = World::new(scenario, replication, collect);
+    world.run();
+    world.finish()
+}
+
+struct World<'s> {
+    sc: &'s Scenario,
+    replication: u64,
+    seed: u64,
+    collect: Collect,
+    queue: EventQueue<Event>,
+    cluster: Cluster,
+    traffic: TrafficSim,
+    controller: DeploymentController,
+    detector: BurnRateDetector,
+    pods_rng: SimRng,
+    people_rng: SimRng,
+    /// ReplicaSet id for each RS the controller created, in creation order.
+    rs_names: Vec<String>,
+    /// Whether the Service selects the Deployment's pods.
+    service_selects: bool,
+    sync_pending: bool,
+    notices: Vec<Notice>,
+    actions: Vec<Action>,
+    conditions: Vec<Condition>,
+    views: Vec<ReplicaSetView>,
+    tallies: Vec<Tally>,
+    // Measurements.
+    detected_at: Option<SimTime>,
+    detected_by: Option<&'static str>,
+    undo_at: Option<SimTime>,
+    mitigated_at: Option<SimTime>,
+    rolled_back_at: Option<SimTime>,
+    completed_at: Option<SimTime>,
+    timed_out: bool,
+    last_accounted: SimTime,
+    extra_pod_time: u128,
+    peak_pods: u32,
+    min_ready_pods: u64,
+    last_tick_requests: u64,
+    timeline: Vec<TimelineRow>,
+    trace: Vec<TraceEvent>,
+}
+
+impl<'s> World<'s> {
+    fn new(sc: &'s Scenario, replication: u64, collect: Collect) -> Self {
+        let seed = replication_seed(sc.seed, replication);
+        let images = [&sc.release.from_image, &sc.release.to_image];
+        let dep = &sc.deployment;
+        let templates = images
+            .iter()
+            .map(|image| TemplateSpec {
+                requests: dep.requests,
+                probe: dep.readiness_probe,
+                min_ready_seconds: dep.min_ready_seconds,
+                termination_grace_period_seconds: dep.termination_grace_period_seconds,
+                behaviour: container_behaviour(sc, image),
+            })
+            .collect();
+        let versions = images.iter().map(|image| VersionModel::new(&sc.versions[image.as_str()], sc.release.at)).collect();
+        let mut traffic = TrafficSim::new(
+            sc.fidelity,
+            &sc.traffic,
+            sc.pods.capacity_rps,
+            versions,
+            sc.duration,
+            SimRng::new(seed, Stream::Traffic),
+        );
+        traffic.set_new_version(NEW);
+        let service_selects = sc.services.iter().any(|s| {
+            s.namespace == dep.namespace && s.selector.iter().all(|(k, v)| dep.template_labels.get(k) == Some(v))
+        });
+        let capacity = sc.duration / SECOND;
+        let mut world = Self {
+            sc,
+            replication,
+            seed,
+            collect,
+            queue: EventQueue::with_capacity(1024),
+            cluster: Cluster::new(&sc.cluster, sc.pods.clone(), templates),
+            traffic,
+            controller: DeploymentController::new(dep, OLD),
+            detector: BurnRateDetector::new(&sc.slo, &sc.detection),
+            pods_rng: SimRng::new(seed, Stream::Pods),
+            people_rng: SimRng::new(seed, Stream::People),
+            rs_names: Vec::new(),
+            service_selects,
+            sync_pending: false,
+            notices: Vec::with_capacity(64),
+            actions: Vec::with_capacity(8),
+            conditions: Vec::with_capacity(4),
+            views: Vec::with_capacity(8),
+            tallies: Vec::with_capacity(2),
+            detected_at: None,
+            detected_by: None,
+            undo_at: None,
+            mitigated_at: None,
+            rolled_back_at: None,
+            completed_at: None,
+            timed_out: false,
+            last_accounted: 0,
+            extra_pod_time: 0,
+            peak_pods: 0,
+            min_ready_pods: u64::MAX,
+            last_tick_requests: 0,
+            timeline: Vec::with_capacity(if collect.timeline { 2 * capacity as usize + 2 } else { 0 }),
+            trace: Vec::new(),
+        };
+        world.start();
+        world
+    }
+
+    /// The steady state before the release: the old ReplicaSet fully available.
+    fn start(&mut self) {
+        let rs = self.create_rs(OLD, 1);
+        let replicas = i64::from(self.sc.deployment.replicas);
+        let mut notices = std::mem::take(&mut self.notices);
+        self.cluster.spawn_running(rs, replicas, 0, &mut self.pods_rng, &mut self.queue, &mut notices);
+        for pod in 0..self.cluster.pods.len() as u32 {
+            self.register_pod(pod);
+            let p = &self.cluster.pods[pod as usize];
+            if p.ready {
+                self.traffic.set_first_start(pod, 0);
+                self.traffic.set_accepting(pod, true);
+                if self.service_selects {
+                    self.traffic.set_endpoint(pod, true);
+                }
+            }
+        }
+        self.notices = notices;
+        self.handle_notices();
+        self.queue.schedule(0, Event::Sync);
+        self.sync_pending = true;
+        self.queue.schedule(self.sc.release.at, Event::Release);
+        let first_eval = self.sc.release.at + self.sc.detection.evaluation_interval.max(1);
+        self.queue.schedule(first_eval, Event::Evaluate);
+        if self.collect.timeline {
+            self.queue.schedule(self.sc.tick.max(1), Event::Tick);
+        }
+        self.queue.schedule(self.sc.duration, Event::End);
+    }
+
+    fn create_rs(&mut self, template: u32, revision: u64) -> RsId {
+        let rs = self.cluster.create_replica_set(template, revision);
+        let image = if template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image };
+        self.rs_names.push(format!("{}-{}", self.sc.deployment.name, name_hash(image.as_bytes(), u64::from(template), 10)));
+        rs
+    }
+
+    fn register_pod(&mut self, pod: u32) {
+        let template = self.cluster.pods[pod as usize].template;
+        self.traffic.add_pod(pod, template);
+    }
+
+    fn run(&mut self) {
+        let mut events = 0u64;
+        while let Some(t) = self.queue.peek_time() {
+            events += 1;
+            assert!(events < MAX_EVENTS, "replication {} (seed {}) exceeded {MAX_EVENTS} events", self.replication, self.seed);
+            self.traffic.advance_to(t);
+            self.account(t);
+            let (now, event) = self.queue.pop().expect("peeked");
+            if event == Event::End {
+                break;
+            }
+            self.handle(now, event);
+            self.observe(now);
+        }
+    }
+
+    fn handle(&mut self, now: SimTime, event: Event) {
+        match event {
+            Event::Pod(ev) => {
+                let mut notices = std::mem::take(&mut self.notices);
+                self.cluster.handle(ev, now, &mut self.pods_rng, &mut self.queue, &mut notices);
+                self.notices = notices;
+                self.handle_notices();
+            }
+            Event::Sync => self.sync(now),
+            Event::Endpoint { pod, serving } => {
+                let p = &self.cluster.pods[pod as usize];
+                let serving = serving && p.ready && !p.deleting && !p.gone;
+                self.traffic.set_endpoint(pod, serving);
+            }
+            Event::Release => {
+                self.controller.set_template(NEW);
+                self.log(now, self.deployment_object(), "TemplateChanged", format!(
+                    "the Deployment's template changes from {} to {}",
+                    self.sc.release.from_image, self.sc.release.to_image
+                ));
+                self.request_sync(now);
+            }
+            Event::Evaluate => {
+                if self.detected_at.is_none() {
+                    if let Some(alert) = self.detector.evaluate(self.traffic.per_second(), now) {
+                        self.detect(now, "burn_rate", format!(
+                            "error ratio {:.3}% over {} and {:.3}% over {} exceed {:.3}% ({}x burn rate of the {:.3}% SLO)",
+                            alert.long_ratio * 100.0,
+                            format_duration(self.sc.detection.long_window),
+                            alert.short_ratio * 100.0,
+                            format_duration(self.sc.detection.short_window),
+                            alert.threshold * 100.0,
+                            self.sc.detection.burn_rate,
+                            self.sc.slo.objective * 100.0
+                        ));
+                    }
+                    self.queue.schedule_in(self.sc.detection.evaluation_interval.max(1), Event::Evaluate);
+                }
+            }
+            Event::Undo => self.undo(now),
+            Event::Tick => {
+                self.timeline_row(now);
+                self.queue.schedule_in(self.sc.tick.max(1), Event::Tick);
+            }
+            Event::End => unreachable!("End stops the loop"),
+        }
+    }
+
+    /// Reacts to what the cluster reported.
+    fn handle_notices(&mut self) {
+        let now = self.queue.now();
+        let notices = std::mem::take(&mut self.notices);
+        for &notice in &notices {
+            self.handle_notice(now, notice);
+        }
+        self.notices = notices;
+        self.notices.clear();
+    }
+
+    fn handle_notice(&mut self, now: SimTime, notice: Notice) {
+        let propagation = self.sc.controller.endpoint_propagation;
+        match notice {
+            Notice::FailedScheduling { pod } => {
+                self.register_pod_if_new(pod);
+                self.log_pod(now, pod, "FailedScheduling", "0/N nodes are available: insufficient cpu or memory".to_string());
+            }
+            Notice::Scheduled { pod, node } => {
+                self.register_pod_if_new(pod);
+                self.log_pod(now, pod, "Scheduled", format!("Successfully assigned to node-{node}"));
+            }
+            Notice::Pulled { pod, cold } => {
+                let image = self.image_of(pod);
+                let message = if cold { format!("Successfully pulled image \"{image}\"") } else { format!("Container image \"{image}\" already present on machine") };
+                self.log_pod(now, pod, "Pulled", message);
+            }
+            Notice::Started { pod } => {
+                let p = &self.cluster.pods[pod as usize];
+                if p.first_started_at == Some(now) && p.restarts == 0 {
+                    self.traffic.set_first_start(pod, now);
+                }
+                self.log_pod(now, pod, "Started", "Started container app".to_string());
+            }
+            Notice::Listening { pod } => self.traffic.set_accepting(pod, true),
+            Notice::StoppedAccepting { pod } => self.traffic.set_accepting(pod, false),
+            Notice::ReadyChanged { pod, ready } => {
+                if self.service_selects {
+                    self.queue.schedule_in(propagation, Event::Endpoint { pod, serving: ready });
+                }
+                let reason = if ready { "PodReady" } else { "PodNotReady" };
+                let message = if ready { "readiness probe succeeded; the pod is Ready" } else { "the pod is not Ready" };
+                self.log_pod(now, pod, reason, message.to_string());
+                self.request_sync(now);
+            }
+            Notice::Available { .. } => self.request_sync(now),
+            Notice::Crashed { pod, restarts } => {
+                self.traffic.kill_in_flight(pod, now);
+                self.log_pod(now, pod, "Crashed", format!("container app exited (restart count {restarts}); requests in flight fail"));
+            }
+            Notice::BackOff { pod, delay } => {
+                self.log_pod(now, pod, "BackOff", format!("Back-off {} restarting failed container app", format_duration(delay)));
+            }
+            Notice::Terminating { pod } => {
+                let delay = self.sc.pods.endpoint_removal_delay + propagation;
+                self.queue.schedule_in(delay, Event::Endpoint { pod, serving: false });
+                self.log_pod(now, pod, "Killing", "Stopping container app (SIGTERM)".to_string());
+                self.request_sync(now);
+            }
+            Notice::Killed { pod } => {
+                self.traffic.kill_in_flight(pod, now);
+                self.log_pod(now, pod, "Killed", "grace period exceeded: SIGKILL; requests in flight fail".to_string());
+            }
+            Notice::Gone { pod } => {
+                self.traffic.set_accepting(pod, false);
+                self.traffic.set_endpoint(pod, false);
+                self.request_sync(now);
+            }
+        }
+    }
+
+    fn register_pod_if_new(&mut self, pod: u32) {
+        while self.traffic_pods() <= pod as usize {
+            let next = self.traffic_pods() as u32;
+            self.register_pod(next);
+        }
+    }
+
+    fn traffic_pods(&self) -> usize {
+        self.traffic.pod_count()
+    }
+
+    fn request_sync(&mut self, now: SimTime) {
+        if !self.sync_pending {
+            self.sync_pending = true;
+            self.queue.schedule(now + self.sc.controller.reconcile_latency, Event::Sync);
+        }
+    }
+
+    fn build_views(&mut self) {
+        self.views.clear();
+        for (id, rs) in self.cluster.replica_sets.iter().enumerate() {
+            let c = self.cluster.rs_counts(id as RsId);
+            self.views.push(ReplicaSetView {
+                id: id as u32,
+                template: rs.template,
+                revision: rs.revision,
+                created: rs.created,
+                spec: rs.spec,
+                replicas: c.replicas,
+                ready: c.ready,
+                available: c.available,
+                pods: c.pods,
+            });
+        }
+    }
+
+    fn sync(&mut self, now: SimTime) {
+        self.sync_pending = false;
+        self.build_views();
+        self.actions.clear();
+        self.conditions.clear();
+        let result = self.controller.sync(now, &self.views, &mut self.actions, &mut self.conditions);
+        let actions = std::mem::take(&mut self.actions);
+        for &action in &actions {
+            self.apply(now, action);
+        }
+        self.actions = actions;
+        let conditions = std::mem::take(&mut self.conditions);
+        for &condition in &conditions {
+            self.condition(now, condition);
+        }
+        self.conditions = conditions;
+        if let Some(at) = result.requeue_at {
+            self.queue.schedule(at.max(now), Event::Sync);
+        }
+        self.check_progress(now);
+    }
+
+    fn apply(&mut self, now: SimTime, action: Action) {
+        let mut notices = std::mem::take(&mut self.notices);
+        match action {
+            Action::CreateReplicaSet { template, replicas, revision } => {
+                let rs = self.create_rs(template, revision);
+                self.log(now, self.deployment_object(), "ScalingReplicaSet", format!("Scaled up replica set {} from 0 to {replicas}", self.rs_names[rs as usize]));
+                self.cluster.scale(rs, replicas, now, &mut self.pods_rng, &mut self.queue, &mut notices);
+            }
+            Action::Scale { rs, from, to } => {
+                let verb = if to > from { "up" } else { "down" };
+                self.log(now, self.deployment_object(), "ScalingReplicaSet", format!("Scaled {verb} replica set {} from {from} to {to}", self.rs_names[rs as usize]));
+                self.cluster.scale(rs, to, now, &mut self.pods_rng, &mut self.queue, &mut notices);
+            }
+            Action::SetRevision { rs, revision } => {
+                self.cluster.replica_sets[rs as usize].revision = revision;
+            }
+        }
+        // Pods created by the scale need a traffic slot even if nothing was noticed yet.
+        let total = self.cluster.pods.len() as u32;
+        if total > 0 {
+            self.register_pod_if_new(total - 1);
+        }
+        self.notices = notices;
+        self.handle_notices();
+    }
+
+    fn condition(&mut self, now: SimTime, condition: Condition) {
+        let deadline = self.sc.deployment.progress_deadline_seconds.unwrap_or(0);
+        let (reason, message) = match condition {
+            Condition::NewReplicaSetCreated => ("NewReplicaSetCreated", "Progressing=True: created new replica set".to_string()),
+            Condition::FoundNewReplicaSet => ("FoundNewReplicaSet", "Progressing=True: found new replica set".to_string()),
+            Condition::ReplicaSetUpdated => ("ReplicaSetUpdated", "Progressing=True: replica set is progressing".to_string()),
+            Condition::NewReplicaSetAvailable => ("NewReplicaSetAvailable", "Progressing=True: replica set has successfully progressed".to_string()),
+            Condition::ProgressDeadlineExceeded => ("ProgressDeadlineExceeded", format!("Progressing=False: replica set has not made progress for {deadline}s (progressDeadlineSeconds); the controller reports it and does not roll back")),
+        };
+        if condition == Condition::ReplicaSetUpdated && !self.collect.trace {
+            return;
+        }
+        self.log(now, self.deployment_object(), reason, message);
+        if condition == Condition::ProgressDeadlineExceeded {
+            self.timed_out = true;
+            if self.sc.detection.on_progress_deadline && self.detected_at.is_none() && now >= self.sc.release.at {
+                self.detect(now, "progress_deadline", "the Deployment reports ProgressDeadlineExceeded".to_string());
+            }
+        }
+    }
+
+    fn detect(&mut self, now: SimTime, by: &'static str, why: String) {
+        self.detected_at = Some(now);
+        self.detected_by = Some(by);
+        self.log(now, "Simulation".to_string(), "Detected", why);
+        if let Some(after) = self.sc.rollback.manual_after {
+            let delay = after.sample(&mut self.people_rng);
+            self.queue.schedule_in(delay, Event::Undo);
+        }
+    }
+
+    fn undo(&mut self, now: SimTime) {
+        self.build_views();
+        match self.controller.rollback_undo(&self.views) {
+            Ok(_) => {
+                self.undo_at = Some(now);
+                self.log(now, self.deployment_object(), "RollbackStarted", format!(
+                    "kubectl rollout undo: the template goes back to {}; the controller rolls forward to it under the same maxSurge/maxUnavailable",
+                    self.sc.release.from_image
+                ));
+                self.request_sync(now);
+            }
+            Err(e) => self.log(now, self.deployment_object(), "RollbackSkipped", format!("kubectl rollout undo: {e:?}")),
+        }
+    }
+
+    /// Records completion, mitigation and the end of a rollback once they happen.
+    fn check_progress(&mut self, now: SimTime) {
+        if self.completed_at.is_none() && self.undo_at.is_none() && self.controller.template() == NEW && self.controller.complete() {
+            self.completed_at = Some(now);
+            self.log(now, self.deployment_object(), "RolloutComplete", format!("all {} replicas run {} and are available", self.sc.deployment.replicas, self.sc.release.to_image));
+        }
+        if self.undo_at.is_some() && self.rolled_back_at.is_none() && self.controller.template() == OLD && self.controller.complete() && self.live_pods_of(NEW) == 0 {
+            self.rolled_back_at = Some(now);
+            self.log(now, self.deployment_object(), "RolledBack", format!("{} is fully available again and no {} pods are left", self.sc.release.from_image, self.sc.release.to_image));
+        }
+    }
+
+    fn live_pods_of(&self, template: u32) -> usize {
+        self.cluster.pods.iter().filter(|p| p.template == template && !p.gone).count()
+    }
+
+    /// After every event: mitigation and the running minimum of Ready endpoints.
+    fn observe(&mut self, now: SimTime) {
+        if now < self.sc.release.at {
+            return;
+        }
+        if self.undo_at.is_some() && self.mitigated_at.is_none() && self.traffic.endpoints_of(NEW) == 0 {
+            self.mitigated_at = Some(now);
+            self.log(now, "Simulation".to_string(), "Mitigated", format!("no {} pod receives traffic any more", self.sc.release.to_image));
+        }
+        if self.undo_at.is_some() && self.rolled_back_at.is_none() {
+            self.check_progress(now);
+        }
+        self.min_ready_pods = self.min_ready_pods.min(self.traffic.endpoints().len() as u64);
+        self.peak_pods = self.peak_pods.max(self.cluster.bound_pods);
+    }
+
+    /// Integrates pods above the desired count from the release on.
+    fn account(&mut self, t: SimTime) {
+        let from = self.last_accounted.max(self.sc.release.at);
+        if t > from {
+            let extra = u64::from(self.cluster.bound_pods).saturating_sub(u64::from(self.sc.deployment.replicas));
+            self.extra_pod_time += u128::from(extra) * u128::from(t - from);
+        }
+        self.last_accounted = t;
+    }
+
+    fn timeline_row(&mut self, now: SimTime) {
+        self.traffic.advance_to(now);
+        let mut tallies = std::mem::take(&mut self.tallies);
+        self.traffic.take_version_tallies(&mut tallies);
+        let tick_s = to_secs_f64(self.sc.tick.max(1));
+        let requests = self.traffic.totals.requests - self.last_tick_requests;
+        self.last_tick_requests = self.traffic.totals.requests;
+        for (template, tally) in tallies.iter().enumerate() {
+            let template = template as u32;
+            let desired: i64 = self.cluster.replica_sets.iter().filter(|rs| rs.template == template).map(|rs| rs.spec).sum();
+            let ready = self.cluster.pods.iter().filter(|p| p.template == template && p.ready && !p.deleting).count();
+            let image = if template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image };
+            self.timeline.push(TimelineRow {
+                time_s: to_secs_f64(now) - to_secs_f64(self.sc.release.at),
+                version: image.clone(),
+                pods_desired: desired.max(0) as u64,
+                pods_ready: ready as u64,
+                traffic_share: if requests > 0 { tally.requests as f64 / requests as f64 } else { 0.0 },
+                request_rps: tally.requests as f64 / tick_s,
+                error_rps: tally.errors as f64 / tick_s,
+            });
+        }
+        self.tallies = tallies;
+    }
+
+    fn finish(mut self) -> ReplicationResult {
+        let end = self.sc.duration;
+        self.traffic.advance_to(end);
+        self.account(end);
+        let sc = self.sc;
+        let t = self.traffic.totals;
+        let rel = |x: Option<SimTime>| x.map(|x| to_secs_f64(x) - to_secs_f64(sc.release.at));
+        let base_error = sc.versions[sc.release.from_image.as_str()].error_rate;
+        let excess = (t.failed + t.dropped) as f64 - t.requests as f64 * base_error;
+        let mean_rps = t.requests as f64 / to_secs_f64(sc.duration).max(1e-9);
+        let budget = (1.0 - sc.slo.objective) * mean_rps * to_secs_f64(sc.slo.window);
+        let replicas = f64::from(sc.deployment.replicas.max(1));
+        let outcome = if self.rolled_back_at.is_some() {
+            Outcome::RolledBack
+        } else if self.undo_at.is_some() {
+            Outcome::Running
+        } else if self.completed_at.is_some() {
+            Outcome::Completed
+        } else if self.timed_out {
+            Outcome::Stalled
+        } else {
+            Outcome::Running
+        };
+        let record = RunRecord {
+            replication: self.replication,
+            seed: self.seed,
+            outcome,
+            detected_by: self.detected_by,
+            detected_at_s: rel(self.detected_at),
+            mitigated_at_s: rel(self.mitigated_at),
+            rolled_back_at_s: rel(self.rolled_back_at),
+            completed_at_s: rel(self.completed_at),
+            time_to_rollback_s: match (self.rolled_back_at, self.detected_at) {
+                (Some(r), Some(d)) => Some(to_secs_f64(r) - to_secs_f64(d)),
+                _ => None,
+            },
+            requests: t.requests,
+            succeeded_requests: t.succeeded,
+            failed_requests: t.failed,
+            dropped_requests: t.dropped,
+            new_version_requests: t.new_version_requests,
+            bad_requests: t.bad_requests,
+            excess_failed_requests: excess,
+            users_affected: t.users_affected,
+            error_budget_pct: if budget > 0.0 { excess / budget * 100.0 } else { 0.0 },
+            peak_pods: u64::from(self.peak_pods),
+            extra_pod_seconds: self.extra_pod_time as f64 / SECOND as f64,
+            overhead_pct: (f64::from(self.peak_pods) - replicas) / replicas * 100.0,
+            min_ready_pods: if self.min_ready_pods == u64::MAX { 0 } else { self.min_ready_pods },
+        };
+        ReplicationResult { record, timeline: self.timeline, trace: self.trace }
+    }
+
+    // ---- trace helpers ----------------------------------------------------------------
+
+    fn deployment_object(&self) -> String {
+        format!("Deployment/{}", self.sc.deployment.name)
+    }
+
+    fn image_of(&self, pod: u32) -> &str {
+        if self.cluster.pods[pod as usize].template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image }
+    }
+
+    fn log_pod(&mut self, now: SimTime, pod: u32, reason: &str, message: String) {
+        if !self.collect.trace {
+            return;
+        }
+        let rs = self.cluster.pods[pod as usize].rs;
+        let object = format!("Pod/{}-{}", self.rs_names[rs as usize], name_hash(&pod.to_le_bytes(), self.seed, 5));
+        self.push_trace(now, object, reason, message);
+    }
+
+    fn log(&mut self, now: SimTime, object: String, reason: &str, message: String) {
+        if self.collect.trace {
+            self.push_trace(now, object, reason, message);
+        }
+    }
+
+    fn push_trace(&mut self, now: SimTime, object: String, reason: &str, message: String) {
+        self.trace.push(TraceEvent { time: now, time_s: to_secs_f64(now), object, reason: reason.to_string(), message });
+    }
+}
+
+/// The container misbehaviour that a version's faults imply.
+fn container_behaviour(sc: &Scenario, image: &str) -> ContainerBehaviour {
+    let mut behaviour = ContainerBehaviour::default();
+    for fault in &sc.versions[image].faults {
+        let onset = cluster::Onset { after: fault.after, release_at: (fault.anchor == FaultAnchor::Release).then_some(sc.release.at) };
+        match &fault.kind {
+            FaultKind::CrashAtStart => behaviour.crash_at_start = Some(onset),
+            FaultKind::CrashAfter { uptime } => behaviour.crash_after = Some((*uptime, onset)),
+            _ => {}
+        }
+    }
+    behaviour
+}
+
+/// A deterministic name suffix in the alphabet Kubernetes uses for generated names.
+fn name_hash(bytes: &[u8], salt: u64, len: usize) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..len)
+        .map(|_| {
+            h ^= h >> 29;
+            h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            ALPHABET[(h >> 40) as usize % ALPHABET.len()] as char
+        })
+        .collect()
+}
+
+/// `90s` → `1m30s`, Go style.
+pub fn format_duration(t: SimTime) -> String {
+    let ms = t / 1000;
+    if ms % 1000 != 0 {
+        return format!("{}ms", ms);
+    }
+    let s = ms / 1000;
+    let (h, m, sec) = (s / 3600, (s / 60) % 60, s % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if sec > 0 || out.is_empty() {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
+}
