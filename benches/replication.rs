@@ -1,1 +1,103 @@
-fn main(){}
+//! One replication of a 1-hour, 1,000 requests/s, 20-pod rolling update, in both fidelities.
+//!
+//! Run with `cargo bench --bench replication`. Targets (issue 2): the aggregated fidelity at
+//! least 30× faster than the request fidelity, and the request fidelity at least 5 million
+//! requests per second per core. Divan reports each fidelity's time (and requests per second
+//! as its throughput); the ratio is printed at the end from the same run's measurements.
+
+use rollsim::experiment::world::{Collect, run_replication};
+use rollsim::scenario::{Override, Scenario, load_str};
+use std::time::Instant;
+
+const SCENARIO: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bench}
+spec:
+  replicas: 20
+  selector: {matchLabels: {app: bench}}
+  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 25%}}
+  template:
+    metadata: {labels: {app: bench}}
+    spec:
+      containers:
+        - name: app
+          image: bench:2
+          resources: {requests: {cpu: 250m, memory: 256Mi}}
+          readinessProbe: {periodSeconds: 5}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bench}
+spec: {selector: {app: bench}}
+---
+apiVersion: rollsim.dev/v1alpha1
+kind: Simulation
+metadata: {name: bench}
+spec:
+  seed: 1
+  replications: 1
+  duration: 1h
+  release: {workload: Deployment/bench, from: "bench:1", at: 5m}
+  traffic: {rps: 1000, users: 10000}
+  versions:
+    "bench:1": {errorRate: 0.001}
+    "bench:2": {errorRate: 0.001, faults: [{kind: errors, rate: 0.01}]}
+  pods: {startup: {kind: lognormal, median: 20s, p99: 60s}, capacityRps: 200}
+  cluster: {nodes: 4, nodeCapacity: {cpu: "8", memory: 32Gi}}
+"#;
+
+fn scenario(fidelity: &str) -> Scenario {
+    let set = [Override { path: "spec.fidelity".into(), value: fidelity.into() }];
+    load_str("bench.yaml", SCENARIO, &set).expect("the bench scenario loads")
+}
+
+fn requests_of(sc: &Scenario) -> u64 {
+    run_replication(sc, 0, Collect::default()).record.requests
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn request(bencher: divan::Bencher) {
+    let sc = scenario("request");
+    let n = requests_of(&sc);
+    bencher
+        .counter(divan::counter::ItemsCount::new(n))
+        .bench(|| run_replication(divan::black_box(&sc), 0, Collect::default()));
+}
+
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn aggregated(bencher: divan::Bencher) {
+    let sc = scenario("aggregated");
+    let n = requests_of(&sc);
+    bencher
+        .counter(divan::counter::ItemsCount::new(n))
+        .bench(|| run_replication(divan::black_box(&sc), 0, Collect::default()));
+}
+
+/// Median wall time of `runs` replications.
+fn median_secs(sc: &Scenario, runs: usize) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            divan::black_box(run_replication(sc, 0, Collect::default()));
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
+fn main() {
+    divan::main();
+    let (request, aggregated) = (scenario("request"), scenario("aggregated"));
+    let requests = requests_of(&request) as f64;
+    let t_request = median_secs(&request, 5);
+    let t_aggregated = median_secs(&aggregated, 11);
+    println!(
+        "\nratio (same run, medians): request {:.3} s ({:.2} M requests/s), aggregated {:.4} s; aggregated is {:.1}x faster",
+        t_request,
+        requests / t_request / 1e6,
+        t_aggregated,
+        t_request / t_aggregated
+    );
+}

@@ -4,12 +4,12 @@
 //! `cluster`, `traffic` → `telemetry` → `controllers` → `scenario` → `experiment` →
 //! `report` → `cli`. See ARCHITECTURE.md.
 
-pub mod engine;
+pub mod cli;
 pub mod cluster;
-pub mod traffic;
-pub mod telemetry;
 pub mod controllers;
-pub mod scenario;
+pub mod engine;
 pub mod experiment;
 pub mod report;
-pub mod cli;
+pub mod scenario;
+pub mod telemetry;
+pub mod traffic;

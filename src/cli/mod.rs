@@ -3,7 +3,7 @@
 //! Exit codes: 0 success, 1 an I/O or internal failure, 2 bad input (a scenario or an
 //! argument that does not parse or validate).
 
-use crate::experiment::runner::{run_all, RunPlan};
+use crate::experiment::runner::{RunPlan, run_all};
 use crate::report;
 use crate::scenario::{self, Override, Scenario, ScenarioError};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -11,8 +11,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// The built-in example, also kept as `scenarios/rolling-bad-release.yaml`.
-pub const EXAMPLE_NAME: &str = "scenarios/rolling-bad-release.yaml";
-pub const EXAMPLE: &str = include_str!("../../scenarios/rolling-bad-release.yaml");
+use crate::scenario::{EXAMPLE_FILE_NAME as EXAMPLE_NAME, EXAMPLE_YAML as EXAMPLE};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,10 +33,14 @@ pub struct Cli {
 pub enum Command {
     /// Run every replication of a scenario; print a summary and write runs.csv,
     /// summary.json and timeline.csv.
-    #[command(after_help = "Example:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50 --set spec.traffic.rps=900")]
+    #[command(
+        after_help = "Example:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50 --set spec.traffic.rps=900"
+    )]
     Run(RunArgs),
     /// Print the event log of one replication, as Kubernetes would record it.
-    #[command(after_help = "Example:\n  rollsim trace scenarios/rolling-never-ready.yaml --replication 3 --format csv")]
+    #[command(
+        after_help = "Example:\n  rollsim trace scenarios/rolling-never-ready.yaml --replication 3 --format csv"
+    )]
     Trace(TraceArgs),
     /// Check a scenario file and report every problem with its file, line and column.
     #[command(after_help = "Example:\n  rollsim validate scenarios/recreate-downtime.yaml")]
@@ -147,7 +150,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         None => {
             let scenario = scenario::load_str(EXAMPLE_NAME, EXAMPLE, &[])?;
-            eprintln!("rollsim: no command given; running the built-in example ({EXAMPLE_NAME}). See `rollsim --help`.");
+            eprintln!(
+                "rollsim: no command given; running the built-in example ({EXAMPLE_NAME}). See `rollsim --help`."
+            );
             run(&scenario, None, Format::Table, None)
         }
         Some(Command::Run(args)) => {
@@ -165,7 +170,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 scenario.release.to_image,
                 scenario.deployment.name,
                 scenario.replications,
-                crate::experiment::world::format_duration(scenario.duration)
+                scenario::units::format_duration(scenario.duration)
             );
             Ok(())
         }
@@ -175,7 +180,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 fn load(args: &ScenarioArgs, replications: Option<u64>) -> Result<Scenario, Failure> {
     let mut overrides = Vec::new();
     for s in &args.set {
-        overrides.push(scenario::parse_override(s).map_err(|m| Failure { code: 2, message: format!("error: --set {s}: {m}") })?);
+        overrides.push(
+            scenario::parse_override(s)
+                .map_err(|m| Failure { code: 2, message: format!("error: --set {s}: {m}") })?,
+        );
     }
     if let Some(seed) = args.seed {
         overrides.push(Override { path: "spec.seed".into(), value: seed.to_string() });
@@ -186,7 +194,12 @@ fn load(args: &ScenarioArgs, replications: Option<u64>) -> Result<Scenario, Fail
     Ok(scenario::load_file(&args.file, &overrides)?)
 }
 
-fn run(scenario: &Scenario, out: Option<&Path>, format: Format, threads: Option<usize>) -> Result<(), Failure> {
+fn run(
+    scenario: &Scenario,
+    out: Option<&Path>,
+    format: Format,
+    threads: Option<usize>,
+) -> Result<(), Failure> {
     let out_dir = out.map(Path::to_path_buf).unwrap_or_else(|| Path::new("output").join(&scenario.name));
     eprintln!(
         "rollsim: {} replications of {} (seed {}, {:?} fidelity); results go to {}",
@@ -199,7 +212,8 @@ fn run(scenario: &Scenario, out: Option<&Path>, format: Format, threads: Option<
     let plan = RunPlan { threads, timeline_of: Some(0), trace_of: None };
     let results = run_all(scenario, plan);
     let records: Vec<_> = results.iter().map(|r| r.record.clone()).collect();
-    let summary = crate::experiment::stats::summarize_runs(&records);
+    let summary =
+        crate::experiment::stats::summarize_runs(&records).with_scenario(&scenario.name, scenario.seed);
     std::fs::create_dir_all(&out_dir)?;
     report::write_runs_csv(&out_dir.join("runs.csv"), &records)?;
     report::write_summary_json(&out_dir.join("summary.json"), &summary, &scenario.name)?;
@@ -212,7 +226,7 @@ fn run(scenario: &Scenario, out: Option<&Path>, format: Format, threads: Option<
             let tty = stdout_is_terminal();
             let color = tty && std::env::var_os("NO_COLOR").is_none();
             let width = terminal_width();
-            let table = report::render_summary_table(&summary, scenario, width, color);
+            let table = report::render_summary_table(&summary, width, color);
             lock.write_all(table.as_bytes())?;
         }
         Format::Json => {

@@ -12,7 +12,7 @@ pub mod spec;
 pub use pod::{ContainerBehaviour, ContainerState, Onset, Pod, PodEvent, PodStep};
 pub use spec::*;
 
-use crate::engine::{EventQueue, SimRng, SimTime, SECOND};
+use crate::engine::{EventQueue, SECOND, SimRng, SimTime};
 
 /// Index of a node in [`Cluster::nodes`].
 pub type NodeId = u32;
@@ -28,29 +28,60 @@ pub const MAX_PODS_PER_NODE: u32 = 110;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notice {
     /// The pod fits on no node and stays Pending.
-    FailedScheduling { pod: PodId },
-    Scheduled { pod: PodId, node: NodeId },
-    Pulled { pod: PodId, cold: bool },
+    FailedScheduling {
+        pod: PodId,
+    },
+    Scheduled {
+        pod: PodId,
+        node: NodeId,
+    },
+    Pulled {
+        pod: PodId,
+        cold: bool,
+    },
     /// A container started (first start or a restart).
-    Started { pod: PodId },
+    Started {
+        pod: PodId,
+    },
     /// Readiness changed (the container's probe, a crash, or deletion).
-    ReadyChanged { pod: PodId, ready: bool },
+    ReadyChanged {
+        pod: PodId,
+        ready: bool,
+    },
     /// `minReadySeconds` have passed since the pod became Ready.
-    Available { pod: PodId },
+    Available {
+        pod: PodId,
+    },
     /// The container exited; requests in flight on it fail.
-    Crashed { pod: PodId, restarts: u32 },
+    Crashed {
+        pod: PodId,
+        restarts: u32,
+    },
     /// The container will restart after this back-off.
-    BackOff { pod: PodId, delay: SimTime },
+    BackOff {
+        pod: PodId,
+        delay: SimTime,
+    },
     /// The pod got its deletion timestamp: SIGTERM sent, endpoint removal pending.
-    Terminating { pod: PodId },
+    Terminating {
+        pod: PodId,
+    },
     /// The application stopped accepting new connections (SIGTERM with drain, or exit).
-    StoppedAccepting { pod: PodId },
+    StoppedAccepting {
+        pod: PodId,
+    },
     /// The application listens: requests routed to it are served.
-    Listening { pod: PodId },
+    Listening {
+        pod: PodId,
+    },
     /// The grace period ran out before the application exited: SIGKILL, in-flight fail.
-    Killed { pod: PodId },
+    Killed {
+        pod: PodId,
+    },
     /// The pod is gone and its node resources are free.
-    Gone { pod: PodId },
+    Gone {
+        pod: PodId,
+    },
 }
 
 pub struct Node {
@@ -182,7 +213,8 @@ impl Cluster {
                 .copied()
                 .filter(|&p| !self.pods[p as usize].deleting)
                 .collect::<Vec<_>>();
-            victims.sort_by(|&a, &b| pod::deletion_order(&self.pods[a as usize], &self.pods[b as usize], now));
+            victims
+                .sort_by(|&a, &b| pod::deletion_order(&self.pods[a as usize], &self.pods[b as usize], now));
             for &p in victims.iter().take((active - to) as usize) {
                 self.delete_pod(p, now, rng, queue, notices);
             }
@@ -308,7 +340,10 @@ impl Cluster {
         queue: &mut EventQueue<E>,
         notices: &mut Vec<Notice>,
     ) {
-        let grace = SECOND * u64::from(self.templates[self.pods[id as usize].template as usize].termination_grace_period_seconds);
+        let grace = SECOND
+            * u64::from(
+                self.templates[self.pods[id as usize].template as usize].termination_grace_period_seconds,
+            );
         let refuse = self.timing.refuse_after_sigterm;
         let pod = &mut self.pods[id as usize];
         assert!(!pod.deleting && !pod.gone, "pod deleted twice");
@@ -441,7 +476,11 @@ impl Cluster {
         notices.push(Notice::Scheduled { pod: id, node });
         let bit = 1u64 << pod.template;
         let cold = self.nodes[node as usize].images & bit == 0;
-        let pull = if cold { self.timing.image_pull_cold.sample(rng) } else { self.timing.image_pull_warm.sample(rng) };
+        let pull = if cold {
+            self.timing.image_pull_cold.sample(rng)
+        } else {
+            self.timing.image_pull_warm.sample(rng)
+        };
         // The image is on the node once this pull ends; a second pull that starts before
         // then is also cold (the kubelet does not share in-progress pulls across pods).
         let pod = &mut self.pods[id as usize];
@@ -545,7 +584,8 @@ impl Cluster {
         queue: &mut EventQueue<E>,
         notices: &mut Vec<Notice>,
     ) {
-        let min_ready = SECOND * u64::from(self.templates[self.pods[id as usize].template as usize].min_ready_seconds);
+        let min_ready =
+            SECOND * u64::from(self.templates[self.pods[id as usize].template as usize].min_ready_seconds);
         let pod = &mut self.pods[id as usize];
         if pod.ready == ready {
             return;

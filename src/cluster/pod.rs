@@ -1,7 +1,7 @@
 //! One pod: its state, its lifecycle steps, and the ReplicaSet controller's deletion order.
 
 use super::{NodeId, PodId, RsId};
-use crate::engine::{DurationDist, SimRng, SimTime, MINUTE, SECOND};
+use crate::engine::{DurationDist, MINUTE, SECOND, SimRng, SimTime};
 use std::cmp::Ordering;
 
 /// kubelet's container restart back-off: 10 s, doubling, at most 5 min (`backOffPeriod`,
@@ -49,7 +49,9 @@ pub enum PodStep {
 pub enum ContainerState {
     /// Not started yet (waiting for a node, binding or pulling).
     Creating,
-    Running { since: SimTime },
+    Running {
+        since: SimTime,
+    },
     /// Exited; waiting out the CrashLoopBackOff delay.
     BackOff,
     Terminated,

@@ -1,5 +1,5 @@
 use super::*;
-use crate::engine::{DurationDist, EventQueue, SimRng, Stream, MILLISECOND, MINUTE};
+use crate::engine::{DurationDist, EventQueue, MILLISECOND, MINUTE, SimRng, Stream};
 
 fn timing() -> PodTiming {
     PodTiming {
@@ -82,7 +82,8 @@ fn initial_delay_and_success_threshold_delay_readiness() {
     // Started at 11s, listening at 31s; initialDelay 45s: probes at 11..51 skipped until
     // int(elapsed) >= 45, i.e. the tick at 61s (elapsed 50s) is the first counted; with
     // successThreshold 2 the pod is Ready at the second success, 71s.
-    let probe = Probe { initial_delay_seconds: 45, period_seconds: 10, success_threshold: 2, ..Probe::default() };
+    let probe =
+        Probe { initial_delay_seconds: 45, period_seconds: 10, success_threshold: 2, ..Probe::default() };
     let mut h = Harness::new(1, vec![template(Some(probe), ContainerBehaviour::default())]);
     let rs = h.cluster.create_replica_set(0, 1);
     h.scale(rs, 1);
@@ -102,13 +103,19 @@ fn no_probe_means_ready_at_container_start() {
 
 #[test]
 fn crash_at_start_loops_with_kubelet_backoff() {
-    let crash = ContainerBehaviour { crash_at_start: Some(pod::Onset { after: 0, release_at: None }), crash_after: None };
+    let crash = ContainerBehaviour {
+        crash_at_start: Some(pod::Onset { after: 0, release_at: None }),
+        crash_after: None,
+    };
     let mut h = Harness::new(1, vec![template(Some(Probe::default()), crash)]);
     let rs = h.cluster.create_replica_set(0, 1);
     h.scale(rs, 1);
     h.run_until(30 * MINUTE);
-    let delays: Vec<SimTime> =
-        h.log.iter().filter_map(|(_, n)| if let Notice::BackOff { delay, .. } = n { Some(*delay / SECOND) } else { None }).collect();
+    let delays: Vec<SimTime> = h
+        .log
+        .iter()
+        .filter_map(|(_, n)| if let Notice::BackOff { delay, .. } = n { Some(*delay / SECOND) } else { None })
+        .collect();
     assert_eq!(&delays[..8], &[0, 10, 20, 40, 80, 160, 300, 300]);
     assert!(h.first(|n| matches!(n, Notice::ReadyChanged { ready: true, .. })).is_none());
     assert_eq!(h.cluster.rs_counts(rs).ready, 0);
@@ -124,7 +131,11 @@ fn a_pod_that_fits_nowhere_waits_for_room() {
     h.run_until(MINUTE);
     assert_eq!(h.cluster.rs_counts(rs).ready, 4);
     h.scale(rs, 4); // deletes the Pending pod first: unscheduled before scheduled
-    let gone = h.log.iter().filter_map(|(_, n)| if let Notice::Gone { pod } = n { Some(*pod) } else { None }).collect::<Vec<_>>();
+    let gone = h
+        .log
+        .iter()
+        .filter_map(|(_, n)| if let Notice::Gone { pod } = n { Some(*pod) } else { None })
+        .collect::<Vec<_>>();
     assert_eq!(gone, vec![4]);
     assert_eq!(h.cluster.bound_pods, 4);
     // Make room from another ReplicaSet-less angle: scale down to 3, the waiting list is empty.
@@ -135,7 +146,10 @@ fn a_pod_that_fits_nowhere_waits_for_room() {
 
 #[test]
 fn pending_pod_binds_when_room_frees() {
-    let mut h = Harness::new(1, vec![template(None, ContainerBehaviour::default()), template(None, ContainerBehaviour::default())]);
+    let mut h = Harness::new(
+        1,
+        vec![template(None, ContainerBehaviour::default()), template(None, ContainerBehaviour::default())],
+    );
     let old = h.cluster.create_replica_set(0, 1);
     let new = h.cluster.create_replica_set(1, 2);
     h.scale(old, 4);
@@ -177,7 +191,13 @@ fn deletion_prefers_unready_then_least_recently_ready_then_newest() {
 
 #[test]
 fn grace_period_cuts_a_slow_shutdown() {
-    let mut h = Harness::new(1, vec![TemplateSpec { termination_grace_period_seconds: 1, ..template(None, ContainerBehaviour::default()) }]);
+    let mut h = Harness::new(
+        1,
+        vec![TemplateSpec {
+            termination_grace_period_seconds: 1,
+            ..template(None, ContainerBehaviour::default())
+        }],
+    );
     let rs = h.cluster.create_replica_set(0, 1);
     h.scale(rs, 1);
     h.run_until(MINUTE);

@@ -11,4 +11,4 @@ pub mod time;
 pub use dist::DurationDist;
 pub use queue::EventQueue;
 pub use rng::{SimRng, Stream};
-pub use time::{SimTime, format_clock, from_secs_f64, to_secs_f64, HOUR, MILLISECOND, MINUTE, SECOND};
+pub use time::{HOUR, MILLISECOND, MINUTE, SECOND, SimTime, format_clock, from_secs_f64, to_secs_f64};

@@ -2,4 +2,5 @@
 
 pub mod record;
 pub mod runner;
+pub mod stats;
 pub mod world;

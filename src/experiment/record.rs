@@ -107,10 +107,21 @@ pub struct TraceEvent {
     pub message: String,
 }
 
+/// Extremes of the Deployment's pod counts from the release on, as its controller counts
+/// them (terminating pods excluded): what the rolling-update guarantees are about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PodExtremes {
+    /// Most non-terminating pods at once (the controller keeps it ≤ replicas + maxSurge).
+    pub max_active: u64,
+    /// Fewest available pods at once (kept ≥ replicas − maxUnavailable unless pods fail).
+    pub min_available: u64,
+}
+
 /// Everything one replication produced.
 #[derive(Clone, Debug)]
 pub struct ReplicationResult {
     pub record: RunRecord,
+    pub extremes: PodExtremes,
     /// Filled only when the runner asks for it (one replication per run).
     pub timeline: Vec<TimelineRow>,
     /// Filled only when the runner asks for it (`rollsim trace`).

@@ -3,7 +3,7 @@
 //! order, so the output is identical for any thread count.
 
 use super::record::ReplicationResult;
-use super::world::{run_replication, Collect};
+use super::world::{Collect, run_replication};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
 
@@ -30,7 +30,8 @@ pub fn run_range(scenario: &Scenario, range: std::ops::Range<u64>, plan: RunPlan
             .clone()
             .into_par_iter()
             .map(|i| {
-                let collect = Collect { timeline: plan.timeline_of == Some(i), trace: plan.trace_of == Some(i) };
+                let collect =
+                    Collect { timeline: plan.timeline_of == Some(i), trace: plan.trace_of == Some(i) };
                 run_replication(scenario, i, collect)
             })
             .collect::<Vec<_>>()

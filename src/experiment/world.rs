@@ -4,14 +4,15 @@
 //! The world is glue: it turns cluster notices into endpoint changes and controller syncs,
 //! applies the controller's actions to the cluster, and measures the release.
 
-use super::record::{Outcome, ReplicationResult, RunRecord, TimelineRow, TraceEvent};
+use super::record::{Outcome, PodExtremes, ReplicationResult, RunRecord, TimelineRow, TraceEvent};
 use crate::cluster::{self, Cluster, ContainerBehaviour, Notice, PodEvent, RsId, TemplateSpec};
 use crate::controllers::deployment::{Action, Condition, DeploymentController, ReplicaSetView};
 use crate::engine::rng::replication_seed;
-use crate::engine::{to_secs_f64, EventQueue, SimRng, SimTime, Stream, SECOND};
+use crate::engine::{EventQueue, SECOND, SimRng, SimTime, Stream, to_secs_f64};
+use crate::scenario::units::format_duration;
 use crate::scenario::{FaultAnchor, FaultKind, Scenario};
-use crate::telemetry::BurnRateDetector;
-use crate::traffic::{Tally, TrafficSim, VersionModel};
+use crate::telemetry::{BurnRateDetector, SteadyState};
+use crate::traffic::{Rate, Tally, TrafficSim, VersionModel};
 
 /// The template ids of a release: the version running before it and the one it rolls out.
 pub const OLD: u32 = 0;
@@ -33,7 +34,10 @@ enum Event {
     /// The Deployment controller syncs.
     Sync,
     /// An endpoint change reaches the Service's traffic.
-    Endpoint { pod: u32, serving: bool },
+    Endpoint {
+        pod: u32,
+        serving: bool,
+    },
     /// The new template is applied.
     Release,
     /// The built-in detector evaluates.
@@ -88,10 +92,12 @@ struct World<'s> {
     rolled_back_at: Option<SimTime>,
     completed_at: Option<SimTime>,
     timed_out: bool,
+    last_condition: Option<Condition>,
     last_accounted: SimTime,
     extra_pod_time: u128,
     peak_pods: u32,
     min_ready_pods: u64,
+    extremes: PodExtremes,
     last_tick_requests: u64,
     timeline: Vec<TimelineRow>,
     trace: Vec<TraceEvent>,
@@ -112,7 +118,10 @@ impl<'s> World<'s> {
                 behaviour: container_behaviour(sc, image),
             })
             .collect();
-        let versions = images.iter().map(|image| VersionModel::new(&sc.versions[image.as_str()], sc.release.at)).collect();
+        let versions = images
+            .iter()
+            .map(|image| VersionModel::new(&sc.versions[image.as_str()], sc.release.at))
+            .collect();
         let mut traffic = TrafficSim::new(
             sc.fidelity,
             &sc.traffic,
@@ -123,7 +132,8 @@ impl<'s> World<'s> {
         );
         traffic.set_new_version(NEW);
         let service_selects = sc.services.iter().any(|s| {
-            s.namespace == dep.namespace && s.selector.iter().all(|(k, v)| dep.template_labels.get(k) == Some(v))
+            s.namespace == dep.namespace
+                && s.selector.iter().all(|(k, v)| dep.template_labels.get(k) == Some(v))
         });
         let capacity = sc.duration / SECOND;
         let mut world = Self {
@@ -135,7 +145,14 @@ impl<'s> World<'s> {
             cluster: Cluster::new(&sc.cluster, sc.pods.clone(), templates),
             traffic,
             controller: DeploymentController::new(dep, OLD),
-            detector: BurnRateDetector::new(&sc.slo, &sc.detection),
+            detector: BurnRateDetector::new(
+                &sc.slo,
+                &sc.detection,
+                SteadyState {
+                    requests_per_second: Rate::new(&sc.traffic).at(0),
+                    error_ratio: sc.versions[sc.release.from_image.as_str()].error_rate,
+                },
+            ),
             pods_rng: SimRng::new(seed, Stream::Pods),
             people_rng: SimRng::new(seed, Stream::People),
             rs_names: Vec::new(),
@@ -153,10 +170,12 @@ impl<'s> World<'s> {
             rolled_back_at: None,
             completed_at: None,
             timed_out: false,
+            last_condition: None,
             last_accounted: 0,
             extra_pod_time: 0,
             peak_pods: 0,
             min_ready_pods: u64::MAX,
+            extremes: PodExtremes { max_active: 0, min_available: u64::MAX },
             last_tick_requests: 0,
             timeline: Vec::with_capacity(if collect.timeline { 2 * capacity as usize + 2 } else { 0 }),
             trace: Vec::new(),
@@ -198,7 +217,11 @@ impl<'s> World<'s> {
     fn create_rs(&mut self, template: u32, revision: u64) -> RsId {
         let rs = self.cluster.create_replica_set(template, revision);
         let image = if template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image };
-        self.rs_names.push(format!("{}-{}", self.sc.deployment.name, name_hash(image.as_bytes(), u64::from(template), 10)));
+        self.rs_names.push(format!(
+            "{}-{}",
+            self.sc.deployment.name,
+            name_hash(image.as_bytes(), u64::from(template), 10)
+        ));
         rs
     }
 
@@ -211,7 +234,12 @@ impl<'s> World<'s> {
         let mut events = 0u64;
         while let Some(t) = self.queue.peek_time() {
             events += 1;
-            assert!(events < MAX_EVENTS, "replication {} (seed {}) exceeded {MAX_EVENTS} events", self.replication, self.seed);
+            assert!(
+                events < MAX_EVENTS,
+                "replication {} (seed {}) exceeded {MAX_EVENTS} events",
+                self.replication,
+                self.seed
+            );
             self.traffic.advance_to(t);
             self.account(t);
             let (now, event) = self.queue.pop().expect("peeked");
@@ -239,10 +267,15 @@ impl<'s> World<'s> {
             }
             Event::Release => {
                 self.controller.set_template(NEW);
-                self.log(now, self.deployment_object(), "TemplateChanged", format!(
-                    "the Deployment's template changes from {} to {}",
-                    self.sc.release.from_image, self.sc.release.to_image
-                ));
+                self.log(
+                    now,
+                    self.deployment_object(),
+                    "TemplateChanged",
+                    format!(
+                        "the Deployment's template changes from {} to {}",
+                        self.sc.release.from_image, self.sc.release.to_image
+                    ),
+                );
                 self.request_sync(now);
             }
             Event::Evaluate => {
@@ -287,7 +320,12 @@ impl<'s> World<'s> {
         match notice {
             Notice::FailedScheduling { pod } => {
                 self.register_pod_if_new(pod);
-                self.log_pod(now, pod, "FailedScheduling", "0/N nodes are available: insufficient cpu or memory".to_string());
+                self.log_pod(
+                    now,
+                    pod,
+                    "FailedScheduling",
+                    "0/N nodes are available: insufficient cpu or memory".to_string(),
+                );
             }
             Notice::Scheduled { pod, node } => {
                 self.register_pod_if_new(pod);
@@ -295,7 +333,11 @@ impl<'s> World<'s> {
             }
             Notice::Pulled { pod, cold } => {
                 let image = self.image_of(pod);
-                let message = if cold { format!("Successfully pulled image \"{image}\"") } else { format!("Container image \"{image}\" already present on machine") };
+                let message = if cold {
+                    format!("Successfully pulled image \"{image}\"")
+                } else {
+                    format!("Container image \"{image}\" already present on machine")
+                };
                 self.log_pod(now, pod, "Pulled", message);
             }
             Notice::Started { pod } => {
@@ -312,17 +354,31 @@ impl<'s> World<'s> {
                     self.queue.schedule_in(propagation, Event::Endpoint { pod, serving: ready });
                 }
                 let reason = if ready { "PodReady" } else { "PodNotReady" };
-                let message = if ready { "readiness probe succeeded; the pod is Ready" } else { "the pod is not Ready" };
+                let message = if ready {
+                    "readiness probe succeeded; the pod is Ready"
+                } else {
+                    "the pod is not Ready"
+                };
                 self.log_pod(now, pod, reason, message.to_string());
                 self.request_sync(now);
             }
             Notice::Available { .. } => self.request_sync(now),
             Notice::Crashed { pod, restarts } => {
                 self.traffic.kill_in_flight(pod, now);
-                self.log_pod(now, pod, "Crashed", format!("container app exited (restart count {restarts}); requests in flight fail"));
+                self.log_pod(
+                    now,
+                    pod,
+                    "Crashed",
+                    format!("container app exited (restart count {restarts}); requests in flight fail"),
+                );
             }
             Notice::BackOff { pod, delay } => {
-                self.log_pod(now, pod, "BackOff", format!("Back-off {} restarting failed container app", format_duration(delay)));
+                self.log_pod(
+                    now,
+                    pod,
+                    "BackOff",
+                    format!("Back-off {} restarting failed container app", format_duration(delay)),
+                );
             }
             Notice::Terminating { pod } => {
                 let delay = self.sc.pods.endpoint_removal_delay + propagation;
@@ -332,7 +388,12 @@ impl<'s> World<'s> {
             }
             Notice::Killed { pod } => {
                 self.traffic.kill_in_flight(pod, now);
-                self.log_pod(now, pod, "Killed", "grace period exceeded: SIGKILL; requests in flight fail".to_string());
+                self.log_pod(
+                    now,
+                    pod,
+                    "Killed",
+                    "grace period exceeded: SIGKILL; requests in flight fail".to_string(),
+                );
             }
             Notice::Gone { pod } => {
                 self.traffic.set_accepting(pod, false);
@@ -405,12 +466,22 @@ impl<'s> World<'s> {
         match action {
             Action::CreateReplicaSet { template, replicas, revision } => {
                 let rs = self.create_rs(template, revision);
-                self.log(now, self.deployment_object(), "ScalingReplicaSet", format!("Scaled up replica set {} from 0 to {replicas}", self.rs_names[rs as usize]));
+                self.log(
+                    now,
+                    self.deployment_object(),
+                    "ScalingReplicaSet",
+                    format!("Scaled up replica set {} from 0 to {replicas}", self.rs_names[rs as usize]),
+                );
                 self.cluster.scale(rs, replicas, now, &mut self.pods_rng, &mut self.queue, &mut notices);
             }
             Action::Scale { rs, from, to } => {
                 let verb = if to > from { "up" } else { "down" };
-                self.log(now, self.deployment_object(), "ScalingReplicaSet", format!("Scaled {verb} replica set {} from {from} to {to}", self.rs_names[rs as usize]));
+                self.log(
+                    now,
+                    self.deployment_object(),
+                    "ScalingReplicaSet",
+                    format!("Scaled {verb} replica set {} from {from} to {to}", self.rs_names[rs as usize]),
+                );
                 self.cluster.scale(rs, to, now, &mut self.pods_rng, &mut self.queue, &mut notices);
             }
             Action::SetRevision { rs, revision } => {
@@ -429,20 +500,49 @@ impl<'s> World<'s> {
     fn condition(&mut self, now: SimTime, condition: Condition) {
         let deadline = self.sc.deployment.progress_deadline_seconds.unwrap_or(0);
         let (reason, message) = match condition {
-            Condition::NewReplicaSetCreated => ("NewReplicaSetCreated", "Progressing=True: created new replica set".to_string()),
-            Condition::FoundNewReplicaSet => ("FoundNewReplicaSet", "Progressing=True: found new replica set".to_string()),
-            Condition::ReplicaSetUpdated => ("ReplicaSetUpdated", "Progressing=True: replica set is progressing".to_string()),
-            Condition::NewReplicaSetAvailable => ("NewReplicaSetAvailable", "Progressing=True: replica set has successfully progressed".to_string()),
-            Condition::ProgressDeadlineExceeded => ("ProgressDeadlineExceeded", format!("Progressing=False: replica set has not made progress for {deadline}s (progressDeadlineSeconds); the controller reports it and does not roll back")),
+            Condition::NewReplicaSetCreated => {
+                ("NewReplicaSetCreated", "Progressing=True: created new replica set".to_string())
+            }
+            Condition::FoundNewReplicaSet => {
+                ("FoundNewReplicaSet", "Progressing=True: found new replica set".to_string())
+            }
+            Condition::ReplicaSetUpdated => {
+                ("ReplicaSetUpdated", "Progressing=True: replica set is progressing".to_string())
+            }
+            Condition::NewReplicaSetAvailable => (
+                "NewReplicaSetAvailable",
+                "Progressing=True: replica set has successfully progressed".to_string(),
+            ),
+            Condition::DeploymentPaused => {
+                ("DeploymentPaused", "Progressing=Unknown: the Deployment is paused".to_string())
+            }
+            Condition::DeploymentResumed => {
+                ("DeploymentResumed", "Progressing=Unknown: the Deployment is resumed".to_string())
+            }
+            Condition::ProgressDeadlineExceeded => (
+                "ProgressDeadlineExceeded",
+                format!(
+                    "Progressing=False: replica set has not made progress for {deadline}s (progressDeadlineSeconds); the controller reports it and does not roll back"
+                ),
+            ),
         };
-        if condition == Condition::ReplicaSetUpdated && !self.collect.trace {
-            return;
+        // Like `kubectl describe`, show the Progressing condition when its reason changes (the
+        // controller refreshes ReplicaSetUpdated on every bit of progress), from the release on.
+        if self.last_condition != Some(condition) && now >= self.sc.release.at {
+            self.log(now, self.deployment_object(), reason, message);
         }
-        self.log(now, self.deployment_object(), reason, message);
+        self.last_condition = Some(condition);
         if condition == Condition::ProgressDeadlineExceeded {
             self.timed_out = true;
-            if self.sc.detection.on_progress_deadline && self.detected_at.is_none() && now >= self.sc.release.at {
-                self.detect(now, "progress_deadline", "the Deployment reports ProgressDeadlineExceeded".to_string());
+            if self.sc.detection.on_progress_deadline
+                && self.detected_at.is_none()
+                && now >= self.sc.release.at
+            {
+                self.detect(
+                    now,
+                    "progress_deadline",
+                    "the Deployment reports ProgressDeadlineExceeded".to_string(),
+                );
             }
         }
     }
@@ -468,19 +568,49 @@ impl<'s> World<'s> {
                 ));
                 self.request_sync(now);
             }
-            Err(e) => self.log(now, self.deployment_object(), "RollbackSkipped", format!("kubectl rollout undo: {e:?}")),
+            Err(e) => self.log(
+                now,
+                self.deployment_object(),
+                "RollbackSkipped",
+                format!("kubectl rollout undo: {e:?}"),
+            ),
         }
     }
 
     /// Records completion, mitigation and the end of a rollback once they happen.
     fn check_progress(&mut self, now: SimTime) {
-        if self.completed_at.is_none() && self.undo_at.is_none() && self.controller.template() == NEW && self.controller.complete() {
+        if self.completed_at.is_none()
+            && self.undo_at.is_none()
+            && self.controller.template() == NEW
+            && self.controller.complete()
+        {
             self.completed_at = Some(now);
-            self.log(now, self.deployment_object(), "RolloutComplete", format!("all {} replicas run {} and are available", self.sc.deployment.replicas, self.sc.release.to_image));
+            self.log(
+                now,
+                self.deployment_object(),
+                "RolloutComplete",
+                format!(
+                    "all {} replicas run {} and are available",
+                    self.sc.deployment.replicas, self.sc.release.to_image
+                ),
+            );
         }
-        if self.undo_at.is_some() && self.rolled_back_at.is_none() && self.controller.template() == OLD && self.controller.complete() && self.live_pods_of(NEW) == 0 {
+        if self.undo_at.is_some()
+            && self.rolled_back_at.is_none()
+            && self.controller.template() == OLD
+            && self.controller.complete()
+            && self.live_pods_of(NEW) == 0
+        {
             self.rolled_back_at = Some(now);
-            self.log(now, self.deployment_object(), "RolledBack", format!("{} is fully available again and no {} pods are left", self.sc.release.from_image, self.sc.release.to_image));
+            self.log(
+                now,
+                self.deployment_object(),
+                "RolledBack",
+                format!(
+                    "{} is fully available again and no {} pods are left",
+                    self.sc.release.from_image, self.sc.release.to_image
+                ),
+            );
         }
     }
 
@@ -495,20 +625,34 @@ impl<'s> World<'s> {
         }
         if self.undo_at.is_some() && self.mitigated_at.is_none() && self.traffic.endpoints_of(NEW) == 0 {
             self.mitigated_at = Some(now);
-            self.log(now, "Simulation".to_string(), "Mitigated", format!("no {} pod receives traffic any more", self.sc.release.to_image));
+            self.log(
+                now,
+                "Simulation".to_string(),
+                "Mitigated",
+                format!("no {} pod receives traffic any more", self.sc.release.to_image),
+            );
         }
         if self.undo_at.is_some() && self.rolled_back_at.is_none() {
             self.check_progress(now);
         }
         self.min_ready_pods = self.min_ready_pods.min(self.traffic.endpoints().len() as u64);
         self.peak_pods = self.peak_pods.max(self.cluster.bound_pods);
+        let (mut active, mut available) = (0u64, 0u64);
+        for rs in 0..self.cluster.replica_sets.len() {
+            let c = self.cluster.rs_counts(rs as RsId);
+            active += c.replicas as u64;
+            available += c.available as u64;
+        }
+        self.extremes.max_active = self.extremes.max_active.max(active);
+        self.extremes.min_available = self.extremes.min_available.min(available);
     }
 
     /// Integrates pods above the desired count from the release on.
     fn account(&mut self, t: SimTime) {
         let from = self.last_accounted.max(self.sc.release.at);
         if t > from {
-            let extra = u64::from(self.cluster.bound_pods).saturating_sub(u64::from(self.sc.deployment.replicas));
+            let extra =
+                u64::from(self.cluster.bound_pods).saturating_sub(u64::from(self.sc.deployment.replicas));
             self.extra_pod_time += u128::from(extra) * u128::from(t - from);
         }
         self.last_accounted = t;
@@ -523,8 +667,10 @@ impl<'s> World<'s> {
         self.last_tick_requests = self.traffic.totals.requests;
         for (template, tally) in tallies.iter().enumerate() {
             let template = template as u32;
-            let desired: i64 = self.cluster.replica_sets.iter().filter(|rs| rs.template == template).map(|rs| rs.spec).sum();
-            let ready = self.cluster.pods.iter().filter(|p| p.template == template && p.ready && !p.deleting).count();
+            let desired: i64 =
+                self.cluster.replica_sets.iter().filter(|rs| rs.template == template).map(|rs| rs.spec).sum();
+            let ready =
+                self.cluster.pods.iter().filter(|p| p.template == template && p.ready && !p.deleting).count();
             let image = if template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image };
             self.timeline.push(TimelineRow {
                 time_s: to_secs_f64(now) - to_secs_f64(self.sc.release.at),
@@ -589,7 +735,7 @@ impl<'s> World<'s> {
             overhead_pct: (f64::from(self.peak_pods) - replicas) / replicas * 100.0,
             min_ready_pods: if self.min_ready_pods == u64::MAX { 0 } else { self.min_ready_pods },
         };
-        ReplicationResult { record, timeline: self.timeline, trace: self.trace }
+        ReplicationResult { record, extremes: self.extremes, timeline: self.timeline, trace: self.trace }
     }
 
     // ---- trace helpers ----------------------------------------------------------------
@@ -599,7 +745,11 @@ impl<'s> World<'s> {
     }
 
     fn image_of(&self, pod: u32) -> &str {
-        if self.cluster.pods[pod as usize].template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image }
+        if self.cluster.pods[pod as usize].template == OLD {
+            &self.sc.release.from_image
+        } else {
+            &self.sc.release.to_image
+        }
     }
 
     fn log_pod(&mut self, now: SimTime, pod: u32, reason: &str, message: String) {
@@ -607,7 +757,8 @@ impl<'s> World<'s> {
             return;
         }
         let rs = self.cluster.pods[pod as usize].rs;
-        let object = format!("Pod/{}-{}", self.rs_names[rs as usize], name_hash(&pod.to_le_bytes(), self.seed, 5));
+        let object =
+            format!("Pod/{}-{}", self.rs_names[rs as usize], name_hash(&pod.to_le_bytes(), self.seed, 5));
         self.push_trace(now, object, reason, message);
     }
 
@@ -618,7 +769,13 @@ impl<'s> World<'s> {
     }
 
     fn push_trace(&mut self, now: SimTime, object: String, reason: &str, message: String) {
-        self.trace.push(TraceEvent { time: now, time_s: to_secs_f64(now), object, reason: reason.to_string(), message });
+        self.trace.push(TraceEvent {
+            time: now,
+            time_s: to_secs_f64(now),
+            object,
+            reason: reason.to_string(),
+            message,
+        });
     }
 }
 
@@ -626,7 +783,10 @@ impl<'s> World<'s> {
 fn container_behaviour(sc: &Scenario, image: &str) -> ContainerBehaviour {
     let mut behaviour = ContainerBehaviour::default();
     for fault in &sc.versions[image].faults {
-        let onset = cluster::Onset { after: fault.after, release_at: (fault.anchor == FaultAnchor::Release).then_some(sc.release.at) };
+        let onset = cluster::Onset {
+            after: fault.after,
+            release_at: (fault.anchor == FaultAnchor::Release).then_some(sc.release.at),
+        };
         match &fault.kind {
             FaultKind::CrashAtStart => behaviour.crash_at_start = Some(onset),
             FaultKind::CrashAfter { uptime } => behaviour.crash_after = Some((*uptime, onset)),
@@ -651,25 +811,4 @@ fn name_hash(bytes: &[u8], salt: u64, len: usize) -> String {
             ALPHABET[(h >> 40) as usize % ALPHABET.len()] as char
         })
         .collect()
-}
-
-/// `90s` → `1m30s`, Go style.
-pub fn format_duration(t: SimTime) -> String {
-    let ms = t / 1000;
-    if ms % 1000 != 0 {
-        return format!("{}ms", ms);
-    }
-    let s = ms / 1000;
-    let (h, m, sec) = (s / 3600, (s / 60) % 60, s % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if sec > 0 || out.is_empty() {
-        out.push_str(&format!("{sec}s"));
-    }
-    out
 }

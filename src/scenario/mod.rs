@@ -1,4 +1,42 @@
 //! Scenario files: the user's manifests plus one Simulation document, loaded and validated.
+//!
+//! A scenario is one multi-document YAML file: the user's Kubernetes manifests, unchanged
+//! (`apps/v1 Deployment`, `v1 Service`; fields the simulator does not read are ignored), plus
+//! exactly one `rollsim.dev/v1alpha1 Simulation` document (read strictly: unknown keys are
+//! errors). [`load_file`] / [`load_str`] turn it into the validated [`Scenario`] of
+//! [`model`], with every unit resolved and every default filled in.
+//!
+//! The layers, as in the style guide's Raw → validated split:
+//! * `tree`: YAML → a tree of nodes that keep each scalar's text, quoting and position;
+//! * `overrides`: `--set PATH=VALUE` edits of the Simulation's tree;
+//! * `decode`, `manifests`, `simulation`: typed, checked reading of the trees;
+//! * `load`: documents, kinds and cross-document checks (workload, versions);
+//! * `diagnostic`: rustc-style errors with file, line, column, caret and help;
+//! * `units`: durations, ratios/percentages and Kubernetes quantities.
+//!
+//! Bad input never panics; every problem that can be found is reported at once, each
+//! pointing at the offending value.
 
+mod decode;
+mod diagnostic;
+mod load;
+mod manifests;
 pub mod model;
+mod overrides;
+mod simulation;
+mod tree;
+pub mod units;
+
+#[cfg(test)]
+mod tests;
+
+pub use diagnostic::{Diagnostic, OVERRIDE_FILE, ScenarioError};
+pub use load::{load_file, load_str};
 pub use model::*;
+pub use overrides::{Override, parse_override};
+
+/// The built-in example scenario (`scenarios/rolling-bad-release.yaml`).
+pub const EXAMPLE_YAML: &str = include_str!("../../scenarios/rolling-bad-release.yaml");
+
+/// The file name diagnostics use for [`EXAMPLE_YAML`].
+pub const EXAMPLE_FILE_NAME: &str = "scenarios/rolling-bad-release.yaml";

@@ -58,4 +58,3 @@ pub struct RollbackPolicy {
     /// Time from detection until someone runs `kubectl rollout undo`; `None`: nobody does.
     pub manual_after: Option<DurationDist>,
 }
-

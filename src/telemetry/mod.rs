@@ -5,7 +5,7 @@
 pub mod spec;
 pub use spec::*;
 
-use crate::engine::{SimTime, SECOND};
+use crate::engine::{SECOND, SimTime};
 use crate::traffic::Tally;
 
 /// What the detector saw when it fired.
@@ -19,17 +19,30 @@ pub struct BurnRateAlert {
 /// Fires when the error ratio over the long window AND over the short window both exceed
 /// `burn_rate × (1 − objective)`. Windows cover whole past seconds: at time t it reads the
 /// seconds [t − W, t).
+///
+/// A replication starts in a steady state that has lasted forever, so the part of a window
+/// before t = 0 is filled with the steady state's expected traffic (`history`): without it,
+/// an hour-long window would judge the first minutes of a run on minutes of data.
 pub struct BurnRateDetector {
     threshold: f64,
     long_s: usize,
     short_s: usize,
     /// prefix[i] = totals over seconds [0, i).
     prefix: Vec<(u64, u64)>,
+    history: SteadyState,
+}
+
+/// Expected traffic per second before the replication started.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SteadyState {
+    pub requests_per_second: f64,
+    pub error_ratio: f64,
 }
 
 impl BurnRateDetector {
-    pub fn new(slo: &Slo, detection: &Detection) -> Self {
+    pub fn new(slo: &Slo, detection: &Detection, history: SteadyState) -> Self {
         Self {
+            history,
             threshold: detection.burn_rate * (1.0 - slo.objective),
             long_s: (detection.long_window / SECOND).max(1) as usize,
             short_s: (detection.short_window / SECOND).max(1) as usize,
@@ -53,9 +66,12 @@ impl BurnRateDetector {
     fn ratio(&self, now_s: usize, window_s: usize) -> Option<f64> {
         let end = now_s.min(self.prefix.len() - 1);
         let start = end.saturating_sub(window_s);
-        let requests = self.prefix[end].0 - self.prefix[start].0;
-        let errors = self.prefix[end].1 - self.prefix[start].1;
-        (requests > 0).then(|| errors as f64 / requests as f64)
+        let before_start = window_s.saturating_sub(end) as f64;
+        let past_requests = self.history.requests_per_second * before_start;
+        let requests = (self.prefix[end].0 - self.prefix[start].0) as f64 + past_requests;
+        let errors =
+            (self.prefix[end].1 - self.prefix[start].1) as f64 + past_requests * self.history.error_ratio;
+        (requests > 0.0).then(|| errors / requests)
     }
 
     /// Evaluates the rule at `now` over the per-second series.
@@ -86,7 +102,7 @@ mod tests {
             evaluation_interval: 30 * SECOND,
             on_progress_deadline: true,
         };
-        BurnRateDetector::new(&slo, &detection)
+        BurnRateDetector::new(&slo, &detection, SteadyState::default())
     }
 
     /// The Workbook's table 1.2 (fluid model): at a 100% error ratio the 1h/5m rule at 14.4
@@ -115,5 +131,26 @@ mod tests {
         assert!(d.evaluate(&series, 901 * SECOND).is_none());
         let mut quiet = detector();
         assert!(quiet.evaluate(&[Tally::default(); 100], 100 * SECOND).is_none());
+    }
+
+    /// With a healthy history, 100% errors from t = 0 need 51.84 s of the hour to fire, as
+    /// if the window had been full; without it, the first second would already fire.
+    #[test]
+    fn history_fills_the_window_before_the_start() {
+        let series = vec![Tally { requests: 1000, errors: 1000 }; 120];
+        let slo = Slo { objective: 0.999, window: 30 * 24 * HOUR };
+        let detection = Detection {
+            burn_rate: 14.4,
+            long_window: HOUR,
+            short_window: 5 * MINUTE,
+            evaluation_interval: 30 * SECOND,
+            on_progress_deadline: true,
+        };
+        let history = SteadyState { requests_per_second: 1000.0, error_ratio: 0.0 };
+        let mut d = BurnRateDetector::new(&slo, &detection, history);
+        let fired = (1..120).find(|&s| d.evaluate(&series, s * SECOND).is_some()).unwrap();
+        assert_eq!(fired, 52);
+        let mut fresh = detector();
+        assert!(fresh.evaluate(&series, SECOND).is_some());
     }
 }

@@ -18,7 +18,7 @@ pub use rate::Rate;
 pub use spec::*;
 pub use version::{LatencyModel, RequestClass, VersionModel};
 
-use crate::engine::{to_secs_f64, SimRng, SimTime, SECOND};
+use crate::engine::{SECOND, SimRng, SimTime, to_secs_f64};
 
 /// The window of a pod's capacity: at most `capacityRps` requests per aligned second.
 pub const CAPACITY_WINDOW: SimTime = SECOND;
@@ -426,7 +426,8 @@ impl TrafficSim {
         let mid = a + (b - a) / 2;
         let mut remaining = n;
         for i in 0..m {
-            let share = if i + 1 == m { remaining } else { self.rng.binomial(remaining, 1.0 / (m - i) as f64) };
+            let share =
+                if i + 1 == m { remaining } else { self.rng.binomial(remaining, 1.0 / (m - i) as f64) };
             remaining -= share;
             if share > 0 {
                 let pod = self.endpoints[i];
@@ -488,10 +489,34 @@ impl TrafficSim {
             match subset {
                 Some(k) => {
                     let inside = self.rng.binomial(count, k as f64 / self.users as f64);
-                    self.serve_class(version, first_start, mid, inside, RequestClass { in_user_subset: true, over_load }, (0, k), second);
-                    self.serve_class(version, first_start, mid, count - inside, RequestClass { in_user_subset: false, over_load }, (k, self.users), second);
+                    self.serve_class(
+                        version,
+                        first_start,
+                        mid,
+                        inside,
+                        RequestClass { in_user_subset: true, over_load },
+                        (0, k),
+                        second,
+                    );
+                    self.serve_class(
+                        version,
+                        first_start,
+                        mid,
+                        count - inside,
+                        RequestClass { in_user_subset: false, over_load },
+                        (k, self.users),
+                        second,
+                    );
                 }
-                None => self.serve_class(version, first_start, mid, count, RequestClass { in_user_subset: false, over_load }, (0, self.users), second),
+                None => self.serve_class(
+                    version,
+                    first_start,
+                    mid,
+                    count,
+                    RequestClass { in_user_subset: false, over_load },
+                    (0, self.users),
+                    second,
+                ),
             }
         }
     }

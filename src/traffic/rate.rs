@@ -2,7 +2,7 @@
 //! from the start of the replication.
 
 use super::spec::{RatePattern, Traffic};
-use crate::engine::{to_secs_f64, SimTime};
+use crate::engine::{SimTime, to_secs_f64};
 use std::f64::consts::TAU;
 
 /// A rate pattern with its base rate, answering the questions the two fidelities ask.
@@ -29,7 +29,9 @@ impl Rate {
                 let phase = TAU * (t % (*period).max(1)) as f64 / (*period).max(1) as f64;
                 trough + (peak - trough) * (1.0 - phase.cos()) / 2.0
             }
-            RatePattern::Steps { steps } => steps.iter().rev().find(|s| s.at <= t).map_or(self.base, |s| s.rps),
+            RatePattern::Steps { steps } => {
+                steps.iter().rev().find(|s| s.at <= t).map_or(self.base, |s| s.rps)
+            }
         }
     }
 

@@ -1,8 +1,12 @@
 use super::*;
-use crate::engine::{Stream, MILLISECOND, MINUTE};
+use crate::engine::{MILLISECOND, MINUTE, Stream};
 
 fn healthy(error_rate: f64) -> VersionProfile {
-    VersionProfile { error_rate, latency: Latency { p50: 40 * MILLISECOND, p99: 250 * MILLISECOND }, faults: vec![] }
+    VersionProfile {
+        error_rate,
+        latency: Latency { p50: 40 * MILLISECOND, p99: 250 * MILLISECOND },
+        faults: vec![],
+    }
 }
 
 fn sim(fidelity: Fidelity, rps: f64, capacity: f64, versions: &[VersionProfile], seed: u64) -> TrafficSim {
@@ -68,7 +72,12 @@ fn refused_and_new_version_attribution() {
 #[test]
 fn user_fault_hits_only_its_users() {
     let mut faulty = healthy(0.0);
-    faulty.faults.push(Fault { kind: FaultKind::ErrorsForUsers { fraction: 0.1, rate: 1.0 }, after: 0, anchor: FaultAnchor::PodStart, ramp: None });
+    faulty.faults.push(Fault {
+        kind: FaultKind::ErrorsForUsers { fraction: 0.1, rate: 1.0 },
+        after: 0,
+        anchor: FaultAnchor::PodStart,
+        ramp: None,
+    });
     for fidelity in [Fidelity::Request, Fidelity::Aggregated] {
         let mut s = sim(fidelity, 500.0, 1000.0, &[faulty.clone()], 4);
         s.set_new_version(0);
@@ -97,7 +106,12 @@ fn killed_pod_fails_its_requests_in_flight() {
             killed = s.totals.killed_in_flight;
         }
         conserved(&s.totals);
-        let expected = 20.0 * 1000.0 * LatencyModel::from_spec(Latency { p50: 40 * MILLISECOND, p99: 250 * MILLISECOND }).mean_secs();
-        assert!((killed as f64 - expected).abs() < 5.0 * expected.sqrt(), "{fidelity:?} {killed} vs {expected}");
+        let expected = 20.0
+            * 1000.0
+            * LatencyModel::from_spec(Latency { p50: 40 * MILLISECOND, p99: 250 * MILLISECOND }).mean_secs();
+        assert!(
+            (killed as f64 - expected).abs() < 5.0 * expected.sqrt(),
+            "{fidelity:?} {killed} vs {expected}"
+        );
     }
 }

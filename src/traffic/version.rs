@@ -2,8 +2,8 @@
 //! latency distribution, with each fault's onset and ramp applied.
 
 use super::spec::{Fault, FaultAnchor, FaultKind, Latency, VersionProfile};
-use crate::engine::{to_secs_f64, SimTime};
 use crate::engine::dist::lognormal_params;
+use crate::engine::{SimTime, to_secs_f64};
 
 /// Log-normal latency parameters (of the latency in seconds).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -162,13 +162,22 @@ mod tests {
     use crate::engine::{MILLISECOND, MINUTE, SECOND};
 
     fn profile(faults: Vec<Fault>) -> VersionProfile {
-        VersionProfile { error_rate: 0.001, latency: Latency { p50: 40 * MILLISECOND, p99: 250 * MILLISECOND }, faults }
+        VersionProfile {
+            error_rate: 0.001,
+            latency: Latency { p50: 40 * MILLISECOND, p99: 250 * MILLISECOND },
+            faults,
+        }
     }
     const PLAIN: RequestClass = RequestClass { in_user_subset: false, over_load: false };
 
     #[test]
     fn errors_start_at_onset_and_ramp() {
-        let fault = Fault { kind: FaultKind::Errors { rate: 0.1 }, after: MINUTE, anchor: FaultAnchor::PodStart, ramp: Some(2 * MINUTE) };
+        let fault = Fault {
+            kind: FaultKind::Errors { rate: 0.1 },
+            after: MINUTE,
+            anchor: FaultAnchor::PodStart,
+            ramp: Some(2 * MINUTE),
+        };
         let v = VersionModel::new(&profile(vec![fault]), 0);
         let start = 10 * SECOND;
         assert!((v.error_probability(start + 30 * SECOND, start, PLAIN) - 0.001).abs() < 1e-12);
@@ -181,7 +190,12 @@ mod tests {
 
     #[test]
     fn release_anchored_fault_ignores_pod_start() {
-        let fault = Fault { kind: FaultKind::Errors { rate: 1.0 }, after: MINUTE, anchor: FaultAnchor::Release, ramp: None };
+        let fault = Fault {
+            kind: FaultKind::Errors { rate: 1.0 },
+            after: MINUTE,
+            anchor: FaultAnchor::Release,
+            ramp: None,
+        };
         let v = VersionModel::new(&profile(vec![fault]), 5 * MINUTE);
         assert!(v.error_probability(6 * MINUTE - 1, 0, PLAIN) < 0.01);
         assert_eq!(v.error_probability(6 * MINUTE, 6 * MINUTE - 1, PLAIN), 1.0);
@@ -190,8 +204,18 @@ mod tests {
     #[test]
     fn class_faults_hit_only_their_class() {
         let faults = vec![
-            Fault { kind: FaultKind::ErrorsForUsers { fraction: 0.1, rate: 0.5 }, after: 0, anchor: FaultAnchor::PodStart, ramp: None },
-            Fault { kind: FaultKind::ErrorsAboveLoad { above_rps: 80.0, rate: 0.2 }, after: 0, anchor: FaultAnchor::PodStart, ramp: None },
+            Fault {
+                kind: FaultKind::ErrorsForUsers { fraction: 0.1, rate: 0.5 },
+                after: 0,
+                anchor: FaultAnchor::PodStart,
+                ramp: None,
+            },
+            Fault {
+                kind: FaultKind::ErrorsAboveLoad { above_rps: 80.0, rate: 0.2 },
+                after: 0,
+                anchor: FaultAnchor::PodStart,
+                ramp: None,
+            },
         ];
         let v = VersionModel::new(&profile(faults), 0);
         assert_eq!(v.user_subset, Some(0.1));

@@ -1,0 +1,678 @@
+//! The `rollsim.dev/v1alpha1 Simulation` document, read strictly: every key is known (an
+//! unknown one is an error with a did-you-mean), every unit is resolved and every default
+//! filled in. Cross-document checks (the workload, the versions) happen in `load`.
+
+use super::decode::{
+    Fields, read_bool, read_choice, read_count, read_cpu, read_dist, read_duration, read_memory, read_number,
+    read_positive_duration, read_ratio, read_string,
+};
+use super::diagnostic::{Pos, Report};
+use super::model::*;
+use super::tree::{Node, Value};
+use super::units::format_duration;
+use crate::engine::{HOUR, MILLISECOND, MINUTE, SECOND, SimTime};
+use std::collections::BTreeMap;
+
+/// The Simulation document, resolved; the release is checked against the manifests later.
+pub(crate) struct SimulationDoc {
+    pub name: String,
+    pub seed: u64,
+    pub replications: u64,
+    pub duration: SimTime,
+    pub fidelity: Fidelity,
+    pub tick: SimTime,
+    pub traffic: Traffic,
+    pub versions: BTreeMap<String, VersionProfile>,
+    pub pods: PodTiming,
+    pub cluster: ClusterSpec,
+    pub slo: Slo,
+    pub detection: Detection,
+    pub rollback: RollbackPolicy,
+    pub controller: ControllerTiming,
+}
+
+/// What could be read of a Simulation: the whole document if it is valid, and the parts the
+/// cross-document checks need even if something else is wrong.
+pub(crate) struct SimulationRead {
+    pub doc: Option<SimulationDoc>,
+    pub release: Option<ReleaseSpec>,
+    /// The images `spec.versions` defines (even if some of their profiles are invalid).
+    pub version_names: Option<Vec<String>>,
+}
+
+/// `spec.release` with positions for the cross-document checks.
+#[derive(Clone)]
+pub(crate) struct ReleaseSpec {
+    pub workload: (String, Pos),
+    pub from: (String, Pos),
+    pub to: Option<(String, Pos)>,
+    pub at: SimTime,
+}
+
+/// Reads optional `key` with `read`, or returns `default`.
+fn opt_or<T>(
+    report: &mut Report,
+    f: &mut Fields,
+    key: &'static str,
+    default: T,
+    read: impl FnOnce(&mut Report, &Node, &str) -> Option<T>,
+) -> Option<T> {
+    let path = f.sub(key);
+    match f.opt(key) {
+        Some(node) => read(report, node, &path),
+        None => Some(default),
+    }
+}
+
+/// Reads required `key` with `read`.
+fn required<T>(
+    report: &mut Report,
+    f: &mut Fields,
+    key: &'static str,
+    example: &str,
+    read: impl FnOnce(&mut Report, &Node, &str) -> Option<T>,
+) -> Option<T> {
+    let path = f.sub(key);
+    let node = f.req(report, key, example)?;
+    read(report, node, &path)
+}
+
+/// A distribution under `key`, or `default`.
+fn dist_or(
+    report: &mut Report,
+    f: &mut Fields,
+    key: &'static str,
+    default: Option<DurationDist>,
+) -> Option<DurationDist> {
+    let path = f.sub(key);
+    let at = f.key_pos(key);
+    match (f.opt(key), default) {
+        (Some(node), _) => read_dist(report, node, at.unwrap_or(node.pos), &path),
+        (None, Some(d)) => Some(d),
+        (None, None) => {
+            f.req(report, key, "{kind: lognormal, median: 20s, p99: 60s}");
+            None
+        }
+    }
+}
+
+fn positive_count(report: &mut Report, node: &Node, what: &str, max: u64) -> Option<u64> {
+    let n = read_count(report, node, what, max)?;
+    if n == 0 {
+        report
+            .error(node.pos, format!("`{what}` must be at least 1, found 0"))
+            .label("expected a whole number ≥ 1");
+        return None;
+    }
+    Some(n)
+}
+
+pub(crate) fn read_simulation(report: &mut Report, root: &Node, kind_pos: Pos) -> SimulationRead {
+    let mut parts = SimulationRead { doc: None, release: None, version_names: None };
+    parts.doc = read_document(report, root, kind_pos, &mut parts.release);
+    parts.version_names = root
+        .get("spec")
+        .and_then(|spec| spec.get("versions"))
+        .and_then(Node::as_map)
+        .map(|entries| entries.iter().map(|(k, _)| k.key_text().to_string()).collect());
+    parts
+}
+
+fn read_document(
+    report: &mut Report,
+    root: &Node,
+    kind_pos: Pos,
+    release_out: &mut Option<ReleaseSpec>,
+) -> Option<SimulationDoc> {
+    let mut doc = Fields::new(report, root, kind_pos, "")?;
+    doc.opt("apiVersion");
+    doc.opt("kind");
+    let name = doc.req_child(report, "metadata", "{name: my-release}").and_then(|mut meta| {
+        let name = required(report, &mut meta, "name", "my-release", read_string);
+        for key in ["namespace", "labels", "annotations"] {
+            meta.opt(key);
+        }
+        meta.deny_unknown(report);
+        name
+    });
+    let spec = doc.req_child(report, "spec", "{duration: 2h, release: ..., traffic: ..., versions: ...}");
+    doc.deny_unknown(report);
+    let mut spec = spec?;
+
+    let seed = opt_or(report, &mut spec, "seed", 1, |r, n, p| read_count(r, n, p, u64::MAX));
+    let replications =
+        opt_or(report, &mut spec, "replications", 100, |r, n, p| positive_count(r, n, p, u64::MAX));
+    let duration = required(report, &mut spec, "duration", "2h", read_positive_duration);
+    let fidelity = opt_or(report, &mut spec, "fidelity", Fidelity::Aggregated, |r, n, p| {
+        read_choice(r, n, p, &["aggregated", "request"])
+            .map(|c| if c == "request" { Fidelity::Request } else { Fidelity::Aggregated })
+    });
+    let tick_node = spec.opt("tick");
+    let tick = opt_or(report, &mut spec, "tick", SECOND, read_positive_duration);
+    let release_at_node = spec.opt("release").and_then(|r| r.get("at"));
+    let release = read_release(report, &mut spec);
+    let traffic = read_traffic(report, &mut spec);
+    let versions = read_versions(report, &mut spec);
+    let pods = read_pods(report, &mut spec);
+    let cluster = read_cluster(report, &mut spec);
+    let slo = read_slo(report, &mut spec);
+    let detection = read_detection(report, &mut spec);
+    let rollback = read_rollback(report, &mut spec);
+    let controller = read_controller(report, &mut spec);
+    spec.deny_unknown(report);
+    release_out.clone_from(&release);
+
+    if let (Some(duration), Some(release), Some(node)) = (duration, &release, release_at_node)
+        && release.at >= duration
+    {
+        report
+            .error(node.pos, "`spec.release.at` is not before the end of the simulation")
+            .label(format!(
+                "the release at {} would never happen in a {} simulation",
+                format_duration(release.at),
+                format_duration(duration)
+            ))
+            .help("make `spec.release.at` shorter than `spec.duration`");
+    }
+    if let (Some(duration), Some(tick), Some(node)) = (duration, tick, tick_node)
+        && tick > duration
+    {
+        report
+            .error(node.pos, "`spec.tick` is longer than `spec.duration`")
+            .label(format!("{} > {}", format_duration(tick), format_duration(duration)))
+            .help("a tick is the aggregation step; typical values are `1s` or `100ms`");
+    }
+    release.as_ref()?;
+    Some(SimulationDoc {
+        name: name?,
+        seed: seed?,
+        replications: replications?,
+        duration: duration?,
+        fidelity: fidelity?,
+        tick: tick?,
+        traffic: traffic?,
+        versions: versions?,
+        pods: pods?,
+        cluster: cluster?,
+        slo: slo?,
+        detection: detection?,
+        rollback: rollback?,
+        controller: controller?,
+    })
+}
+
+fn read_release(report: &mut Report, spec: &mut Fields) -> Option<ReleaseSpec> {
+    let mut r = spec.req_child(report, "release", "{workload: Deployment/myapp, from: myapp:1.0, at: 5m}")?;
+    let workload = required(report, &mut r, "workload", "Deployment/myapp", read_workload);
+    let from =
+        required(report, &mut r, "from", "myapp:1.0", |rep, n, p| Some((read_string(rep, n, p)?, n.pos)));
+    let to = opt_or(report, &mut r, "to", None, |rep, n, p| Some(Some((read_string(rep, n, p)?, n.pos))));
+    let at = required(report, &mut r, "at", "5m", read_duration);
+    r.deny_unknown(report);
+    Some(ReleaseSpec { workload: workload?, from: from?, to: to?, at: at? })
+}
+
+/// `Deployment/NAME` → the name.
+fn read_workload(report: &mut Report, node: &Node, what: &str) -> Option<(String, Pos)> {
+    let text = read_string(report, node, what)?;
+    match text.split_once('/') {
+        Some(("Deployment", name)) if !name.is_empty() && !name.contains('/') => {
+            Some((name.to_string(), node.pos))
+        }
+        Some((kind, name))
+            if kind.eq_ignore_ascii_case("deployment") || kind.eq_ignore_ascii_case("deployments") =>
+        {
+            report
+                .error(
+                    node.pos,
+                    format!("`{what}` must name the kind exactly as `Deployment`, found `{kind}`"),
+                )
+                .label("expected `Deployment/NAME`")
+                .help(format!("write `workload: Deployment/{name}`"));
+            None
+        }
+        Some((kind, _)) if !kind.is_empty() => {
+            report
+                .error(node.pos, format!("releasing a `{kind}` is not supported yet"))
+                .label("only Deployments can be released")
+                .help("write `workload: Deployment/NAME`, naming a Deployment in this file");
+            None
+        }
+        _ => {
+            let name = text.trim_matches('/');
+            report
+                .error(node.pos, format!("`{what}` must be `Deployment/NAME`, found `{text}`"))
+                .label("expected `Deployment/NAME`")
+                .help(format!(
+                    "write `workload: Deployment/{}`",
+                    if name.is_empty() { "myapp" } else { name }
+                ));
+            None
+        }
+    }
+}
+
+fn read_traffic(report: &mut Report, spec: &mut Fields) -> Option<Traffic> {
+    let mut t = spec.req_child(report, "traffic", "{rps: 500}")?;
+    t.key_pos("rps"); // list `rps` first among the valid keys
+    let pattern_pos = t.key_pos("pattern");
+    let pattern = match t.opt("pattern") {
+        Some(node) => read_pattern(report, node, pattern_pos.unwrap_or(node.pos), &t.sub("pattern")),
+        None => Some(RatePattern::Constant),
+    };
+    let rps = match (t.opt("rps"), &pattern) {
+        (Some(node), _) => read_number(report, node, &t.sub("rps"), 0.0, false),
+        (None, Some(RatePattern::Diurnal { trough, .. })) => Some(*trough),
+        (None, _) => {
+            t.req(report, "rps", "500");
+            None
+        }
+    };
+    let users = opt_or(report, &mut t, "users", 10_000, |r, n, p| positive_count(r, n, p, u64::MAX));
+    let timeout = opt_or(report, &mut t, "timeout", 30 * SECOND, read_positive_duration);
+    t.deny_unknown(report);
+    Some(Traffic { rps: rps?, pattern: pattern?, users: users?, timeout: timeout? })
+}
+
+const PATTERN_HELP: &str = "patterns: `{kind: constant}`, `{kind: diurnal, trough: 100, peak: 800, period: 24h}`, `{kind: steps, steps: [{at: 10m, rps: 900}]}`";
+
+fn read_pattern(report: &mut Report, node: &Node, at: Pos, path: &str) -> Option<RatePattern> {
+    let kinds = ["constant", "diurnal", "steps"];
+    if node.as_scalar().is_some() {
+        return match read_choice(report, node, &format!("{path} kind"), &kinds)? {
+            "constant" => Some(RatePattern::Constant),
+            other => {
+                report
+                    .error(node.pos, format!("a `{other}` pattern needs parameters"))
+                    .label("write it as a mapping")
+                    .help(PATTERN_HELP);
+                None
+            }
+        };
+    }
+    let mut f = Fields::new(report, node, at, path)?;
+    let kind =
+        required(report, &mut f, "kind", "constant", |r, n, _| read_choice(r, n, "pattern kind", &kinds));
+    let pattern = match kind {
+        Some("constant") => Some(RatePattern::Constant),
+        Some("diurnal") => {
+            let trough_node = f.opt("trough");
+            let trough =
+                required(report, &mut f, "trough", "100", |r, n, p| read_number(r, n, p, 0.0, false));
+            let peak = required(report, &mut f, "peak", "800", |r, n, p| read_number(r, n, p, 0.0, false));
+            let period = required(report, &mut f, "period", "24h", read_positive_duration);
+            match (trough, peak, period) {
+                (Some(trough), Some(peak), Some(_)) if trough > peak => {
+                    report
+                        .error(
+                            trough_node.map_or(at, |n| n.pos),
+                            format!("`{path}.trough` is above the peak"),
+                        )
+                        .label(format!("{trough} > peak {peak}"))
+                        .help("the trough is the lowest rate and the peak the highest");
+                    None
+                }
+                (Some(trough), Some(peak), Some(period)) => {
+                    Some(RatePattern::Diurnal { trough, peak, period })
+                }
+                _ => None,
+            }
+        }
+        Some(_) => {
+            let steps_path = f.sub("steps");
+            required(report, &mut f, "steps", "[{at: 10m, rps: 900}]", |r, n, _| {
+                read_steps(r, n, &steps_path)
+            })
+            .map(|steps| RatePattern::Steps { steps })
+        }
+        None => {
+            for key in ["trough", "peak", "period", "steps"] {
+                f.opt(key);
+            }
+            None
+        }
+    };
+    f.deny_unknown(report);
+    pattern
+}
+
+fn read_steps(report: &mut Report, node: &Node, path: &str) -> Option<Vec<RateStep>> {
+    let items = match &node.value {
+        Value::Seq(items) if !items.is_empty() => items,
+        Value::Seq(_) => {
+            report
+                .error(node.pos, format!("`{path}` is empty"))
+                .label("expected at least one step")
+                .help(PATTERN_HELP);
+            return None;
+        }
+        _ => {
+            report
+                .error(node.pos, format!("`{path}` must be a list, found {}", node.describe()))
+                .label("expected a list of `{at, rps}` steps")
+                .help(PATTERN_HELP);
+            return None;
+        }
+    };
+    let mut steps: Vec<(RateStep, Pos)> = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let Some(mut f) = Fields::new(report, item, item.pos, format!("{path}[{i}]")) else {
+            ok = false;
+            continue;
+        };
+        let at_node = f.opt("at");
+        let at = required(report, &mut f, "at", "10m", read_duration);
+        let rps = required(report, &mut f, "rps", "900", |r, n, p| read_number(r, n, p, 0.0, false));
+        f.deny_unknown(report);
+        match (at, rps) {
+            (Some(at), Some(rps)) => steps.push((RateStep { at, rps }, at_node.map_or(item.pos, |n| n.pos))),
+            _ => ok = false,
+        }
+    }
+    steps.sort_by_key(|(s, _)| s.at);
+    for pair in steps.windows(2) {
+        if pair[0].0.at == pair[1].0.at {
+            let (first, second) = (pair[0].1, pair[1].1);
+            let (first, second) = if first <= second { (first, second) } else { (second, first) };
+            report
+                .error(second, format!("two steps of `{path}` are at {}", format_duration(pair[1].0.at)))
+                .label("same `at` as another step")
+                .help(format!("the other step is on line {}; give each step its own time", first.line));
+            ok = false;
+        }
+    }
+    ok.then(|| steps.into_iter().map(|(s, _)| s).collect())
+}
+
+fn read_versions(report: &mut Report, spec: &mut Fields) -> Option<BTreeMap<String, VersionProfile>> {
+    let node =
+        spec.req(report, "versions", "{myapp:1.0: {errorRate: 0.001}, myapp:2.0: {errorRate: 0.001}}")?;
+    let Some(entries) = node.as_map() else {
+        report
+            .error(
+                node.pos,
+                format!(
+                    "`spec.versions` must be a mapping from image to behaviour, found {}",
+                    node.describe()
+                ),
+            )
+            .label("expected `IMAGE: {errorRate: ..., latency: ...}` entries")
+            .help("for example `versions: {myapp:1.0: {errorRate: 0.001}}`");
+        return None;
+    };
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in entries {
+        let image = key.key_text();
+        if image.is_empty() {
+            report.error(key.pos, "a version needs an image name").label("expected e.g. `myapp:1.0`");
+            ok = false;
+            continue;
+        }
+        match read_version(report, value, key.pos, &format!("spec.versions[\"{image}\"]")) {
+            Some(profile) => {
+                out.insert(image.to_string(), profile);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn read_version(report: &mut Report, node: &Node, at: Pos, path: &str) -> Option<VersionProfile> {
+    let mut f = Fields::new(report, node, at, path)?;
+    let error_rate = opt_or(report, &mut f, "errorRate", 0.0, read_ratio);
+    let default_latency = Latency { p50: 50 * MILLISECOND, p99: 250 * MILLISECOND };
+    let latency = match f.child(report, "latency") {
+        Some(mut l) => {
+            let latency = read_latency(report, &mut l, Some(default_latency));
+            l.deny_unknown(report);
+            latency
+        }
+        None => Some(default_latency),
+    };
+    let faults = match f.opt("faults") {
+        Some(list) => read_faults(report, list, &f.sub("faults")),
+        None => Some(Vec::new()),
+    };
+    f.deny_unknown(report);
+    Some(VersionProfile { error_rate: error_rate?, latency: latency?, faults: faults? })
+}
+
+/// `p50` and `p99`, each defaulting to `defaults` (if given), with p99 ≥ p50.
+fn read_latency(report: &mut Report, f: &mut Fields, defaults: Option<Latency>) -> Option<Latency> {
+    let p50 = match defaults {
+        Some(d) => opt_or(report, f, "p50", d.p50, read_positive_duration),
+        None => required(report, f, "p50", "200ms", read_positive_duration),
+    };
+    let p99_node = f.opt("p99");
+    let p99 = match defaults {
+        Some(d) => opt_or(report, f, "p99", d.p99, read_positive_duration),
+        None => required(report, f, "p99", "2s", read_positive_duration),
+    };
+    let (p50, p99) = (p50?, p99?);
+    if p99 < p50 {
+        let pos = p99_node.or(f.opt("p50")).map_or(Pos::default(), |n| n.pos);
+        report
+            .error(pos, format!("`{}` must be at least `p50`", f.sub("p99")))
+            .label(format!("p99 {} is below p50 {}", format_duration(p99), format_duration(p50)))
+            .help("the 99th percentile of a latency cannot be below its median");
+        return None;
+    }
+    Some(Latency { p50, p99 })
+}
+
+fn read_faults(report: &mut Report, node: &Node, path: &str) -> Option<Vec<Fault>> {
+    let Value::Seq(items) = &node.value else {
+        report
+            .error(node.pos, format!("`{path}` must be a list, found {}", node.describe()))
+            .label("expected a list of faults")
+            .help("for example `faults: [{kind: errors, rate: 0.05}]`");
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match read_fault(report, item, &format!("{path}[{i}]")) {
+            Some(fault) => out.push(fault),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+const FAULT_KINDS: [&str; 6] = ["errors", "latency", "crashAtStart", "crashAfter", "overload", "userErrors"];
+
+fn read_fault(report: &mut Report, node: &Node, path: &str) -> Option<Fault> {
+    let mut f = Fields::new(report, node, node.pos, path)?;
+    let kind =
+        required(report, &mut f, "kind", "errors", |r, n, _| read_choice(r, n, "fault kind", &FAULT_KINDS));
+    let rate = |report: &mut Report, f: &mut Fields| required(report, f, "rate", "0.05", read_ratio);
+    let kind = match kind {
+        Some("errors") => rate(report, &mut f).map(|rate| FaultKind::Errors { rate }),
+        Some("latency") => read_latency(report, &mut f, None).map(|latency| FaultKind::Latency { latency }),
+        Some("crashAtStart") => Some(FaultKind::CrashAtStart),
+        Some("crashAfter") => {
+            dist_or(report, &mut f, "uptime", None).map(|uptime| FaultKind::CrashAfter { uptime })
+        }
+        Some("overload") => {
+            let above =
+                required(report, &mut f, "aboveRps", "80", |r, n, p| read_number(r, n, p, 0.0, false));
+            let rate = rate(report, &mut f);
+            above.zip(rate).map(|(above_rps, rate)| FaultKind::ErrorsAboveLoad { above_rps, rate })
+        }
+        Some(_) => {
+            let users = required(report, &mut f, "users", "10%", read_ratio);
+            let rate = opt_or(report, &mut f, "rate", 1.0, read_ratio);
+            users.zip(rate).map(|(fraction, rate)| FaultKind::ErrorsForUsers { fraction, rate })
+        }
+        None => {
+            for key in ["rate", "p50", "p99", "uptime", "aboveRps", "users"] {
+                f.opt(key);
+            }
+            None
+        }
+    };
+    let after = opt_or(report, &mut f, "after", 0, read_duration);
+    let anchor = opt_or(report, &mut f, "from", FaultAnchor::PodStart, |r, n, p| {
+        read_choice(r, n, p, &["podStart", "release"])
+            .map(|c| if c == "release" { FaultAnchor::Release } else { FaultAnchor::PodStart })
+    });
+    let ramp =
+        opt_or(report, &mut f, "ramp", None, |r, n, p| read_duration(r, n, p).map(|t| (t > 0).then_some(t)));
+    f.deny_unknown(report);
+    Some(Fault { kind: kind?, after: after?, anchor: anchor?, ramp: ramp? })
+}
+
+fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
+    let mut p = spec.req_child(report, "pods", "{startup: 20s, capacityRps: 100}")?;
+    let scheduling = dist_or(report, &mut p, "scheduling", Some(DurationDist::Fixed(SECOND)));
+    let cold_default = DurationDist::LogNormal { median: 10 * SECOND, p99: 40 * SECOND };
+    let warm_default = DurationDist::Fixed(500 * MILLISECOND);
+    let image_pull = match p.child(report, "imagePull") {
+        Some(mut pull) => {
+            let cold = dist_or(report, &mut pull, "cold", Some(cold_default));
+            let warm = dist_or(report, &mut pull, "warm", Some(warm_default));
+            pull.deny_unknown(report);
+            cold.zip(warm)
+        }
+        None => Some((cold_default, warm_default)),
+    };
+    let startup = dist_or(report, &mut p, "startup", None);
+    let capacity = required(report, &mut p, "capacityRps", "100", |r, n, w| read_number(r, n, w, 0.0, true));
+    let removal = opt_or(report, &mut p, "endpointRemovalDelay", SECOND, read_duration);
+    let shutdown = dist_or(report, &mut p, "shutdown", Some(DurationDist::Fixed(2 * SECOND)));
+    let drain = opt_or(report, &mut p, "drainOnSigterm", true, read_bool);
+    p.deny_unknown(report);
+    let (image_pull_cold, image_pull_warm) = image_pull?;
+    Some(PodTiming {
+        scheduling: scheduling?,
+        image_pull_cold,
+        image_pull_warm,
+        startup: startup?,
+        capacity_rps: capacity?,
+        endpoint_removal_delay: removal?,
+        shutdown: shutdown?,
+        refuse_after_sigterm: drain?,
+    })
+}
+
+fn read_cluster(report: &mut Report, spec: &mut Fields) -> Option<ClusterSpec> {
+    let mut c = spec.req_child(report, "cluster", "{nodes: 4, nodeCapacity: {cpu: \"8\", memory: 32Gi}}")?;
+    let nodes =
+        required(report, &mut c, "nodes", "4", |r, n, p| positive_count(r, n, p, u64::from(u32::MAX)));
+    let capacity = c.req_child(report, "nodeCapacity", "{cpu: \"8\", memory: 32Gi}").and_then(|mut cap| {
+        let cpu = required(report, &mut cap, "cpu", "\"8\"", |r, n, p| {
+            let v = read_cpu(r, n, p)?;
+            nonzero(r, n, p, v)
+        });
+        let memory = required(report, &mut cap, "memory", "32Gi", |r, n, p| {
+            let v = read_memory(r, n, p)?;
+            nonzero(r, n, p, v)
+        });
+        cap.deny_unknown(report);
+        cpu.zip(memory)
+    });
+    c.deny_unknown(report);
+    let (node_cpu_millis, node_memory_bytes) = capacity?;
+    Some(ClusterSpec { nodes: nodes? as u32, node_cpu_millis, node_memory_bytes })
+}
+
+fn nonzero(report: &mut Report, node: &Node, what: &str, value: u64) -> Option<u64> {
+    if value == 0 {
+        report
+            .error(node.pos, format!("`{what}` must be more than 0"))
+            .label("a node with no capacity can run no pod");
+        return None;
+    }
+    Some(value)
+}
+
+fn read_slo(report: &mut Report, spec: &mut Fields) -> Option<Slo> {
+    let mut s = spec.req_child(report, "slo", "{objective: 99.9%, window: 30d}")?;
+    let objective = required(report, &mut s, "objective", "99.9%", |r, n, p| {
+        let objective = read_ratio(r, n, p)?;
+        if objective >= 1.0 || objective <= 0.0 {
+            r.error(n.pos, format!("`{p}` must be between 0% and 100%, exclusive"))
+                .label(if objective >= 1.0 {
+                    "an objective of 100% leaves no error budget"
+                } else {
+                    "an objective of 0% allows every request to fail"
+                })
+                .help("typical objectives are `99.9%`, `99.5%` or `99%`");
+            return None;
+        }
+        Some(objective)
+    });
+    let window = required(report, &mut s, "window", "30d", read_positive_duration);
+    s.deny_unknown(report);
+    Some(Slo { objective: objective?, window: window? })
+}
+
+fn read_detection(report: &mut Report, spec: &mut Fields) -> Option<Detection> {
+    let defaults = Detection {
+        burn_rate: 14.4,
+        long_window: HOUR,
+        short_window: 5 * MINUTE,
+        evaluation_interval: 30 * SECOND,
+        on_progress_deadline: true,
+    };
+    let Some(mut d) = spec.child(report, "detection") else {
+        return Some(defaults);
+    };
+    let burn_rate =
+        opt_or(report, &mut d, "burnRate", defaults.burn_rate, |r, n, p| read_number(r, n, p, 0.0, true));
+    let long_window = opt_or(report, &mut d, "longWindow", defaults.long_window, read_positive_duration);
+    let short_node = d.opt("shortWindow");
+    let short_window = opt_or(report, &mut d, "shortWindow", defaults.short_window, read_positive_duration);
+    let interval =
+        opt_or(report, &mut d, "evaluationInterval", defaults.evaluation_interval, read_positive_duration);
+    let on_deadline = opt_or(report, &mut d, "onProgressDeadline", true, read_bool);
+    if let (Some(long), Some(short)) = (long_window, short_window)
+        && short > long
+    {
+        let pos = short_node.or(d.opt("longWindow")).map_or(Pos::default(), |n| n.pos);
+        report
+            .error(pos, "`spec.detection.shortWindow` is longer than `longWindow`")
+            .label(format!("{} > {}", format_duration(short), format_duration(long)))
+            .help("the SRE Workbook pairs a 1h long window with a 5m short window");
+    }
+    d.deny_unknown(report);
+    Some(Detection {
+        burn_rate: burn_rate?,
+        long_window: long_window?,
+        short_window: short_window?,
+        evaluation_interval: interval?,
+        on_progress_deadline: on_deadline?,
+    })
+}
+
+fn read_rollback(report: &mut Report, spec: &mut Fields) -> Option<RollbackPolicy> {
+    let Some(mut r) = spec.child(report, "rollback") else {
+        return Some(RollbackPolicy { manual_after: None });
+    };
+    let manual = match r.child(report, "manual") {
+        Some(mut m) => {
+            let after = dist_or(report, &mut m, "after", None);
+            m.deny_unknown(report);
+            after.map(Some)
+        }
+        None => Some(None),
+    };
+    r.deny_unknown(report);
+    Some(RollbackPolicy { manual_after: manual? })
+}
+
+fn read_controller(report: &mut Report, spec: &mut Fields) -> Option<ControllerTiming> {
+    let Some(mut c) = spec.child(report, "controller") else {
+        return Some(ControllerTiming {
+            reconcile_latency: 50 * MILLISECOND,
+            endpoint_propagation: 500 * MILLISECOND,
+        });
+    };
+    let reconcile = opt_or(report, &mut c, "reconcileLatency", 50 * MILLISECOND, read_duration);
+    let propagation = opt_or(report, &mut c, "endpointPropagation", 500 * MILLISECOND, read_duration);
+    c.deny_unknown(report);
+    Some(ControllerTiming { reconcile_latency: reconcile?, endpoint_propagation: propagation? })
+}

@@ -1,0 +1,49 @@
+//! The two fidelities mean the same thing: their outcome distributions agree.
+
+use crate::common::{Params, scenario};
+use rollsim::experiment::record::RunRecord;
+use rollsim::experiment::runner::{RunPlan, run_all};
+use rollsim::experiment::stats::{ks_two_sample, welch_t_test};
+
+fn records(fidelity: &'static str, replications: u64) -> Vec<RunRecord> {
+    let params = Params {
+        fidelity,
+        replications,
+        rps: 100.0,
+        duration: "15m".into(),
+        new_faults: "[{kind: errors, rate: 0.03}, {kind: userErrors, users: 5%, rate: 0.5}]".into(),
+        seed: 2024,
+        ..Params::default()
+    };
+    run_all(&scenario(&params), RunPlan::default()).into_iter().map(|r| r.record).collect()
+}
+
+/// 300 replications per fidelity. With fixed seeds the p-values are fixed numbers; the
+/// threshold 0.001 means a true difference in distribution of the KS statistic's size
+/// 1.95·sqrt(2/300) ≈ 0.16 or more would be caught, and agreement can only fail by a
+/// real disagreement or (at most once in a thousand seeds) by chance.
+#[test]
+fn request_and_aggregated_agree_in_distribution() {
+    let n = 300;
+    let request = records("request", n);
+    let aggregated = records("aggregated", n);
+    type Column = (&'static str, fn(&RunRecord) -> f64);
+    let columns: [Column; 4] = [
+        ("failed_requests", |r| r.failed_requests as f64),
+        ("users_affected", |r| r.users_affected as f64),
+        ("bad_requests", |r| r.bad_requests as f64),
+        ("requests", |r| r.requests as f64),
+    ];
+    for (name, f) in columns {
+        let a: Vec<f64> = request.iter().map(f).collect();
+        let b: Vec<f64> = aggregated.iter().map(f).collect();
+        let ks = ks_two_sample(&a, &b);
+        let welch = welch_t_test(&a, &b);
+        assert!(ks.p_value > 0.001, "{name}: KS D={} p={}", ks.statistic, ks.p_value);
+        assert!(welch.p_value > 0.001, "{name}: Welch t={} p={}", welch.statistic, welch.p_value);
+    }
+    // The comparison has power: the columns really vary across replications.
+    let spread = request.iter().map(|r| r.failed_requests).max().unwrap()
+        - request.iter().map(|r| r.failed_requests).min().unwrap();
+    assert!(spread > 10);
+}

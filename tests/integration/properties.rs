@@ -1,0 +1,120 @@
+//! Property tests of whole replications: the rolling-update guarantees, request
+//! conservation and determinism.
+
+use crate::common::{Params, scenario};
+use proptest::prelude::*;
+use rollsim::controllers::rolling::{max_surge, max_unavailable};
+use rollsim::experiment::runner::{RunPlan, run_all};
+use rollsim::experiment::world::{Collect, run_replication};
+
+fn int_or_percent() -> impl Strategy<Value = String> {
+    prop_oneof![(0u32..4).prop_map(|n| n.to_string()), (0u32..=100).prop_map(|p| format!("{p}%"))]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A healthy RollingUpdate that starts fully available never runs more than
+    /// replicas + maxSurge pods and never has fewer than replicas − maxUnavailable available.
+    #[test]
+    fn rolling_update_respects_surge_and_unavailability(
+        replicas in 1u32..16,
+        surge in int_or_percent(),
+        unavailable in int_or_percent(),
+        period in 1u32..12,
+        startup_s in 1u32..40,
+        seed in 0u64..1000,
+    ) {
+        // The API server rejects a literal 0/0 (`maxUnavailable` may not be 0 when `maxSurge`
+        // is 0); percentages that round to 0/0 are legal and get the fencepost rule.
+        let zero = |v: &str| v == "0" || v == "0%";
+        prop_assume!(!(zero(&surge) && zero(&unavailable)));
+        let params = Params {
+            replicas,
+            max_surge: surge,
+            max_unavailable: unavailable,
+            probe_period_s: period,
+            startup: format!("{startup_s}s"),
+            rps: 50.0,
+            duration: "40m".into(),
+            seed,
+            replications: 1,
+            ..Params::default()
+        };
+        let sc = scenario(&params);
+        let r = run_replication(&sc, 0, Collect::default());
+        let n = i64::from(replicas);
+        let surge = max_surge(&sc.deployment.strategy, n);
+        let unavailable = max_unavailable(&sc.deployment.strategy, n);
+        prop_assert!(r.extremes.max_active as i64 <= n + surge, "{:?} surge {surge}", r.extremes);
+        prop_assert!(r.extremes.min_available as i64 >= n - unavailable, "{:?} unavailable {unavailable}", r.extremes);
+        prop_assert_eq!(r.record.outcome.as_str(), "completed");
+    }
+
+    /// Every request is counted exactly once, whatever goes wrong, in both fidelities.
+    #[test]
+    fn every_request_is_counted_once(
+        fault in prop_oneof![
+            Just("[]"),
+            Just("[{kind: errors, rate: 0.2}]"),
+            Just("[{kind: crashAtStart}]"),
+            Just("[{kind: crashAfter, uptime: 3m}]"),
+            Just("[{kind: userErrors, users: 10%, rate: 1.0}]"),
+            Just("[{kind: overload, aboveRps: 5, rate: 0.5}]"),
+            Just("[{kind: latency, p50: 2s, p99: 40s}]"),
+        ],
+        request in any::<bool>(),
+        seed in 0u64..1000,
+    ) {
+        let params = Params {
+            new_faults: fault.to_string(),
+            fidelity: if request { "request" } else { "aggregated" },
+            rps: 100.0,
+            duration: "20m".into(),
+            seed,
+            replications: 1,
+            ..Params::default()
+        };
+        let r = run_replication(&scenario(&params), 0, Collect::default()).record;
+        prop_assert_eq!(r.requests, r.succeeded_requests + r.failed_requests + r.dropped_requests);
+        prop_assert!(r.bad_requests <= r.failed_requests + r.dropped_requests);
+        prop_assert!(r.new_version_requests <= r.requests);
+        prop_assert!(r.users_affected <= 2000);
+    }
+}
+
+#[test]
+fn same_seed_same_output_and_any_thread_count() {
+    let sc = scenario(&Params {
+        replications: 12,
+        new_faults: "[{kind: errors, rate: 0.05}]".into(),
+        ..Params::default()
+    });
+    let one = run_all(&sc, RunPlan { threads: Some(1), ..RunPlan::default() });
+    let two = run_all(&sc, RunPlan { threads: Some(2), ..RunPlan::default() });
+    let again = run_all(&sc, RunPlan { threads: Some(3), ..RunPlan::default() });
+    let records = |v: &[rollsim::experiment::record::ReplicationResult]| {
+        v.iter().map(|r| r.record.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(records(&one), records(&two));
+    assert_eq!(records(&one), records(&again));
+    // Replications differ from one another (the seeds are really per replication).
+    assert_ne!(one[0].record.requests, one[1].record.requests);
+}
+
+#[test]
+fn recreate_never_mixes_versions_and_has_downtime() {
+    let sc = scenario(&Params { strategy: "Recreate", replications: 1, ..Params::default() });
+    let r = run_replication(&sc, 0, Collect { timeline: true, trace: false });
+    assert_eq!(r.record.outcome.as_str(), "completed");
+    assert_eq!(r.record.min_ready_pods, 0);
+    assert!(r.record.dropped_requests > 0);
+    // At no tick do both versions have Ready pods.
+    let mut by_time = std::collections::BTreeMap::<i64, u64>::new();
+    for row in &r.timeline {
+        if row.pods_ready > 0 {
+            *by_time.entry((row.time_s * 1000.0) as i64).or_default() += 1;
+        }
+    }
+    assert!(by_time.values().all(|&versions| versions <= 1));
+}
