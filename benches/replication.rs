@@ -45,6 +45,7 @@ spec:
     "bench:2": {errorRate: 0.001, faults: [{kind: errors, rate: 0.01}]}
   pods: {startup: {kind: lognormal, median: 20s, p99: 60s}, capacityRps: 200}
   cluster: {nodes: 4, nodeCapacity: {cpu: "8", memory: 32Gi}}
+  slo: {objective: 99.9%, window: 30d}
 "#;
 
 fn scenario(fidelity: &str) -> Scenario {

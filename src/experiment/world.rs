@@ -131,10 +131,7 @@ impl<'s> World<'s> {
             SimRng::new(seed, Stream::Traffic),
         );
         traffic.set_new_version(NEW);
-        let service_selects = sc.services.iter().any(|s| {
-            s.namespace == dep.namespace
-                && s.selector.iter().all(|(k, v)| dep.template_labels.get(k) == Some(v))
-        });
+        let service_selects = sc.services.iter().any(|s| s.selects(&dep.namespace, &dep.template_labels));
         let capacity = sc.duration / SECOND;
         let mut world = Self {
             sc,

@@ -154,6 +154,20 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
     if !manifests_ok {
         return None;
     }
+    if all_read && !services.iter().any(|s| s.selects(&deployment.namespace, &deployment.template_labels)) {
+        let labels: Vec<String> =
+            deployment.template_labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let pos = simulation.release.as_ref().map_or(Pos::file_start(), |r| r.workload.1);
+        report
+            .error(pos, format!("no Service selects the pods of Deployment/{}", deployment.name))
+            .label("its pods would receive no traffic")
+            .help(format!(
+                "add a `v1 Service` in namespace `{}` whose `spec.selector` is a subset of the pod labels {{{}}}",
+                deployment.namespace,
+                labels.join(", ")
+            ));
+        return None;
+    }
     Some(assemble(doc, release, deployment, services))
 }
 

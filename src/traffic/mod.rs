@@ -80,6 +80,8 @@ pub struct TrafficSim {
     timeout: SimTime,
     capacity_per_window: u64,
     versions: Vec<VersionModel>,
+    /// P(latency > timeout) of each version's base latency (faults aside).
+    base_timeout_probability: Vec<f64>,
     new_version: Option<u32>,
     pods: Vec<PodTraffic>,
     endpoints: Vec<u32>,
@@ -113,6 +115,10 @@ impl TrafficSim {
             users,
             timeout: traffic.timeout,
             capacity_per_window: capacity_rps.max(0.0).floor() as u64,
+            base_timeout_probability: versions
+                .iter()
+                .map(|v| v.latency.exceed_probability(traffic.timeout))
+                .collect(),
             versions,
             new_version: None,
             pods: Vec::new(),
@@ -403,38 +409,38 @@ impl TrafficSim {
         }
     }
 
-    /// Arrivals in [a, b), a piece inside one second with no state change.
+    /// Arrivals in [a, b), a piece inside one second with no state change. Poisson arrivals
+    /// split uniformly over m endpoints are m independent Poisson streams of a 1/m share
+    /// each (the splitting theorem), so each endpoint's count is drawn on its own.
     fn piece(&mut self, a: SimTime, b: SimTime) {
-        let n = self.rng.poisson(self.rate.integral(a, b));
-        if n == 0 {
+        let expected = self.rate.integral(a, b);
+        if expected <= 0.0 {
             return;
         }
         let second = (a / SECOND) as usize;
-        self.totals.requests += n;
-        if let Some(s) = self.per_second.get_mut(second) {
-            s.requests += n;
-        }
         let m = self.endpoints.len();
         if m == 0 {
+            let n = self.rng.poisson(expected);
+            self.totals.requests += n;
             self.totals.dropped += n;
             self.totals.no_endpoint += n;
             if let Some(s) = self.per_second.get_mut(second) {
+                s.requests += n;
                 s.errors += n;
             }
             return;
         }
+        let share = expected / m as f64;
         let mid = a + (b - a) / 2;
-        let mut remaining = n;
         for i in 0..m {
-            let share =
-                if i + 1 == m { remaining } else { self.rng.binomial(remaining, 1.0 / (m - i) as f64) };
-            remaining -= share;
-            if share > 0 {
+            let n = self.rng.poisson(share);
+            if n > 0 {
+                self.totals.requests += n;
+                if let Some(s) = self.per_second.get_mut(second) {
+                    s.requests += n;
+                }
                 let pod = self.endpoints[i];
-                self.serve_batch(pod, share, a, mid, second);
-            }
-            if remaining == 0 {
-                break;
+                self.serve_batch(pod, n, a, mid, second);
             }
         }
     }
@@ -537,7 +543,11 @@ impl TrafficSim {
         }
         let model = &self.versions[version as usize];
         let p_fail = model.error_probability(at, first_start, class);
-        let p_timeout = model.latency_at(at, first_start).exceed_probability(self.timeout);
+        let p_timeout = if model.has_latency_fault() {
+            model.latency_at(at, first_start).exceed_probability(self.timeout)
+        } else {
+            self.base_timeout_probability[version as usize]
+        };
         let failed = self.rng.binomial(n, p_fail);
         let timed_out = self.rng.binomial(n - failed, p_timeout);
         self.totals.failed += failed + timed_out;

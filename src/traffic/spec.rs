@@ -97,3 +97,13 @@ pub struct ServiceManifest {
     pub namespace: String,
     pub selector: BTreeMap<String, String>,
 }
+
+impl ServiceManifest {
+    /// Whether the Service's endpoints include pods with these labels in this namespace. A
+    /// Service without a selector gets no endpoints from Kubernetes.
+    pub fn selects(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.namespace == namespace
+            && !self.selector.is_empty()
+            && self.selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+}

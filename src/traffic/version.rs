@@ -131,6 +131,10 @@ impl VersionModel {
         (1.0 - ok).clamp(0.0, 1.0)
     }
 
+    pub fn has_latency_fault(&self) -> bool {
+        self.faults.iter().any(|f| matches!(f.kind, FaultKind::Latency { .. }))
+    }
+
     /// Whether the error probability can differ between request classes at all.
     pub fn has_classes(&self) -> bool {
         self.user_subset.is_some() || self.overload_above_rps.is_some()

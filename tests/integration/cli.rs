@@ -172,6 +172,11 @@ fn bad_input_names_file_line_and_column() {
         ("unknown kind", good.replacen("kind: Service", "kind: Ingress", 1), "bad.yaml:"),
         ("bad duration", good.replacen("duration: 30m", "duration: 30 minutes", 1), "bad.yaml:"),
         ("missing field", good.replacen("from: \"web:1\", ", "", 1), "bad.yaml:"),
+        (
+            "no Service selects the pods",
+            good.replacen("  selector: {app: web}", "  selector: {app: other}", 1),
+            "bad.yaml:36:23",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (what, text, location) in cases {
