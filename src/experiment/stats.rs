@@ -151,7 +151,10 @@ pub fn wilson_interval(successes: usize, trials: usize) -> (f64, f64) {
     let denom = 1.0 + z2 / n;
     let center = (p + z2 / (2.0 * n)) / denom;
     let half = Z_975 / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    ((center - half).max(0.0), (center + half).min(1.0))
+    // At 0 or n successes the bound is exactly 0 or 1; rounding would leave 1e-18.
+    let low = if successes == 0 { 0.0 } else { (center - half).max(0.0) };
+    let high = if successes == trials { 1.0 } else { (center + half).min(1.0) };
+    (low, high)
 }
 
 /// A test statistic and its two-sided p-value. NaN when the test is undefined for the data

@@ -670,7 +670,7 @@ impl<'s> World<'s> {
                 self.cluster.pods.iter().filter(|p| p.template == template && p.ready && !p.deleting).count();
             let image = if template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image };
             self.timeline.push(TimelineRow {
-                time_s: to_secs_f64(now) - to_secs_f64(self.sc.release.at),
+                time_s: (i128::from(now) - i128::from(self.sc.release.at)) as f64 / SECOND as f64,
                 version: image.clone(),
                 pods_desired: desired.max(0) as u64,
                 pods_ready: ready as u64,
@@ -688,7 +688,8 @@ impl<'s> World<'s> {
         self.account(end);
         let sc = self.sc;
         let t = self.traffic.totals;
-        let rel = |x: Option<SimTime>| x.map(|x| to_secs_f64(x) - to_secs_f64(sc.release.at));
+        // Differences in integer microseconds first, so equal times give equal seconds.
+        let rel = |x: Option<SimTime>| x.map(|x| (i128::from(x) - i128::from(sc.release.at)) as f64 / SECOND as f64);
         let base_error = sc.versions[sc.release.from_image.as_str()].error_rate;
         let excess = (t.failed + t.dropped) as f64 - t.requests as f64 * base_error;
         let mean_rps = t.requests as f64 / to_secs_f64(sc.duration).max(1e-9);
@@ -715,7 +716,7 @@ impl<'s> World<'s> {
             rolled_back_at_s: rel(self.rolled_back_at),
             completed_at_s: rel(self.completed_at),
             time_to_rollback_s: match (self.rolled_back_at, self.detected_at) {
-                (Some(r), Some(d)) => Some(to_secs_f64(r) - to_secs_f64(d)),
+                (Some(r), Some(d)) => Some(to_secs_f64(r - d)),
                 _ => None,
             },
             requests: t.requests,
