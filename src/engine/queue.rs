@@ -132,6 +132,11 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig {
+            rng_seed: proptest::test_runner::RngSeed::Fixed(7),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
         #[test]
         fn pops_are_time_monotone_and_stable(times in proptest::collection::vec(0u64..50, 0..200)) {
             let mut q = EventQueue::new();

@@ -689,7 +689,9 @@ impl<'s> World<'s> {
         let sc = self.sc;
         let t = self.traffic.totals;
         // Differences in integer microseconds first, so equal times give equal seconds.
-        let rel = |x: Option<SimTime>| x.map(|x| (i128::from(x) - i128::from(sc.release.at)) as f64 / SECOND as f64);
+        let rel = |x: Option<SimTime>| {
+            x.map(|x| (i128::from(x) - i128::from(sc.release.at)) as f64 / SECOND as f64)
+        };
         let base_error = sc.versions[sc.release.from_image.as_str()].error_rate;
         let excess = (t.failed + t.dropped) as f64 - t.requests as f64 * base_error;
         let mean_rps = t.requests as f64 / to_secs_f64(sc.duration).max(1e-9);

@@ -18,6 +18,8 @@ pub struct Params {
     pub replications: u64,
     pub strategy: &'static str,
     pub min_ready_seconds: u32,
+    /// The Simulation's `rollback` section.
+    pub rollback: &'static str,
 }
 
 impl Default for Params {
@@ -36,6 +38,7 @@ impl Default for Params {
             replications: 4,
             strategy: "RollingUpdate",
             min_ready_seconds: 0,
+            rollback: "{manual: {after: 2m}}",
         }
     }
 }
@@ -95,8 +98,7 @@ spec:
     capacityRps: 1000
   cluster: {{nodes: 4, nodeCapacity: {{cpu: "16", memory: 64Gi}}}}
   slo: {{objective: 99.9%, window: 30d}}
-  rollback:
-    manual: {{after: 2m}}
+  rollback: {rollback}
 "#,
         replicas = p.replicas,
         min_ready = p.min_ready_seconds,
@@ -109,6 +111,7 @@ spec:
         rps = p.rps,
         faults = p.new_faults,
         startup = p.startup,
+        rollback = p.rollback,
     )
 }
 

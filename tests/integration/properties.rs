@@ -3,6 +3,7 @@
 
 use crate::common::{Params, scenario};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use rollsim::controllers::rolling::{max_surge, max_unavailable};
 use rollsim::experiment::runner::{RunPlan, run_all};
 use rollsim::experiment::world::{Collect, run_replication};
@@ -12,7 +13,14 @@ fn int_or_percent() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    // A fixed seed: CI runs the same cases every time (principle 2); change the seed on
+    // purpose to explore new ones.
+    #![proptest_config(ProptestConfig {
+        cases: 24,
+        rng_seed: RngSeed::Fixed(20_261_126),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// A healthy RollingUpdate that starts fully available never runs more than
     /// replicas + maxSurge pods and never has fewer than replicas − maxUnavailable available.
@@ -39,6 +47,9 @@ proptest! {
             duration: "40m".into(),
             seed,
             replications: 1,
+            // Nobody rolls back: a 1-replica rollout with maxUnavailable 1 has downtime that
+            // pages, and a rollback would end it as rolled_back instead of completed.
+            rollback: "{}",
             ..Params::default()
         };
         let sc = scenario(&params);
