@@ -22,8 +22,8 @@ pub struct Scenario {
     /// Simulated time per replication.
     pub duration: SimTime,
     pub fidelity: Fidelity,
-    /// Length of one tick: the aggregation step of the `aggregated` fidelity and the row
-    /// spacing of `timeline.csv` (`spec.tick`, default 1s).
+    /// Row spacing of `timeline.csv` (`spec.tick`, default 1s). (The `aggregated` fidelity
+    /// draws its counts per second and per state change, whatever the tick.)
     pub tick: SimTime,
     pub release: Release,
     pub traffic: Traffic,
