@@ -114,6 +114,15 @@ pub struct RsCounts {
     pub pods: i64,
 }
 
+/// What every lifecycle step needs besides the cluster: the clock, the pods' random stream,
+/// the world's queue to schedule follow-up steps into, and the notices for the world.
+pub struct Ctx<'a, E> {
+    pub now: SimTime,
+    pub rng: &'a mut SimRng,
+    pub queue: &'a mut EventQueue<E>,
+    pub notices: &'a mut Vec<Notice>,
+}
+
 /// How each template's pods behave, indexed by template id.
 pub struct TemplateSpec {
     pub requests: Resources,
@@ -190,21 +199,13 @@ impl Cluster {
     /// Sets a ReplicaSet's desired count and acts on it at once (the ReplicaSet controller's
     /// latency is folded into the Deployment controller's): creates pods, or deletes the
     /// surplus in the ReplicaSet controller's order.
-    pub fn scale<E: From<PodEvent>>(
-        &mut self,
-        rs: RsId,
-        to: i64,
-        now: SimTime,
-        rng: &mut SimRng,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    pub fn scale<E: From<PodEvent>>(&mut self, rs: RsId, to: i64, cx: &mut Ctx<'_, E>) {
         assert!(to >= 0, "negative replica count");
         self.replica_sets[rs as usize].spec = to;
         let active = self.rs_counts(rs).replicas;
         if to > active {
             for _ in active..to {
-                self.create_pod(rs, now, rng, queue, notices);
+                self.create_pod(rs, cx);
             }
         } else if to < active {
             let mut victims = self.replica_sets[rs as usize]
@@ -213,39 +214,32 @@ impl Cluster {
                 .copied()
                 .filter(|&p| !self.pods[p as usize].deleting)
                 .collect::<Vec<_>>();
-            victims
-                .sort_by(|&a, &b| pod::deletion_order(&self.pods[a as usize], &self.pods[b as usize], now));
+            victims.sort_by(|&a, &b| {
+                pod::deletion_order(&self.pods[a as usize], &self.pods[b as usize], cx.now)
+            });
             for &p in victims.iter().take((active - to) as usize) {
-                self.delete_pod(p, now, rng, queue, notices);
+                self.delete_pod(p, cx);
             }
         }
     }
 
     /// Creates `n` pods of a ReplicaSet that are already running, Ready and available at
-    /// `now` (the steady state before a release), with the image cached on their nodes.
+    /// `cx.now` (the steady state before a release), with the image cached on their nodes.
     /// Pods that fit nowhere are left Pending as usual.
-    pub fn spawn_running<E: From<PodEvent>>(
-        &mut self,
-        rs: RsId,
-        n: i64,
-        now: SimTime,
-        rng: &mut SimRng,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    pub fn spawn_running<E: From<PodEvent>>(&mut self, rs: RsId, n: i64, cx: &mut Ctx<'_, E>) {
         let template = self.replica_sets[rs as usize].template;
         let requests = self.templates[template as usize].requests;
         let behaviour = self.templates[template as usize].behaviour;
         self.replica_sets[rs as usize].spec += n;
         for _ in 0..n {
             let Some(node) = self.pick_node(requests) else {
-                self.create_pod(rs, now, rng, queue, notices);
+                self.create_pod(rs, cx);
                 continue;
             };
             let id = self.pods.len() as PodId;
             let created = self.next_created;
             self.next_created += 1;
-            let mut pod = Pod::new(id, rs, template, created, now);
+            let mut pod = Pod::new(id, rs, template, created, cx.now);
             let n = &mut self.nodes[node as usize];
             n.cpu_free_millis -= requests.cpu_millis;
             n.memory_free_bytes -= requests.memory_bytes;
@@ -254,37 +248,30 @@ impl Cluster {
             self.bound_pods += 1;
             pod.reserved_node = Some(node);
             pod.node = Some(node);
-            pod.container = ContainerState::Running { since: now };
-            pod.first_started_at = Some(now);
+            pod.container = ContainerState::Running { since: cx.now };
+            pod.first_started_at = Some(cx.now);
             pod.listening = true;
             pod.ready = true;
-            pod.ready_since = now;
+            pod.ready_since = cx.now;
             pod.available = true;
-            if let Some(at) = behaviour.crash_at(now, now, rng) {
-                queue.schedule(at, pod.event(PodStep::Crash).into());
+            if let Some(at) = behaviour.crash_at(cx.now, cx.now, cx.rng) {
+                cx.queue.schedule(at, pod.event(PodStep::Crash).into());
             }
             self.pods.push(pod);
             self.replica_sets[rs as usize].pods.push(id);
         }
     }
 
-    fn create_pod<E: From<PodEvent>>(
-        &mut self,
-        rs: RsId,
-        now: SimTime,
-        rng: &mut SimRng,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    fn create_pod<E: From<PodEvent>>(&mut self, rs: RsId, cx: &mut Ctx<'_, E>) {
         let id = self.pods.len() as PodId;
         let created = self.next_created;
         self.next_created += 1;
         let template = self.replica_sets[rs as usize].template;
-        self.pods.push(Pod::new(id, rs, template, created, now));
+        self.pods.push(Pod::new(id, rs, template, created, cx.now));
         self.replica_sets[rs as usize].pods.push(id);
-        if !self.try_schedule(id, rng, queue, notices) {
+        if !self.try_schedule(id, cx) {
             self.unschedulable.push(id);
-            notices.push(Notice::FailedScheduling { pod: id });
+            cx.notices.push(Notice::FailedScheduling { pod: id });
         }
     }
 
@@ -308,13 +295,7 @@ impl Cluster {
     }
 
     /// Reserves a node for the pod and schedules its binding; false if nothing fits.
-    fn try_schedule<E: From<PodEvent>>(
-        &mut self,
-        id: PodId,
-        rng: &mut SimRng,
-        queue: &mut EventQueue<E>,
-        _notices: &mut Vec<Notice>,
-    ) -> bool {
+    fn try_schedule<E: From<PodEvent>>(&mut self, id: PodId, cx: &mut Ctx<'_, E>) -> bool {
         let template = self.pods[id as usize].template as usize;
         let requests = self.templates[template].requests;
         let Some(node) = self.pick_node(requests) else { return false };
@@ -325,21 +306,14 @@ impl Cluster {
         self.bound_pods += 1;
         let pod = &mut self.pods[id as usize];
         pod.reserved_node = Some(node);
-        let delay = self.timing.scheduling.sample(rng);
-        queue.schedule_in(delay, pod.event(PodStep::Bind).into());
+        let delay = self.timing.scheduling.sample(cx.rng);
+        cx.queue.schedule_in(delay, pod.event(PodStep::Bind).into());
         true
     }
 
-    /// Marks a pod for deletion: SIGTERM now, exit after the app's shutdown or the grace
+    /// Marks a pod for deletion: SIGTERM cx.now, exit after the app's shutdown or the grace
     /// period, whichever is first.
-    pub fn delete_pod<E: From<PodEvent>>(
-        &mut self,
-        id: PodId,
-        now: SimTime,
-        rng: &mut SimRng,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    pub fn delete_pod<E: From<PodEvent>>(&mut self, id: PodId, cx: &mut Ctx<'_, E>) {
         let grace = SECOND
             * u64::from(
                 self.templates[self.pods[id as usize].template as usize].termination_grace_period_seconds,
@@ -348,35 +322,35 @@ impl Cluster {
         let pod = &mut self.pods[id as usize];
         assert!(!pod.deleting && !pod.gone, "pod deleted twice");
         pod.deleting = true;
-        pod.deleted_at = now;
+        pod.deleted_at = cx.now;
         pod.epoch += 1;
-        notices.push(Notice::Terminating { pod: id });
+        cx.notices.push(Notice::Terminating { pod: id });
         if pod.ready {
             pod.ready = false;
             pod.available = false;
-            notices.push(Notice::ReadyChanged { pod: id, ready: false });
+            cx.notices.push(Notice::ReadyChanged { pod: id, ready: false });
         }
         if pod.reserved_node.is_none() {
             // Never got room: it simply disappears.
             self.unschedulable.retain(|&p| p != id);
-            self.finish_gone(id, notices);
+            self.finish_gone(id, cx.notices);
             return;
         }
         if !matches!(pod.container, ContainerState::Running { .. }) {
             // Nothing runs yet (binding, pulling, backing off): the kubelet removes it at once.
-            self.release_node(id, rng, queue, notices);
+            self.release_node(id, cx);
             return;
         }
         if refuse && pod.listening {
             pod.listening = false;
-            notices.push(Notice::StoppedAccepting { pod: id });
+            cx.notices.push(Notice::StoppedAccepting { pod: id });
         }
-        let shutdown = self.timing.shutdown.sample(rng);
+        let shutdown = self.timing.shutdown.sample(cx.rng);
         let pod = &mut self.pods[id as usize];
         if shutdown <= grace {
-            queue.schedule_in(shutdown, pod.event(PodStep::Exited).into());
+            cx.queue.schedule_in(shutdown, pod.event(PodStep::Exited).into());
         } else {
-            queue.schedule_in(grace, pod.event(PodStep::Kill).into());
+            cx.queue.schedule_in(grace, pod.event(PodStep::Kill).into());
         }
     }
 
@@ -390,14 +364,8 @@ impl Cluster {
         notices.push(Notice::Gone { pod: id });
     }
 
-    /// Frees the pod's node resources, marks it gone, and schedules waiting pods that now fit.
-    fn release_node<E: From<PodEvent>>(
-        &mut self,
-        id: PodId,
-        rng: &mut SimRng,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    /// Frees the pod's node resources, marks it gone, and schedules waiting pods that cx.now fit.
+    fn release_node<E: From<PodEvent>>(&mut self, id: PodId, cx: &mut Ctx<'_, E>) {
         let template = self.pods[id as usize].template as usize;
         let requests = self.templates[template].requests;
         if let Some(node) = self.pods[id as usize].reserved_node {
@@ -407,11 +375,11 @@ impl Cluster {
             n.pods -= 1;
             self.bound_pods -= 1;
         }
-        self.finish_gone(id, notices);
+        self.finish_gone(id, cx.notices);
         let mut i = 0;
         while i < self.unschedulable.len() {
             let waiting = self.unschedulable[i];
-            if self.try_schedule(waiting, rng, queue, notices) {
+            if self.try_schedule(waiting, cx) {
                 self.unschedulable.remove(i);
             } else {
                 i += 1;
@@ -421,124 +389,97 @@ impl Cluster {
 
     /// Advances one pod by one lifecycle step. Stale steps (from before a restart or a
     /// deletion) are ignored.
-    pub fn handle<E: From<PodEvent>>(
-        &mut self,
-        ev: PodEvent,
-        now: SimTime,
-        rng: &mut SimRng,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    pub fn handle<E: From<PodEvent>>(&mut self, ev: PodEvent, cx: &mut Ctx<'_, E>) {
         let pod = &self.pods[ev.pod as usize];
         if pod.gone || pod.epoch != ev.epoch {
             return;
         }
         match ev.step {
-            PodStep::Bind => self.bind(ev.pod, now, rng, queue, notices),
-            PodStep::Pulled => self.start_container(ev.pod, now, rng, queue, notices),
+            PodStep::Bind => self.bind(ev.pod, cx),
+            PodStep::Pulled => self.start_container(ev.pod, cx),
             PodStep::Listening => {
                 let pod = &mut self.pods[ev.pod as usize];
                 if !pod.deleting {
                     pod.listening = true;
-                    notices.push(Notice::Listening { pod: ev.pod });
+                    cx.notices.push(Notice::Listening { pod: ev.pod });
                 }
             }
-            PodStep::Probe => self.probe(ev.pod, now, queue, notices),
+            PodStep::Probe => self.probe(ev.pod, cx),
             PodStep::MinReady => {
                 let pod = &mut self.pods[ev.pod as usize];
                 if pod.ready && !pod.available {
                     pod.available = true;
-                    notices.push(Notice::Available { pod: ev.pod });
+                    cx.notices.push(Notice::Available { pod: ev.pod });
                 }
             }
-            PodStep::Crash => self.crash(ev.pod, now, queue, notices),
-            PodStep::Restart => self.start_container(ev.pod, now, rng, queue, notices),
-            PodStep::Exited => self.release_node(ev.pod, rng, queue, notices),
+            PodStep::Crash => self.crash(ev.pod, cx),
+            PodStep::Restart => self.start_container(ev.pod, cx),
+            PodStep::Exited => self.release_node(ev.pod, cx),
             PodStep::Kill => {
-                notices.push(Notice::Killed { pod: ev.pod });
-                self.release_node(ev.pod, rng, queue, notices);
+                cx.notices.push(Notice::Killed { pod: ev.pod });
+                self.release_node(ev.pod, cx);
             }
         }
     }
 
-    fn bind<E: From<PodEvent>>(
-        &mut self,
-        id: PodId,
-        now: SimTime,
-        rng: &mut SimRng,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    fn bind<E: From<PodEvent>>(&mut self, id: PodId, cx: &mut Ctx<'_, E>) {
         let pod = &mut self.pods[id as usize];
         let node = pod.reserved_node.expect("bound pods have a node");
         pod.node = Some(node);
-        pod.bound_at = now;
-        notices.push(Notice::Scheduled { pod: id, node });
+        pod.bound_at = cx.now;
+        cx.notices.push(Notice::Scheduled { pod: id, node });
         let bit = 1u64 << pod.template;
         let cold = self.nodes[node as usize].images & bit == 0;
         let pull = if cold {
-            self.timing.image_pull_cold.sample(rng)
+            self.timing.image_pull_cold.sample(cx.rng)
         } else {
-            self.timing.image_pull_warm.sample(rng)
+            self.timing.image_pull_warm.sample(cx.rng)
         };
         // The image is on the node once this pull ends; a second pull that starts before
         // then is also cold (the kubelet does not share in-progress pulls across pods).
         let pod = &mut self.pods[id as usize];
         pod.pull_cold = cold;
-        queue.schedule_in(pull, pod.event(PodStep::Pulled).into());
+        cx.queue.schedule_in(pull, pod.event(PodStep::Pulled).into());
     }
 
-    fn start_container<E: From<PodEvent>>(
-        &mut self,
-        id: PodId,
-        now: SimTime,
-        rng: &mut SimRng,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    fn start_container<E: From<PodEvent>>(&mut self, id: PodId, cx: &mut Ctx<'_, E>) {
         let template = self.pods[id as usize].template as usize;
         if let Some(node) = self.pods[id as usize].node
             && self.pods[id as usize].container == ContainerState::Creating
         {
             self.nodes[node as usize].images |= 1u64 << template;
-            notices.push(Notice::Pulled { pod: id, cold: self.pods[id as usize].pull_cold });
+            cx.notices.push(Notice::Pulled { pod: id, cold: self.pods[id as usize].pull_cold });
         }
         let spec = &self.templates[template];
         let probe = spec.probe;
         let behaviour = spec.behaviour;
         let startup = self.timing.startup;
         let pod = &mut self.pods[id as usize];
-        pod.container = ContainerState::Running { since: now };
+        pod.container = ContainerState::Running { since: cx.now };
         if pod.first_started_at.is_none() {
-            pod.first_started_at = Some(now);
+            pod.first_started_at = Some(cx.now);
         }
         pod.probe_successes = 0;
         pod.probe_failures = 0;
-        notices.push(Notice::Started { pod: id });
-        let first_start = pod.first_started_at.unwrap_or(now);
-        if let Some(at) = behaviour.crash_at(now, first_start, rng) {
-            queue.schedule(at.max(now), pod.event(PodStep::Crash).into());
+        cx.notices.push(Notice::Started { pod: id });
+        let first_start = pod.first_started_at.unwrap_or(cx.now);
+        if let Some(at) = behaviour.crash_at(cx.now, first_start, cx.rng) {
+            cx.queue.schedule(at.max(cx.now), pod.event(PodStep::Crash).into());
         }
-        if !behaviour.crash_at_start_active(now, first_start) {
-            let listen_in = startup.sample(rng);
-            queue.schedule_in(listen_in, pod.event(PodStep::Listening).into());
+        if !behaviour.crash_at_start_active(cx.now, first_start) {
+            let listen_in = startup.sample(cx.rng);
+            cx.queue.schedule_in(listen_in, pod.event(PodStep::Listening).into());
         }
         match probe {
             // The kubelet probes a freshly started container at once (UpdatePodStatus
             // triggers a manual probe), then on every period.
-            Some(_) => queue.schedule(now, pod.event(PodStep::Probe).into()),
+            Some(_) => cx.queue.schedule(cx.now, pod.event(PodStep::Probe).into()),
             // No readiness probe: Ready as soon as the container runs, listening or not.
-            None => self.set_ready(id, true, now, queue, notices),
+            None => self.set_ready(id, true, cx),
         }
     }
 
-    fn probe<E: From<PodEvent>>(
-        &mut self,
-        id: PodId,
-        now: SimTime,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    fn probe<E: From<PodEvent>>(&mut self, id: PodId, cx: &mut Ctx<'_, E>) {
         let template = self.pods[id as usize].template as usize;
         let probe = self.templates[template].probe.expect("probe ticks need a probe");
         let pod = &mut self.pods[id as usize];
@@ -548,8 +489,8 @@ impl Cluster {
         }
         let period = SECOND * u64::from(probe.period_seconds.max(1));
         // kubelet skips the probe while int(seconds since container start) < initialDelay.
-        if (now - since) / SECOND < u64::from(probe.initial_delay_seconds) {
-            queue.schedule_in(period, pod.event(PodStep::Probe).into());
+        if (cx.now - since) / SECOND < u64::from(probe.initial_delay_seconds) {
+            cx.queue.schedule_in(period, pod.event(PodStep::Probe).into());
             return;
         }
         let success = pod.listening;
@@ -564,26 +505,19 @@ impl Cluster {
         let became_unready = !success && pod.ready && pod.probe_failures >= probe.failure_threshold.max(1);
         let stay_ready = success && (pod.ready || became_ready);
         if !stay_ready {
-            queue.schedule_in(period, pod.event(PodStep::Probe).into());
+            cx.queue.schedule_in(period, pod.event(PodStep::Probe).into());
         }
         // A Ready pod only loses readiness through a crash or deletion in this model (the
         // application never fails a probe while it runs), so probing stops once Ready and
         // resumes with the next container start.
         if became_ready {
-            self.set_ready(id, true, now, queue, notices);
+            self.set_ready(id, true, cx);
         } else if became_unready {
-            self.set_ready(id, false, now, queue, notices);
+            self.set_ready(id, false, cx);
         }
     }
 
-    fn set_ready<E: From<PodEvent>>(
-        &mut self,
-        id: PodId,
-        ready: bool,
-        now: SimTime,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    fn set_ready<E: From<PodEvent>>(&mut self, id: PodId, ready: bool, cx: &mut Ctx<'_, E>) {
         let min_ready =
             SECOND * u64::from(self.templates[self.pods[id as usize].template as usize].min_ready_seconds);
         let pod = &mut self.pods[id as usize];
@@ -591,27 +525,21 @@ impl Cluster {
             return;
         }
         pod.ready = ready;
-        notices.push(Notice::ReadyChanged { pod: id, ready });
+        cx.notices.push(Notice::ReadyChanged { pod: id, ready });
         if ready {
-            pod.ready_since = now;
+            pod.ready_since = cx.now;
             if min_ready == 0 {
                 pod.available = true;
-                notices.push(Notice::Available { pod: id });
+                cx.notices.push(Notice::Available { pod: id });
             } else {
-                queue.schedule_in(min_ready, pod.event(PodStep::MinReady).into());
+                cx.queue.schedule_in(min_ready, pod.event(PodStep::MinReady).into());
             }
         } else {
             pod.available = false;
         }
     }
 
-    fn crash<E: From<PodEvent>>(
-        &mut self,
-        id: PodId,
-        now: SimTime,
-        queue: &mut EventQueue<E>,
-        notices: &mut Vec<Notice>,
-    ) {
+    fn crash<E: From<PodEvent>>(&mut self, id: PodId, cx: &mut Ctx<'_, E>) {
         let pod = &mut self.pods[id as usize];
         let ContainerState::Running { since } = pod.container else { return };
         pod.restarts += 1;
@@ -619,16 +547,16 @@ impl Cluster {
         let was_listening = pod.listening;
         pod.listening = false;
         pod.container = ContainerState::BackOff;
-        let delay = pod.next_backoff(now, since);
-        notices.push(Notice::Crashed { pod: id, restarts: pod.restarts });
+        let delay = pod.next_backoff(cx.now, since);
+        cx.notices.push(Notice::Crashed { pod: id, restarts: pod.restarts });
         if was_listening {
-            notices.push(Notice::StoppedAccepting { pod: id });
+            cx.notices.push(Notice::StoppedAccepting { pod: id });
         }
         // Deletion bumps the epoch, so a crash is never seen on a terminating pod.
         assert!(!pod.deleting);
-        notices.push(Notice::BackOff { pod: id, delay });
-        queue.schedule_in(delay, pod.event(PodStep::Restart).into());
-        self.set_ready(id, false, now, queue, notices);
+        cx.notices.push(Notice::BackOff { pod: id, delay });
+        cx.queue.schedule_in(delay, pod.event(PodStep::Restart).into());
+        self.set_ready(id, false, cx);
     }
 
     /// Pods of a ReplicaSet that hold node resources.

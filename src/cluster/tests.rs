@@ -44,14 +44,16 @@ impl Harness {
     fn scale(&mut self, rs: RsId, to: i64) {
         let mut notices = Vec::new();
         let now = self.queue.now();
-        self.cluster.scale(rs, to, now, &mut self.rng, &mut self.queue, &mut notices);
+        let mut cx = Ctx { now, rng: &mut self.rng, queue: &mut self.queue, notices: &mut notices };
+        self.cluster.scale(rs, to, &mut cx);
         self.log.extend(notices.into_iter().map(|n| (now, n)));
     }
     fn run_until(&mut self, end: SimTime) {
         while self.queue.peek_time().is_some_and(|t| t <= end) {
             let (now, ev) = self.queue.pop().unwrap();
             let mut notices = Vec::new();
-            self.cluster.handle(ev, now, &mut self.rng, &mut self.queue, &mut notices);
+            let mut cx = Ctx { now, rng: &mut self.rng, queue: &mut self.queue, notices: &mut notices };
+            self.cluster.handle(ev, &mut cx);
             self.log.extend(notices.into_iter().map(|n| (now, n)));
         }
         self.queue.advance_to(end);

@@ -5,7 +5,7 @@
 //! applies the controller's actions to the cluster, and measures the release.
 
 use super::record::{Outcome, PodExtremes, ReplicationResult, RunRecord, TimelineRow, TraceEvent};
-use crate::cluster::{self, Cluster, ContainerBehaviour, Notice, PodEvent, RsId, TemplateSpec};
+use crate::cluster::{self, Cluster, ContainerBehaviour, Ctx, Notice, PodEvent, RsId, TemplateSpec};
 use crate::controllers::deployment::{Action, Condition, DeploymentController, ReplicaSetView};
 use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SECOND, SimRng, SimTime, Stream, to_secs_f64};
@@ -31,8 +31,10 @@ pub struct Collect {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Event {
     Pod(PodEvent),
-    /// The Deployment controller syncs.
+    /// The Deployment controller syncs (a watched change).
     Sync,
+    /// The controller's own requeue (the progress-deadline check) for this time.
+    Requeue(SimTime),
     /// An endpoint change reaches the Service's traffic.
     Endpoint {
         pod: u32,
@@ -79,6 +81,8 @@ struct World<'s> {
     /// Whether the Service selects the Deployment's pods.
     service_selects: bool,
     sync_pending: bool,
+    /// The time of the controller's pending requeue, if any.
+    requeue_at: Option<SimTime>,
     notices: Vec<Notice>,
     actions: Vec<Action>,
     conditions: Vec<Condition>,
@@ -155,6 +159,7 @@ impl<'s> World<'s> {
             rs_names: Vec::new(),
             service_selects,
             sync_pending: false,
+            requeue_at: None,
             notices: Vec::with_capacity(64),
             actions: Vec::with_capacity(8),
             conditions: Vec::with_capacity(4),
@@ -185,10 +190,8 @@ impl<'s> World<'s> {
     fn start(&mut self) {
         let rs = self.create_rs(OLD, 1);
         let replicas = i64::from(self.sc.deployment.replicas);
-        let mut notices = std::mem::take(&mut self.notices);
-        self.cluster.spawn_running(rs, replicas, 0, &mut self.pods_rng, &mut self.queue, &mut notices);
+        self.on_cluster(0, |cluster, cx| cluster.spawn_running(rs, replicas, cx));
         for pod in 0..self.cluster.pods.len() as u32 {
-            self.register_pod(pod);
             let p = &self.cluster.pods[pod as usize];
             if p.ready {
                 self.traffic.set_first_start(pod, 0);
@@ -198,8 +201,6 @@ impl<'s> World<'s> {
                 }
             }
         }
-        self.notices = notices;
-        self.handle_notices();
         self.queue.schedule(0, Event::Sync);
         self.sync_pending = true;
         self.queue.schedule(self.sc.release.at, Event::Release);
@@ -250,13 +251,15 @@ impl<'s> World<'s> {
 
     fn handle(&mut self, now: SimTime, event: Event) {
         match event {
-            Event::Pod(ev) => {
-                let mut notices = std::mem::take(&mut self.notices);
-                self.cluster.handle(ev, now, &mut self.pods_rng, &mut self.queue, &mut notices);
-                self.notices = notices;
-                self.handle_notices();
-            }
+            Event::Pod(ev) => self.on_cluster(now, |cluster, cx| cluster.handle(ev, cx)),
             Event::Sync => self.sync(now),
+            Event::Requeue(at) => {
+                // Only the latest requeue counts; earlier ones were superseded by progress.
+                if self.requeue_at == Some(at) {
+                    self.requeue_at = None;
+                    self.sync(now);
+                }
+            }
             Event::Endpoint { pod, serving } => {
                 let p = &self.cluster.pods[pod as usize];
                 let serving = serving && p.ready && !p.deleting && !p.gone;
@@ -301,15 +304,21 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Reacts to what the cluster reported.
-    fn handle_notices(&mut self) {
-        let now = self.queue.now();
-        let notices = std::mem::take(&mut self.notices);
+    /// Runs a cluster operation, then reacts to what the cluster reported: new pods get
+    /// their traffic slots first, then each notice is handled in order.
+    fn on_cluster(&mut self, now: SimTime, op: impl FnOnce(&mut Cluster, &mut Ctx<'_, Event>)) {
+        let mut notices = std::mem::take(&mut self.notices);
+        notices.clear();
+        let mut cx = Ctx { now, rng: &mut self.pods_rng, queue: &mut self.queue, notices: &mut notices };
+        op(&mut self.cluster, &mut cx);
+        if let Some(last) = self.cluster.pods.len().checked_sub(1) {
+            self.register_pod_if_new(last as u32);
+        }
         for &notice in &notices {
             self.handle_notice(now, notice);
         }
+        notices.clear();
         self.notices = notices;
-        self.notices.clear();
     }
 
     fn handle_notice(&mut self, now: SimTime, notice: Notice) {
@@ -452,46 +461,30 @@ impl<'s> World<'s> {
             self.condition(now, condition);
         }
         self.conditions = conditions;
-        if let Some(at) = result.requeue_at {
-            self.queue.schedule(at.max(now), Event::Sync);
+        if let Some(at) = result.requeue_at.map(|at| at.max(now))
+            && self.requeue_at != Some(at)
+        {
+            self.requeue_at = Some(at);
+            self.queue.schedule(at, Event::Requeue(at));
         }
         self.check_progress(now);
     }
 
     fn apply(&mut self, now: SimTime, action: Action) {
-        let mut notices = std::mem::take(&mut self.notices);
-        match action {
+        let (rs, from, to) = match action {
             Action::CreateReplicaSet { template, replicas, revision } => {
-                let rs = self.create_rs(template, revision);
-                self.log(
-                    now,
-                    self.deployment_object(),
-                    "ScalingReplicaSet",
-                    format!("Scaled up replica set {} from 0 to {replicas}", self.rs_names[rs as usize]),
-                );
-                self.cluster.scale(rs, replicas, now, &mut self.pods_rng, &mut self.queue, &mut notices);
+                (self.create_rs(template, revision), 0, replicas)
             }
-            Action::Scale { rs, from, to } => {
-                let verb = if to > from { "up" } else { "down" };
-                self.log(
-                    now,
-                    self.deployment_object(),
-                    "ScalingReplicaSet",
-                    format!("Scaled {verb} replica set {} from {from} to {to}", self.rs_names[rs as usize]),
-                );
-                self.cluster.scale(rs, to, now, &mut self.pods_rng, &mut self.queue, &mut notices);
-            }
+            Action::Scale { rs, from, to } => (rs, from, to),
             Action::SetRevision { rs, revision } => {
                 self.cluster.replica_sets[rs as usize].revision = revision;
+                return;
             }
-        }
-        // Pods created by the scale need a traffic slot even if nothing was noticed yet.
-        let total = self.cluster.pods.len() as u32;
-        if total > 0 {
-            self.register_pod_if_new(total - 1);
-        }
-        self.notices = notices;
-        self.handle_notices();
+        };
+        let verb = if to > from { "up" } else { "down" };
+        let message = format!("Scaled {verb} replica set {} from {from} to {to}", self.rs_names[rs as usize]);
+        self.log(now, self.deployment_object(), "ScalingReplicaSet", message);
+        self.on_cluster(now, |cluster, cx| cluster.scale(rs, to, cx));
     }
 
     fn condition(&mut self, now: SimTime, condition: Condition) {
