@@ -168,7 +168,47 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
             ));
         return None;
     }
+    if all_read && !fits_before_release(report, &doc.cluster, &deployment, simulation.release.as_ref()) {
+        return None;
+    }
     Some(assemble(doc, release, deployment, services))
+}
+
+/// The replicas running before the release must fit in the cluster: the simulation starts
+/// from that steady state. (Pods that do not fit *during* a release stay Pending, as in
+/// Kubernetes; that is a result, not an input error.)
+fn fits_before_release(
+    report: &mut Report,
+    cluster: &super::model::ClusterSpec,
+    deployment: &super::model::DeploymentManifest,
+    release: Option<&ReleaseSpec>,
+) -> bool {
+    let per_node = |free: u64, request: u64| if request == 0 { u64::MAX } else { free / request };
+    let requests = deployment.requests;
+    let fit_per_node = per_node(cluster.node_cpu_millis, requests.cpu_millis)
+        .min(per_node(cluster.node_memory_bytes, requests.memory_bytes))
+        .min(u64::from(crate::cluster::MAX_PODS_PER_NODE));
+    let fit = fit_per_node.saturating_mul(u64::from(cluster.nodes));
+    if fit >= u64::from(deployment.replicas) {
+        return true;
+    }
+    let pos = release.map_or(Pos::file_start(), |r| r.workload.1);
+    report
+        .error(
+            pos,
+            format!(
+                "the cluster cannot run the {} replicas of Deployment/{} before the release",
+                deployment.replicas, deployment.name
+            ),
+        )
+        .label(format!("{} nodes fit {fit} of these pods ({fit_per_node} per node)", cluster.nodes))
+        .help(format!(
+            "each pod requests {}m CPU and {} MiB; add nodes or room per node (`spec.cluster`), or lower \
+             the container's `resources.requests`",
+            requests.cpu_millis,
+            requests.memory_bytes / (1 << 20)
+        ));
+    false
 }
 
 /// Checks `apiVersion` and `kind`; reports unsupported documents.

@@ -540,7 +540,8 @@ fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
         None => Some((cold_default, warm_default)),
     };
     let startup = dist_or(report, &mut p, "startup", None);
-    let capacity = required(report, &mut p, "capacityRps", "100", |r, n, w| read_number(r, n, w, 0.0, true));
+    // Capacity is counted per aligned second, so a pod must take at least one request a second.
+    let capacity = required(report, &mut p, "capacityRps", "100", |r, n, w| read_number(r, n, w, 1.0, false));
     let removal = opt_or(report, &mut p, "endpointRemovalDelay", SECOND, read_duration);
     let shutdown = dist_or(report, &mut p, "shutdown", Some(DurationDist::Fixed(2 * SECOND)));
     let drain = opt_or(report, &mut p, "drainOnSigterm", true, read_bool);
