@@ -183,7 +183,7 @@ fn fits_before_release(
     deployment: &super::model::DeploymentManifest,
     release: Option<&ReleaseSpec>,
 ) -> bool {
-    let per_node = |free: u64, request: u64| if request == 0 { u64::MAX } else { free / request };
+    let per_node = |free: u64, request: u64| free.checked_div(request).unwrap_or(u64::MAX);
     let requests = deployment.requests;
     let fit_per_node = per_node(cluster.node_cpu_millis, requests.cpu_millis)
         .min(per_node(cluster.node_memory_bytes, requests.memory_bytes))
