@@ -460,7 +460,6 @@ impl Cluster {
             pod.first_started_at = Some(cx.now);
         }
         pod.probe_successes = 0;
-        pod.probe_failures = 0;
         cx.notices.push(Notice::Started { pod: id });
         let first_start = pod.first_started_at.unwrap_or(cx.now);
         if let Some(at) = behaviour.crash_at(cx.now, first_start, cx.rng) {
@@ -493,27 +492,21 @@ impl Cluster {
             cx.queue.schedule_in(period, pod.event(PodStep::Probe).into());
             return;
         }
-        let success = pod.listening;
-        if success {
-            pod.probe_successes += 1;
-            pod.probe_failures = 0;
-        } else {
-            pod.probe_failures += 1;
-            pod.probe_successes = 0;
-        }
-        let became_ready = success && !pod.ready && pod.probe_successes >= probe.success_threshold.max(1);
-        let became_unready = !success && pod.ready && pod.probe_failures >= probe.failure_threshold.max(1);
-        let stay_ready = success && (pod.ready || became_ready);
-        if !stay_ready {
-            cx.queue.schedule_in(period, pod.event(PodStep::Probe).into());
-        }
-        // A Ready pod only loses readiness through a crash or deletion in this model (the
-        // application never fails a probe while it runs), so probing stops once Ready and
+        // A probe succeeds once the application listens. Readiness is only ever gained here:
+        // a running application never fails its probe in this model (a Ready pod loses
+        // readiness through a crash or deletion, which the kubelet reports at once), so
+        // `failureThreshold` has nothing to count and probing stops once the pod is Ready; it
         // resumes with the next container start.
-        if became_ready {
+        if !pod.listening {
+            pod.probe_successes = 0;
+            cx.queue.schedule_in(period, pod.event(PodStep::Probe).into());
+            return;
+        }
+        pod.probe_successes += 1;
+        if pod.probe_successes >= probe.success_threshold.max(1) {
             self.set_ready(id, true, cx);
-        } else if became_unready {
-            self.set_ready(id, false, cx);
+        } else {
+            cx.queue.schedule_in(period, pod.event(PodStep::Probe).into());
         }
     }
 

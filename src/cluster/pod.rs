@@ -120,8 +120,8 @@ pub struct Pod {
     pub gone: bool,
     pub restarts: u32,
     backoff: SimTime,
+    /// Consecutive successful readiness probes of the current container.
     pub probe_successes: u32,
-    pub probe_failures: u32,
     pub epoch: u32,
 }
 
@@ -149,7 +149,6 @@ impl Pod {
             restarts: 0,
             backoff: 0,
             probe_successes: 0,
-            probe_failures: 0,
             epoch: 0,
         }
     }

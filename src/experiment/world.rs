@@ -81,6 +81,10 @@ struct World<'s> {
     /// Whether the Service selects the Deployment's pods.
     service_selects: bool,
     sync_pending: bool,
+    /// Pods of the new version not marked for deletion.
+    active_new_pods: u32,
+    /// Pods of the new version that still exist (terminating ones included).
+    live_new_pods: u32,
     /// The time of the controller's pending requeue, if any.
     requeue_at: Option<SimTime>,
     notices: Vec<Notice>,
@@ -159,6 +163,8 @@ impl<'s> World<'s> {
             rs_names: Vec::new(),
             service_selects,
             sync_pending: false,
+            active_new_pods: 0,
+            live_new_pods: 0,
             requeue_at: None,
             notices: Vec::with_capacity(64),
             actions: Vec::with_capacity(8),
@@ -214,7 +220,7 @@ impl<'s> World<'s> {
 
     fn create_rs(&mut self, template: u32, revision: u64) -> RsId {
         let rs = self.cluster.create_replica_set(template, revision);
-        let image = if template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image };
+        let image = self.image_of_template(template);
         self.rs_names.push(format!(
             "{}-{}",
             self.sc.deployment.name,
@@ -226,6 +232,10 @@ impl<'s> World<'s> {
     fn register_pod(&mut self, pod: u32) {
         let template = self.cluster.pods[pod as usize].template;
         self.traffic.add_pod(pod, template);
+        if template == NEW {
+            self.active_new_pods += 1;
+            self.live_new_pods += 1;
+        }
     }
 
     fn run(&mut self) {
@@ -324,18 +334,59 @@ impl<'s> World<'s> {
     fn handle_notice(&mut self, now: SimTime, notice: Notice) {
         let propagation = self.sc.controller.endpoint_propagation;
         match notice {
+            Notice::FailedScheduling { .. } | Notice::Scheduled { .. } | Notice::Pulled { .. } => {}
+            Notice::BackOff { .. } => {}
+            Notice::Started { pod } => {
+                let p = &self.cluster.pods[pod as usize];
+                if p.first_started_at == Some(now) && p.restarts == 0 {
+                    self.traffic.set_first_start(pod, now);
+                }
+            }
+            Notice::Listening { pod } => self.traffic.set_accepting(pod, true),
+            Notice::StoppedAccepting { pod } => self.traffic.set_accepting(pod, false),
+            Notice::ReadyChanged { pod, ready } => {
+                // A deleted pod leaves the endpoints through the Terminating path below, after
+                // the endpoint controller's delay, not through its readiness.
+                if self.service_selects && !self.cluster.pods[pod as usize].deleting {
+                    self.queue.schedule_in(propagation, Event::Endpoint { pod, serving: ready });
+                }
+                self.request_sync(now);
+            }
+            Notice::Available { .. } => self.request_sync(now),
+            Notice::Crashed { pod, .. } | Notice::Killed { pod } => self.traffic.kill_in_flight(pod, now),
+            Notice::Terminating { pod } => {
+                if self.cluster.pods[pod as usize].template == NEW {
+                    self.active_new_pods -= 1;
+                }
+                if self.service_selects {
+                    let delay = self.sc.pods.endpoint_removal_delay + propagation;
+                    self.queue.schedule_in(delay, Event::Endpoint { pod, serving: false });
+                }
+                self.request_sync(now);
+            }
+            Notice::Gone { pod } => {
+                if self.cluster.pods[pod as usize].template == NEW {
+                    self.live_new_pods -= 1;
+                }
+                // The process is gone, but the endpoint stays until the Terminating path
+                // removes it: requests routed there meanwhile are refused.
+                self.traffic.set_accepting(pod, false);
+                self.request_sync(now);
+            }
+        }
+        if self.collect.trace {
+            self.trace_notice(now, notice);
+        }
+    }
+
+    /// The event-log line of a notice (only when a trace is being collected).
+    fn trace_notice(&mut self, now: SimTime, notice: Notice) {
+        let (pod, reason, message) = match notice {
             Notice::FailedScheduling { pod } => {
-                self.register_pod_if_new(pod);
-                self.log_pod(
-                    now,
-                    pod,
-                    "FailedScheduling",
-                    "0/N nodes are available: insufficient cpu or memory".to_string(),
-                );
+                (pod, "FailedScheduling", "0/N nodes are available: insufficient cpu or memory".to_string())
             }
             Notice::Scheduled { pod, node } => {
-                self.register_pod_if_new(pod);
-                self.log_pod(now, pod, "Scheduled", format!("Successfully assigned to node-{node}"));
+                (pod, "Scheduled", format!("Successfully assigned to node-{node}"))
             }
             Notice::Pulled { pod, cold } => {
                 let image = self.image_of(pod);
@@ -344,80 +395,40 @@ impl<'s> World<'s> {
                 } else {
                     format!("Container image \"{image}\" already present on machine")
                 };
-                self.log_pod(now, pod, "Pulled", message);
+                (pod, "Pulled", message)
             }
-            Notice::Started { pod } => {
-                let p = &self.cluster.pods[pod as usize];
-                if p.first_started_at == Some(now) && p.restarts == 0 {
-                    self.traffic.set_first_start(pod, now);
-                }
-                self.log_pod(now, pod, "Started", "Started container app".to_string());
+            Notice::Started { pod } => (pod, "Started", "Started container app".to_string()),
+            Notice::ReadyChanged { pod, ready: true } => {
+                (pod, "PodReady", "readiness probe succeeded; the pod is Ready".to_string())
             }
-            Notice::Listening { pod } => self.traffic.set_accepting(pod, true),
-            Notice::StoppedAccepting { pod } => self.traffic.set_accepting(pod, false),
-            Notice::ReadyChanged { pod, ready } => {
-                if self.service_selects {
-                    self.queue.schedule_in(propagation, Event::Endpoint { pod, serving: ready });
-                }
-                let reason = if ready { "PodReady" } else { "PodNotReady" };
-                let message = if ready {
-                    "readiness probe succeeded; the pod is Ready"
-                } else {
-                    "the pod is not Ready"
-                };
-                self.log_pod(now, pod, reason, message.to_string());
-                self.request_sync(now);
+            Notice::ReadyChanged { pod, ready: false } => {
+                (pod, "PodNotReady", "the pod is not Ready".to_string())
             }
-            Notice::Available { .. } => self.request_sync(now),
-            Notice::Crashed { pod, restarts } => {
-                self.traffic.kill_in_flight(pod, now);
-                self.log_pod(
-                    now,
-                    pod,
-                    "Crashed",
-                    format!("container app exited (restart count {restarts}); requests in flight fail"),
-                );
-            }
-            Notice::BackOff { pod, delay } => {
-                self.log_pod(
-                    now,
-                    pod,
-                    "BackOff",
-                    format!("Back-off {} restarting failed container app", format_duration(delay)),
-                );
-            }
-            Notice::Terminating { pod } => {
-                let delay = self.sc.pods.endpoint_removal_delay + propagation;
-                self.queue.schedule_in(delay, Event::Endpoint { pod, serving: false });
-                self.log_pod(now, pod, "Killing", "Stopping container app (SIGTERM)".to_string());
-                self.request_sync(now);
-            }
+            Notice::Crashed { pod, restarts } => (
+                pod,
+                "Crashed",
+                format!("container app exited (restart count {restarts}); requests in flight fail"),
+            ),
+            Notice::BackOff { pod, delay } => (
+                pod,
+                "BackOff",
+                format!("Back-off {} restarting failed container app", format_duration(delay)),
+            ),
+            Notice::Terminating { pod } => (pod, "Killing", "Stopping container app (SIGTERM)".to_string()),
             Notice::Killed { pod } => {
-                self.traffic.kill_in_flight(pod, now);
-                self.log_pod(
-                    now,
-                    pod,
-                    "Killed",
-                    "grace period exceeded: SIGKILL; requests in flight fail".to_string(),
-                );
+                (pod, "Killed", "grace period exceeded: SIGKILL; requests in flight fail".to_string())
             }
-            Notice::Gone { pod } => {
-                self.traffic.set_accepting(pod, false);
-                self.traffic.set_endpoint(pod, false);
-                self.request_sync(now);
-            }
-        }
+            Notice::Listening { .. } | Notice::StoppedAccepting { .. } | Notice::Available { .. } => return,
+            Notice::Gone { .. } => return,
+        };
+        self.log_pod(now, pod, reason, message);
     }
 
     fn register_pod_if_new(&mut self, pod: u32) {
-        while self.traffic_pods() <= pod as usize {
-            let next = self.traffic_pods() as u32;
+        while self.traffic.pod_count() <= pod as usize {
+            let next = self.traffic.pod_count() as u32;
             self.register_pod(next);
         }
-    }
-
-    fn traffic_pods(&self) -> usize {
-        self.traffic.pod_count()
     }
 
     fn request_sync(&mut self, now: SimTime) {
@@ -481,10 +492,17 @@ impl<'s> World<'s> {
                 return;
             }
         };
-        let verb = if to > from { "up" } else { "down" };
-        let message = format!("Scaled {verb} replica set {} from {from} to {to}", self.rs_names[rs as usize]);
-        self.log(now, self.deployment_object(), "ScalingReplicaSet", message);
+        if self.collect.trace {
+            let verb = if to > from { "up" } else { "down" };
+            let message =
+                format!("Scaled {verb} replica set {} from {from} to {to}", self.rs_names[rs as usize]);
+            self.log(now, self.deployment_object(), "ScalingReplicaSet", message);
+        }
         self.on_cluster(now, |cluster, cx| cluster.scale(rs, to, cx));
+        // The ReplicaSet's status (its pod count) changes with the scale: the Deployment
+        // controller watches ReplicaSets, so that change triggers a sync (and counts as
+        // progress) like any pod change does.
+        self.request_sync(now);
     }
 
     fn condition(&mut self, now: SimTime, condition: Condition) {
@@ -562,7 +580,7 @@ impl<'s> World<'s> {
                 now,
                 self.deployment_object(),
                 "RollbackSkipped",
-                format!("kubectl rollout undo: {e:?}"),
+                format!("kubectl rollout undo: {e}"),
             ),
         }
     }
@@ -589,7 +607,7 @@ impl<'s> World<'s> {
             && self.rolled_back_at.is_none()
             && self.controller.template() == OLD
             && self.controller.complete()
-            && self.live_pods_of(NEW) == 0
+            && self.live_new_pods == 0
         {
             self.rolled_back_at = Some(now);
             self.log(
@@ -604,16 +622,16 @@ impl<'s> World<'s> {
         }
     }
 
-    fn live_pods_of(&self, template: u32) -> usize {
-        self.cluster.pods.iter().filter(|p| p.template == template && !p.gone).count()
-    }
-
     /// After every event: mitigation and the running minimum of Ready endpoints.
     fn observe(&mut self, now: SimTime) {
         if now < self.sc.release.at {
             return;
         }
-        if self.undo_at.is_some() && self.mitigated_at.is_none() && self.traffic.endpoints_of(NEW) == 0 {
+        if self.undo_at.is_some()
+            && self.mitigated_at.is_none()
+            && self.active_new_pods == 0
+            && self.traffic.endpoints_of(NEW) == 0
+        {
             self.mitigated_at = Some(now);
             self.log(
                 now,
@@ -655,23 +673,24 @@ impl<'s> World<'s> {
         let tick_s = to_secs_f64(self.sc.tick.max(1));
         let requests = self.traffic.totals.requests - self.last_tick_requests;
         self.last_tick_requests = self.traffic.totals.requests;
-        for (template, tally) in tallies.iter().enumerate() {
+        let time_s = (i128::from(now) - i128::from(self.sc.release.at)) as f64 / SECOND as f64;
+        let (versions, none) = tallies.split_at(tallies.len() - 1);
+        for (template, tally) in versions.iter().enumerate() {
             let template = template as u32;
             let desired: i64 =
                 self.cluster.replica_sets.iter().filter(|rs| rs.template == template).map(|rs| rs.spec).sum();
             let ready =
                 self.cluster.pods.iter().filter(|p| p.template == template && p.ready && !p.deleting).count();
-            let image = if template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image };
+            let row = timeline_row(time_s, self.image_of_template(template), *tally, requests, tick_s);
             self.timeline.push(TimelineRow {
-                time_s: (i128::from(now) - i128::from(self.sc.release.at)) as f64 / SECOND as f64,
-                version: image.clone(),
                 pods_desired: desired.max(0) as u64,
                 pods_ready: ready as u64,
-                traffic_share: if requests > 0 { tally.requests as f64 / requests as f64 } else { 0.0 },
-                request_rps: tally.requests as f64 / tick_s,
-                error_rps: tally.errors as f64 / tick_s,
+                ..row
             });
         }
+        // Requests that found no Ready endpoint belong to no version, but they are part of
+        // the traffic: with this row the shares of a tick add up to 1.
+        self.timeline.push(timeline_row(time_s, NO_ENDPOINT, none[0], requests, tick_s));
         self.tallies = tallies;
     }
 
@@ -679,6 +698,10 @@ impl<'s> World<'s> {
         let end = self.sc.duration;
         self.traffic.advance_to(end);
         self.account(end);
+        if self.collect.timeline && self.last_tick_requests < self.traffic.totals.requests {
+            // The last (possibly partial) tick, so that the timeline covers every request.
+            self.timeline_row(end);
+        }
         let sc = self.sc;
         let t = self.traffic.totals;
         // Differences in integer microseconds first, so equal times give equal seconds.
@@ -738,11 +761,11 @@ impl<'s> World<'s> {
     }
 
     fn image_of(&self, pod: u32) -> &str {
-        if self.cluster.pods[pod as usize].template == OLD {
-            &self.sc.release.from_image
-        } else {
-            &self.sc.release.to_image
-        }
+        self.image_of_template(self.cluster.pods[pod as usize].template)
+    }
+
+    fn image_of_template(&self, template: u32) -> &'s str {
+        if template == OLD { &self.sc.release.from_image } else { &self.sc.release.to_image }
     }
 
     fn log_pod(&mut self, now: SimTime, pod: u32, reason: &str, message: String) {
@@ -787,6 +810,21 @@ fn container_behaviour(sc: &Scenario, image: &str) -> ContainerBehaviour {
         }
     }
     behaviour
+}
+
+/// The `version` of the timeline rows that count requests no endpoint received.
+pub const NO_ENDPOINT: &str = "(no endpoint)";
+
+fn timeline_row(time_s: f64, version: &str, tally: Tally, requests: u64, tick_s: f64) -> TimelineRow {
+    TimelineRow {
+        time_s,
+        version: version.to_string(),
+        pods_desired: 0,
+        pods_ready: 0,
+        traffic_share: if requests > 0 { tally.requests as f64 / requests as f64 } else { 0.0 },
+        request_rps: tally.requests as f64 / tick_s,
+        error_rps: tally.errors as f64 / tick_s,
+    }
 }
 
 /// A deterministic name suffix in the alphabet Kubernetes uses for generated names.

@@ -268,7 +268,8 @@ fn read_traffic(report: &mut Report, spec: &mut Fields) -> Option<Traffic> {
             None
         }
     };
-    let users = opt_or(report, &mut t, "users", 10_000, |r, n, p| positive_count(r, n, p, u64::MAX));
+    // Users are tracked in a bitset per replication: 10^8 users take 12.5 MB.
+    let users = opt_or(report, &mut t, "users", 10_000, |r, n, p| positive_count(r, n, p, 100_000_000));
     let timeout = opt_or(report, &mut t, "timeout", 30 * SECOND, read_positive_duration);
     t.deny_unknown(report);
     Some(Traffic { rps: rps?, pattern: pattern?, users: users?, timeout: timeout? })

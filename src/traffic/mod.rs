@@ -10,6 +10,7 @@
 //! The traffic knows pods only by id and version; the world tells it which pods are
 //! endpoints and which accept connections.
 
+pub mod mesh;
 pub mod rate;
 pub mod spec;
 pub mod version;
@@ -70,7 +71,36 @@ struct PodTraffic {
     in_endpoints: bool,
     window: u64,
     window_count: u64,
+    /// Requests this pod served successfully (an upper bound on what a kill can fail).
+    succeeded: u64,
+    /// Request fidelity: successful requests that may still be in flight.
     inflight: Vec<InFlight>,
+    /// Prune `inflight` of finished requests when it reaches this length.
+    prune_at: usize,
+    /// Aggregated fidelity: since when the pod receives requests (an endpoint that
+    /// accepts), and until when, if it stopped; with its expected arrival rate meanwhile.
+    receiving_since: Option<SimTime>,
+    receiving_until: Option<SimTime>,
+    arrival_rate: f64,
+}
+
+impl PodTraffic {
+    fn receiving(&self) -> bool {
+        self.in_endpoints && self.accepting
+    }
+
+    /// Adds `n` arrivals at time `t` to the pod's capacity window (one aligned second) and
+    /// returns how many the window held before them.
+    fn count_in_window(&mut self, t: SimTime, n: u64) -> u64 {
+        let window = t / CAPACITY_WINDOW;
+        if self.window != window {
+            self.window = window;
+            self.window_count = 0;
+        }
+        let before = self.window_count;
+        self.window_count += n;
+        before
+    }
 }
 
 pub struct TrafficSim {
@@ -89,7 +119,8 @@ pub struct TrafficSim {
     now: SimTime,
     next_arrival: SimTime,
     pub totals: Totals,
-    /// Per version, since the world last took it (`take_version_tallies`).
+    /// Per version, then one for requests that found no endpoint, since the world last took
+    /// them (`take_version_tallies`).
     per_version: Vec<Tally>,
     /// Per second of the replication.
     per_second: Vec<Tally>,
@@ -127,7 +158,8 @@ impl TrafficSim {
             now: 0,
             next_arrival: 0,
             totals: Totals::default(),
-            per_version: vec![Tally::default(); n_versions],
+            // One slot per version, and a last one for requests that found no endpoint.
+            per_version: vec![Tally::default(); n_versions + 1],
             per_second: vec![Tally::default(); seconds],
             users_hit: vec![0; users.div_ceil(64) as usize],
         };
@@ -156,7 +188,12 @@ impl TrafficSim {
             in_endpoints: false,
             window: u64::MAX,
             window_count: 0,
+            succeeded: 0,
             inflight: Vec::new(),
+            prune_at: INFLIGHT_PRUNE_AT,
+            receiving_since: None,
+            receiving_until: None,
+            arrival_rate: 0.0,
         });
     }
 
@@ -169,7 +206,23 @@ impl TrafficSim {
     }
 
     pub fn set_accepting(&mut self, pod: u32, accepting: bool) {
+        let was = self.pods[pod as usize].receiving();
         self.pods[pod as usize].accepting = accepting;
+        self.note_receiving(pod, was);
+    }
+
+    /// Records when a pod starts or stops receiving requests.
+    fn note_receiving(&mut self, pod: u32, was: bool) {
+        let now = self.now;
+        let p = &mut self.pods[pod as usize];
+        match (was, p.receiving()) {
+            (false, true) => {
+                p.receiving_since = Some(now);
+                p.receiving_until = None;
+            }
+            (true, false) => p.receiving_until = Some(now),
+            _ => {}
+        }
     }
 
     /// Adds the pod to, or removes it from, the Service's endpoints.
@@ -178,7 +231,9 @@ impl TrafficSim {
         if p.in_endpoints == serving {
             return;
         }
+        let was = p.receiving();
         p.in_endpoints = serving;
+        self.note_receiving(pod, was);
         if serving {
             self.endpoints.push(pod);
         } else if let Some(i) = self.endpoints.iter().position(|&e| e == pod) {
@@ -214,25 +269,29 @@ impl TrafficSim {
             Fidelity::Request => {
                 let mut list = std::mem::take(&mut self.pods[pod as usize].inflight);
                 for r in list.iter().filter(|r| r.done > now) {
+                    self.pods[pod as usize].succeeded -= 1;
                     self.convert_success_to_failure(version, r.user as u64);
                 }
                 list.clear();
                 self.pods[pod as usize].inflight = list;
             }
             Fidelity::Aggregated => {
-                // Poisson arrivals with independent service times leave a Poisson number of
-                // requests in flight with mean λ·E[latency] (M/G/∞); λ is the pod's share of
-                // the arrival rate if it is an endpoint now.
+                // Poisson arrivals at rate λ with independent latencies L leave a Poisson
+                // number of requests in flight at time t (M/G/∞). If the pod received
+                // requests from s to e (e = t while it still does), its mean is
+                // λ ∫ P(L > t − a) da over [s, e] = λ (E[min(L, t − s)] − E[min(L, t − e)]).
                 let p = &self.pods[pod as usize];
-                if !p.in_endpoints || !p.accepting {
-                    return;
-                }
+                let Some(since) = p.receiving_since else { return };
+                let until = p.receiving_until.unwrap_or(now).min(now);
                 let model = &self.versions[version as usize];
                 let latency = model.latency_at(now, p.first_start);
                 let class = RequestClass { in_user_subset: false, over_load: false };
-                let ok = 1.0 - model.error_probability(now, p.first_start, class);
-                let lambda = self.rate.at(now) / self.endpoints.len().max(1) as f64;
-                let k = self.rng.poisson(lambda * latency.mean_secs() * ok).min(self.totals.succeeded);
+                let ok = (1.0 - model.error_probability(now, p.first_start, class))
+                    * (1.0 - latency.exceed_probability(self.timeout));
+                let lambda = p.arrival_rate.min(self.capacity_per_window as f64) * ok;
+                let exposure = latency.expected_min(now - since) - latency.expected_min(now - until);
+                let k = self.rng.poisson(lambda * exposure).min(p.succeeded);
+                self.pods[pod as usize].succeeded -= k;
                 for _ in 0..k {
                     let user = self.rng.below(self.users);
                     self.convert_success_to_failure(version, user);
@@ -326,6 +385,9 @@ impl TrafficSim {
         let Some(pod) = self.pick_endpoint() else {
             self.totals.dropped += 1;
             self.totals.no_endpoint += 1;
+            let none = self.per_version.len() - 1;
+            self.per_version[none].requests += 1;
+            self.per_version[none].errors += 1;
             self.count_error_at(second);
             return;
         };
@@ -340,13 +402,7 @@ impl TrafficSim {
             self.totals.refused += 1;
             return self.request_failed(version, user, second);
         }
-        let window = t / CAPACITY_WINDOW;
-        if p.window != window {
-            p.window = window;
-            p.window_count = 0;
-        }
-        p.window_count += 1;
-        if p.window_count > self.capacity_per_window {
+        if p.count_in_window(t, 1) >= self.capacity_per_window {
             self.totals.dropped += 1;
             self.totals.over_capacity += 1;
             return self.request_failed(version, user, second);
@@ -354,7 +410,7 @@ impl TrafficSim {
         let model = &self.versions[version as usize];
         let class = RequestClass {
             in_user_subset: model.user_subset.is_some_and(|f| user < subset_size(f, self.users)),
-            over_load: model.overload_above_rps.is_some_and(|a| p.window_count as f64 > a),
+            over_load: model.overload_above_rps.is_some_and(|a| p.window_count as f64 > a.floor()),
         };
         let p_fail = model.error_probability(t, p.first_start, class);
         if self.rng.chance(p_fail) {
@@ -371,8 +427,11 @@ impl TrafficSim {
         }
         self.totals.succeeded += 1;
         let p = &mut self.pods[pod as usize];
-        if p.inflight.len() >= INFLIGHT_PRUNE_AT {
+        p.succeeded += 1;
+        if p.inflight.len() >= p.prune_at {
             p.inflight.retain(|r| r.done > t);
+            // Amortised: prune again only when the live list has doubled.
+            p.prune_at = (2 * p.inflight.len()).max(INFLIGHT_PRUNE_AT);
         }
         p.inflight.push(InFlight { done: t + duration, user: user as u32 });
     }
@@ -424,6 +483,9 @@ impl TrafficSim {
             self.totals.requests += n;
             self.totals.dropped += n;
             self.totals.no_endpoint += n;
+            let none = self.per_version.len() - 1;
+            self.per_version[none].requests += n;
+            self.per_version[none].errors += n;
             if let Some(s) = self.per_second.get_mut(second) {
                 s.requests += n;
                 s.errors += n;
@@ -431,22 +493,23 @@ impl TrafficSim {
             return;
         }
         let share = expected / m as f64;
-        let mid = a + (b - a) / 2;
+        let rate = share / to_secs_f64(b - a);
         for i in 0..m {
+            let pod = self.endpoints[i];
+            self.pods[pod as usize].arrival_rate = rate;
             let n = self.rng.poisson(share);
             if n > 0 {
                 self.totals.requests += n;
                 if let Some(s) = self.per_second.get_mut(second) {
                     s.requests += n;
                 }
-                let pod = self.endpoints[i];
-                self.serve_batch(pod, n, a, mid, second);
+                self.serve_batch(pod, n, (a, b), second);
             }
         }
     }
 
-    /// `n` requests reach `pod` during the piece starting at `a`.
-    fn serve_batch(&mut self, pod: u32, n: u64, a: SimTime, mid: SimTime, second: usize) {
+    /// `n` requests reach `pod` during the piece `span`.
+    fn serve_batch(&mut self, pod: u32, n: u64, span: (SimTime, SimTime), second: usize) {
         let p = &mut self.pods[pod as usize];
         let version = p.version;
         self.per_version[version as usize].requests += n;
@@ -458,16 +521,9 @@ impl TrafficSim {
             self.totals.refused += n;
             return self.batch_failed(version, n, 0, self.users, second);
         }
-        let window = a / CAPACITY_WINDOW;
-        if p.window != window {
-            p.window = window;
-            p.window_count = 0;
-        }
-        let before = p.window_count;
-        p.window_count += n;
+        let before = p.count_in_window(span.0, n);
         let accepted = n.min(self.capacity_per_window.saturating_sub(before));
         let over = n - accepted;
-        let first_start = p.first_start;
         if over > 0 {
             self.totals.dropped += over;
             self.totals.over_capacity += over;
@@ -492,47 +548,23 @@ impl TrafficSim {
             if count == 0 {
                 continue;
             }
-            match subset {
-                Some(k) => {
-                    let inside = self.rng.binomial(count, k as f64 / self.users as f64);
-                    self.serve_class(
-                        version,
-                        first_start,
-                        mid,
-                        inside,
-                        RequestClass { in_user_subset: true, over_load },
-                        (0, k),
-                        second,
-                    );
-                    self.serve_class(
-                        version,
-                        first_start,
-                        mid,
-                        count - inside,
-                        RequestClass { in_user_subset: false, over_load },
-                        (k, self.users),
-                        second,
-                    );
-                }
-                None => self.serve_class(
-                    version,
-                    first_start,
-                    mid,
-                    count,
-                    RequestClass { in_user_subset: false, over_load },
-                    (0, self.users),
-                    second,
-                ),
-            }
+            let (inside, k) = match subset {
+                Some(k) => (self.rng.binomial(count, k as f64 / self.users as f64), k),
+                None => (0, 0),
+            };
+            let class = |in_user_subset| RequestClass { in_user_subset, over_load };
+            self.serve_class(pod, span, inside, class(true), (0, k), second);
+            self.serve_class(pod, span, count - inside, class(false), (k, self.users), second);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// `n` accepted requests of one class at `pod` during `span`: each fails, times out or
+    /// succeeds. A request's time is uniform in the piece, so its outcome probabilities are
+    /// the averages over the piece, taken exactly across fault onsets and ramp ends.
     fn serve_class(
         &mut self,
-        version: u32,
-        first_start: SimTime,
-        at: SimTime,
+        pod: u32,
+        span: (SimTime, SimTime),
         n: u64,
         class: RequestClass,
         users: (u64, u64),
@@ -541,19 +573,56 @@ impl TrafficSim {
         if n == 0 || users.0 >= users.1 {
             return;
         }
-        let model = &self.versions[version as usize];
-        let p_fail = model.error_probability(at, first_start, class);
-        let p_timeout = if model.has_latency_fault() {
-            model.latency_at(at, first_start).exceed_probability(self.timeout)
-        } else {
-            self.base_timeout_probability[version as usize]
-        };
+        let p = &self.pods[pod as usize];
+        let (version, first_start) = (p.version, p.first_start);
+        let (p_fail, p_timeout) = self.outcome_probabilities(version, first_start, span, class);
         let failed = self.rng.binomial(n, p_fail);
-        let timed_out = self.rng.binomial(n - failed, p_timeout);
+        let rest = 1.0 - p_fail;
+        let timed_out =
+            if rest > 0.0 { self.rng.binomial(n - failed, (p_timeout / rest).min(1.0)) } else { 0 };
+        let succeeded = n - failed - timed_out;
         self.totals.failed += failed + timed_out;
         self.totals.timed_out += timed_out;
-        self.totals.succeeded += n - failed - timed_out;
+        self.totals.succeeded += succeeded;
+        self.pods[pod as usize].succeeded += succeeded;
         self.batch_failed(version, failed + timed_out, users.0, users.1, second);
+    }
+
+    /// (P(fail), P(not failed and timed out)) for a request at a uniform time in `span`.
+    fn outcome_probabilities(
+        &self,
+        version: u32,
+        first_start: SimTime,
+        span: (SimTime, SimTime),
+        class: RequestClass,
+    ) -> (f64, f64) {
+        let model = &self.versions[version as usize];
+        let base_timeout = self.base_timeout_probability[version as usize];
+        let at = |t: SimTime| {
+            let fail = model.error_probability(t, first_start, class);
+            let timeout = if model.has_latency_fault() {
+                model.latency_at(t, first_start).exceed_probability(self.timeout)
+            } else {
+                base_timeout
+            };
+            (fail, (1.0 - fail) * timeout)
+        };
+        let (a, b) = span;
+        let mut cuts = [0; 16];
+        let k = model.breakpoints(first_start, a, b, &mut cuts);
+        if k == 0 {
+            return at(a + (b - a) / 2);
+        }
+        // Between breakpoints each probability is smooth; weigh each stretch's midpoint.
+        let (mut fail, mut timeout, mut from) = (0.0, 0.0, a);
+        for &to in cuts[..k].iter().chain(std::iter::once(&b)) {
+            let w = (to - from) as f64 / (b - a) as f64;
+            let (f, t) = at(from + (to - from) / 2);
+            fail += w * f;
+            timeout += w * t;
+            from = to;
+        }
+        (fail, timeout)
     }
 
     fn batch_failed(&mut self, version: u32, k: u64, users_lo: u64, users_hi: u64, second: usize) {
@@ -570,11 +639,6 @@ impl TrafficSim {
                 self.mark_bad(version, user);
             }
         }
-    }
-
-    /// Seconds simulated so far.
-    pub fn elapsed_secs(&self) -> f64 {
-        to_secs_f64(self.now)
     }
 }
 

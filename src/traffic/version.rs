@@ -27,6 +27,21 @@ impl LatencyModel {
         0.5 * statrs::function::erf::erfc((x - self.mu) / (self.sigma * std::f64::consts::SQRT_2))
     }
 
+    /// E[min(L, u)] in seconds: the mean time a request spends in the first `u` of its
+    /// life. For a log-normal, E[L]·Φ((ln u − μ − σ²)/σ) + u·(1 − Φ((ln u − μ)/σ)).
+    pub fn expected_min(&self, u: SimTime) -> f64 {
+        if u == 0 {
+            return 0.0;
+        }
+        let u_s = to_secs_f64(u);
+        if self.sigma <= 0.0 {
+            return u_s.min(self.mu.exp());
+        }
+        let phi = |x: f64| 0.5 * statrs::function::erf::erfc(-x / std::f64::consts::SQRT_2);
+        let z = (u_s.ln() - self.mu) / self.sigma;
+        self.mean_secs() * phi(z - self.sigma) + u_s * (1.0 - phi(z))
+    }
+
     /// Mean latency in seconds.
     pub fn mean_secs(&self) -> f64 {
         (self.mu + self.sigma * self.sigma / 2.0).exp()
@@ -36,6 +51,8 @@ impl LatencyModel {
 #[derive(Clone, Debug)]
 struct TimedFault {
     kind: FaultKind,
+    /// For a latency fault, its distribution (fitted once, not per request).
+    latency_target: Option<LatencyModel>,
     after: SimTime,
     /// `Some(release time)` when measured from the release.
     release_at: Option<SimTime>,
@@ -85,6 +102,10 @@ impl VersionModel {
             .iter()
             .map(|f: &Fault| TimedFault {
                 kind: f.kind.clone(),
+                latency_target: match f.kind {
+                    FaultKind::Latency { latency } => Some(LatencyModel::from_spec(latency)),
+                    _ => None,
+                },
                 after: f.after,
                 release_at: (f.anchor == FaultAnchor::Release).then_some(release_at),
                 ramp: f.ramp,
@@ -132,12 +153,27 @@ impl VersionModel {
     }
 
     pub fn has_latency_fault(&self) -> bool {
-        self.faults.iter().any(|f| matches!(f.kind, FaultKind::Latency { .. }))
+        self.faults.iter().any(|f| f.latency_target.is_some())
     }
 
-    /// Whether the error probability can differ between request classes at all.
-    pub fn has_classes(&self) -> bool {
-        self.user_subset.is_some() || self.overload_above_rps.is_some()
+    /// The times in (a, b) where a fault of a pod that first started at `first_start`
+    /// begins or ends its ramp: between them every probability is a smooth function of time
+    /// (constant, or linear in each fault's strength). Writes them sorted into `out` and
+    /// returns how many there are (at most `out.len()`).
+    pub fn breakpoints(&self, first_start: SimTime, a: SimTime, b: SimTime, out: &mut [SimTime]) -> usize {
+        let mut n = 0;
+        for f in &self.faults {
+            let onset = f.release_at.unwrap_or(first_start).saturating_add(f.after);
+            let end = onset.saturating_add(f.ramp.unwrap_or(0));
+            for t in [onset, end] {
+                if t > a && t < b && n < out.len() && !out[..n].contains(&t) {
+                    out[n] = t;
+                    n += 1;
+                }
+            }
+        }
+        out[..n].sort_unstable();
+        n
     }
 
     /// The latency distribution at `now`: a latency fault blends from the base profile to
@@ -145,10 +181,9 @@ impl VersionModel {
     pub fn latency_at(&self, now: SimTime, first_start: SimTime) -> LatencyModel {
         let mut model = self.latency;
         for f in &self.faults {
-            if let FaultKind::Latency { latency } = f.kind {
+            if let Some(target) = f.latency_target {
                 let s = f.strength(now, first_start);
                 if s > 0.0 {
-                    let target = LatencyModel::from_spec(latency);
                     model = LatencyModel {
                         mu: model.mu + s * (target.mu - model.mu),
                         sigma: model.sigma + s * (target.sigma - model.sigma),
@@ -229,6 +264,22 @@ mod tests {
         assert!((p(true, false) - (1.0 - 0.999 * 0.5)).abs() < 1e-12);
         assert!((p(false, true) - (1.0 - 0.999 * 0.8)).abs() < 1e-12);
         assert!((p(true, true) - (1.0 - 0.999 * 0.5 * 0.8)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn expected_min_matches_a_numerical_integral() {
+        let m = LatencyModel::from_spec(Latency { p50: 40 * MILLISECOND, p99: 250 * MILLISECOND });
+        // E[min(L, u)] = ∫₀ᵘ P(L > x) dx.
+        for u_ms in [10u64, 40, 100, 1000] {
+            let steps = 1_000u64;
+            let dx = u_ms * MILLISECOND / steps;
+            let integral: f64 =
+                (0..steps).map(|i| m.exceed_probability(i * dx + dx / 2) * to_secs_f64(dx)).sum();
+            let closed = m.expected_min(u_ms * MILLISECOND);
+            assert!((closed - integral).abs() < 1e-6, "u={u_ms}ms: {closed} vs {integral}");
+        }
+        assert!((m.expected_min(3600 * SECOND) - m.mean_secs()).abs() < 1e-9);
+        assert_eq!(m.expected_min(0), 0.0);
     }
 
     #[test]

@@ -86,8 +86,19 @@ proptest! {
             replications: 1,
             ..Params::default()
         };
-        let r = run_replication(&scenario(&params), 0, Collect::default()).record;
+        let sc = scenario(&params);
+        let result = run_replication(&sc, 0, Collect { timeline: true, trace: false });
+        let r = result.record;
         prop_assert_eq!(r.requests, r.succeeded_requests + r.failed_requests + r.dropped_requests);
+        // An independent count: the timeline's per-tick, per-version tallies (including the
+        // row of requests that found no endpoint) add up to the same total, up to the
+        // requests after the last tick.
+        let tick_s = sc.tick as f64 / 1e6;
+        let from_timeline: f64 = result.timeline.iter().map(|row| row.request_rps * tick_s).sum();
+        prop_assert!((from_timeline - r.requests as f64).abs() < 1e-6 * r.requests as f64 + 1.0,
+            "timeline {} vs record {}", from_timeline, r.requests);
+        // 100 requests/s for 20 minutes: Poisson(120,000), within 5 standard deviations.
+        prop_assert!((r.requests as f64 - 120_000.0).abs() < 5.0 * 120_000f64.sqrt(), "{}", r.requests);
         prop_assert!(r.bad_requests <= r.failed_requests + r.dropped_requests);
         prop_assert!(r.new_version_requests <= r.requests);
         prop_assert!(r.users_affected <= 2000);
@@ -128,4 +139,19 @@ fn recreate_never_mixes_versions_and_has_downtime() {
         }
     }
     assert!(by_time.values().all(|&versions| versions <= 1));
+}
+
+/// The delay before a deleted pod leaves the endpoints is when requests still reach a pod
+/// that refuses them: a longer delay drops more, in both fidelities.
+#[test]
+fn endpoint_removal_delay_costs_requests() {
+    for fidelity in ["aggregated", "request"] {
+        let dropped = |delay: &str| {
+            let mut sc = scenario(&Params { fidelity, replications: 3, ..Params::default() });
+            sc.pods.endpoint_removal_delay = rollsim::scenario::units::parse_duration(delay).unwrap();
+            run_all(&sc, RunPlan::default()).iter().map(|r| r.record.dropped_requests).sum::<u64>()
+        };
+        let (none, short, long) = (dropped("0s"), dropped("1s"), dropped("10s"));
+        assert!(none < short && short < long, "{fidelity}: {none} {short} {long}");
+    }
 }
