@@ -277,20 +277,21 @@ impl TrafficSim {
             }
             Fidelity::Aggregated => {
                 // Poisson arrivals at rate λ with independent latencies L leave a Poisson
-                // number of requests in flight at time t (M/G/∞). If the pod received
-                // requests from s to e (e = t while it still does), its mean is
-                // λ ∫ P(L > t − a) da over [s, e] = λ (E[min(L, t − s)] − E[min(L, t − e)]).
+                // number of requests in flight at time t (M/G/∞). Only successes count (a
+                // failure or a timeout was already counted as such), so a request that arrived
+                // u ago is a success still in flight with probability P(u < L ≤ T) for the
+                // timeout T. If the pod received requests from s to e (e = t while it still
+                // does), the mean is λ ∫ P(u < L ≤ T) du over u in [t − e, t − s].
                 let p = &self.pods[pod as usize];
                 let Some(since) = p.receiving_since else { return };
                 let until = p.receiving_until.unwrap_or(now).min(now);
-                let model = &self.versions[version as usize];
-                let latency = model.latency_at(now, p.first_start);
-                let class = RequestClass { in_user_subset: false, over_load: false };
-                let ok = (1.0 - model.error_probability(now, p.first_start, class))
-                    * (1.0 - latency.exceed_probability(self.timeout));
-                let lambda = p.arrival_rate.min(self.capacity_per_window as f64) * ok;
-                let exposure = latency.expected_min(now - since) - latency.expected_min(now - until);
-                let k = self.rng.poisson(lambda * exposure).min(p.succeeded);
+                let latency = self.versions[version as usize].latency_at(now, p.first_start);
+                let lambda = self.successful_arrival_rate(pod, now);
+                let (young, old) = ((now - until).min(self.timeout), (now - since).min(self.timeout));
+                let exposure = latency.expected_min(old)
+                    - latency.expected_min(young)
+                    - latency.exceed_probability(self.timeout) * to_secs_f64(old - young);
+                let k = self.rng.poisson(lambda * exposure.max(0.0)).min(p.succeeded);
                 self.pods[pod as usize].succeeded -= k;
                 for _ in 0..k {
                     let user = self.rng.below(self.users);
@@ -298,6 +299,29 @@ impl TrafficSim {
                 }
             }
         }
+    }
+
+    /// The rate (per second) at which requests reaching `pod` are accepted and do not fail
+    /// at once: arrivals are Poisson per aligned second, the capacity keeps the first `cap`
+    /// of a second, an `overload` fault hits those past its threshold, and a `userErrors`
+    /// fault hits its share of users.
+    fn successful_arrival_rate(&self, pod: u32, now: SimTime) -> f64 {
+        let p = &self.pods[pod as usize];
+        let model = &self.versions[version_of(p)];
+        let lambda = p.arrival_rate;
+        let cap = self.capacity_per_window;
+        let threshold = model.overload_above_rps.map_or(cap, |a| (a.max(0.0).floor() as u64).min(cap));
+        let under = expected_min_poisson(lambda, threshold);
+        let over = expected_min_poisson(lambda, cap) - under;
+        let subset = model.user_subset.map_or(0.0, |f| subset_size(f, self.users) as f64 / self.users as f64);
+        let ok = |in_user_subset, over_load| {
+            1.0 - model.error_probability(now, p.first_start, RequestClass { in_user_subset, over_load })
+        };
+        let mut rate = 0.0;
+        for (share, over_load) in [(under, false), (over, true)] {
+            rate += share * (subset * ok(true, over_load) + (1.0 - subset) * ok(false, over_load));
+        }
+        rate
     }
 
     fn convert_success_to_failure(&mut self, version: u32, user: u64) {
@@ -642,6 +666,32 @@ impl TrafficSim {
     }
 }
 
+fn version_of(p: &PodTraffic) -> usize {
+    p.version as usize
+}
+
+/// E[min(N, a)] for N ~ Poisson(λ): Σ_{j<a} P(N > j).
+pub fn expected_min_poisson(lambda: f64, a: u64) -> f64 {
+    if lambda <= 0.0 || a == 0 {
+        return 0.0;
+    }
+    // Each pmf term from logs: a recursion from e^{−λ} would underflow for λ > 700.
+    let ln_lambda = lambda.ln();
+    let pmf =
+        |j: u64| (-lambda + j as f64 * ln_lambda - statrs::function::gamma::ln_gamma(j as f64 + 1.0)).exp();
+    let mut cdf = 0.0;
+    let mut sum = 0.0;
+    for j in 0..a {
+        cdf += pmf(j);
+        let tail = (1.0 - cdf).max(0.0);
+        if tail < 1e-15 && j as f64 > lambda {
+            break;
+        }
+        sum += tail;
+    }
+    sum
+}
+
 /// Users `0..subset_size` form the subset a `userErrors` fault hits.
 pub fn subset_size(fraction: f64, users: u64) -> u64 {
     ((fraction.clamp(0.0, 1.0) * users as f64).round() as u64).min(users)
@@ -649,3 +699,25 @@ pub fn subset_size(fraction: f64, users: u64) -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod poisson_tests {
+    use super::expected_min_poisson;
+
+    #[test]
+    fn expected_min_of_poisson() {
+        // E[min(N, 1)] = P(N ≥ 1) = 1 − e^{−λ}.
+        assert!((expected_min_poisson(2.0, 1) - (1.0 - (-2.0f64).exp())).abs() < 1e-12);
+        // A cap far above the mean leaves the mean; far below, the cap.
+        assert!((expected_min_poisson(10.0, 1000) - 10.0).abs() < 1e-9);
+        assert!((expected_min_poisson(1000.0, 2000) - 1000.0).abs() < 1e-6);
+        assert!((expected_min_poisson(1000.0, 100) - 100.0).abs() < 1e-9);
+        // E[min(N, λ)] for λ = 1000 is about λ − σ/√(2π) = 1000 − 12.6.
+        let at_mean = expected_min_poisson(1000.0, 1000);
+        assert!(
+            (at_mean - (1000.0 - 1000f64.sqrt() / (2.0 * std::f64::consts::PI).sqrt())).abs() < 0.5,
+            "{at_mean}"
+        );
+        assert_eq!(expected_min_poisson(0.0, 10), 0.0);
+    }
+}

@@ -5,14 +5,21 @@ use rollsim::experiment::record::RunRecord;
 use rollsim::experiment::runner::{RunPlan, run_all};
 use rollsim::experiment::stats::{ks_two_sample, welch_t_test};
 
-fn records(fidelity: &'static str, replications: u64) -> Vec<RunRecord> {
+const ERRORS: &str = "[{kind: errors, rate: 0.03}, {kind: userErrors, users: 5%, rate: 0.5}]";
+/// Crashes with requests in flight, a latency regression that ramps in (timeouts), load
+/// above a threshold, and onsets that fall inside seconds.
+const DISRUPTIONS: &str = "[{kind: crashAfter, uptime: {kind: lognormal, median: 4m, p99: 8m}}, \
+    {kind: latency, p50: 3s, p99: 40s, after: 90s, ramp: 2m}, {kind: overload, aboveRps: 12, rate: 0.3}]";
+
+fn records(fidelity: &'static str, replications: u64, faults: &str) -> Vec<RunRecord> {
     let params = Params {
         fidelity,
         replications,
         rps: 100.0,
         duration: "15m".into(),
-        new_faults: "[{kind: errors, rate: 0.03}, {kind: userErrors, users: 5%, rate: 0.5}]".into(),
+        new_faults: faults.into(),
         seed: 2024,
+        rollback: "{}",
         ..Params::default()
     };
     run_all(&scenario(&params), RunPlan::default()).into_iter().map(|r| r.record).collect()
@@ -24,12 +31,22 @@ fn records(fidelity: &'static str, replications: u64) -> Vec<RunRecord> {
 /// real disagreement or (at most once in a thousand seeds) by chance.
 #[test]
 fn request_and_aggregated_agree_in_distribution() {
+    agree(ERRORS);
+}
+
+#[test]
+fn request_and_aggregated_agree_under_crashes_timeouts_and_overload() {
+    agree(DISRUPTIONS);
+}
+
+fn agree(faults: &str) {
     let n = 300;
-    let request = records("request", n);
-    let aggregated = records("aggregated", n);
+    let request = records("request", n, faults);
+    let aggregated = records("aggregated", n, faults);
     type Column = (&'static str, fn(&RunRecord) -> f64);
-    let columns: [Column; 4] = [
+    let columns: [Column; 5] = [
         ("failed_requests", |r| r.failed_requests as f64),
+        ("dropped_requests", |r| r.dropped_requests as f64),
         ("users_affected", |r| r.users_affected as f64),
         ("bad_requests", |r| r.bad_requests as f64),
         ("requests", |r| r.requests as f64),
@@ -39,8 +56,8 @@ fn request_and_aggregated_agree_in_distribution() {
         let b: Vec<f64> = aggregated.iter().map(f).collect();
         let ks = ks_two_sample(&a, &b);
         let welch = welch_t_test(&a, &b);
-        assert!(ks.p_value > 0.001, "{name}: KS D={} p={}", ks.statistic, ks.p_value);
-        assert!(welch.p_value > 0.001, "{name}: Welch t={} p={}", welch.statistic, welch.p_value);
+        assert!(ks.p_value > 0.001, "{faults} {name}: KS D={} p={}", ks.statistic, ks.p_value);
+        assert!(welch.p_value > 0.001, "{faults} {name}: Welch t={} p={}", welch.statistic, welch.p_value);
     }
     // The comparison has power: the columns really vary across replications.
     let spread = request.iter().map(|r| r.failed_requests).max().unwrap()
