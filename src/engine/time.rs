@@ -1,6 +1,7 @@
 //! Simulated time: an integer count of microseconds since the start of a replication.
 //!
-//! Integer time keeps runs byte-identical across platforms and makes ties explicit: two
+//! Integer time keeps event order independent of floating-point rounding and makes ties
+//! explicit: two
 //! events at the same microsecond are ordered by the queue's insertion sequence.
 
 /// Microseconds since the replication started (t = 0).
