@@ -221,8 +221,7 @@ mod tests {
     }
 
     /// The inversion path (small means, and p > 1/2 by symmetry) against the exact binomial
-    /// probabilities, with a chi-square test over the cells: critical value of chi-square
-    /// with 7 degrees of freedom at 0.001 is 24.32.
+    /// probabilities, with a chi-square test at the 0.001 level.
     #[test]
     fn binomial_inversion_matches_the_exact_distribution() {
         for (n, p) in [(20u64, 0.1f64), (50, 0.9), (3, 0.5)] {
@@ -232,35 +231,41 @@ mod tests {
             for _ in 0..draws {
                 counts[r.binomial(n, p) as usize] += 1;
             }
-            let pmf = |k: u64| {
-                let ln_choose: f64 = (1..=k).map(|i| ((n - k + i) as f64 / i as f64).ln()).sum();
-                (ln_choose + k as f64 * p.ln() + (n - k) as f64 * (1.0 - p).ln()).exp()
-            };
-            // Pool the tails so every cell expects at least 5 draws, in 8 cells at most.
-            let mut cells: Vec<(f64, u64)> = Vec::new();
-            let (mut e, mut o) = (0.0, 0u64);
-            for k in 0..=n {
-                e += pmf(k) * draws as f64;
-                o += counts[k as usize];
-                if e >= 5.0 * draws as f64 / 1000.0 {
-                    cells.push((e, o));
-                    e = 0.0;
-                    o = 0;
-                }
-            }
-            if let Some(last) = cells.last_mut() {
-                last.0 += e;
-                last.1 += o;
-            }
-            while cells.len() > 8 {
-                let (e2, o2) = cells.pop().unwrap();
-                let last = cells.last_mut().unwrap();
-                last.0 += e2;
-                last.1 += o2;
-            }
-            let chi2: f64 = cells.iter().map(|&(e, o)| (o as f64 - e).powi(2) / e).sum();
-            let critical = [0.0, 10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32][cells.len() - 1];
-            assert!(chi2 < critical, "n={n} p={p}: chi2 {chi2} over {} cells", cells.len());
+            let (chi2, df) = testing::chi_square_binomial(&counts, n, p, draws as f64);
+            assert!(chi2 < testing::CHI2_CRITICAL_0_001[df - 1], "n={n} p={p}: chi2 {chi2} with {df} df");
         }
+    }
+}
+
+/// Statistical checks shared by the tests of random draws.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// Critical values of chi-square at 0.001 for 1..=20 degrees of freedom.
+    pub const CHI2_CRITICAL_0_001: [f64; 20] = [
+        10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32, 26.12, 27.88, 29.59, 31.26, 32.91, 34.53, 36.12,
+        37.70, 39.25, 40.79, 42.31, 43.82, 45.31,
+    ];
+
+    /// Pools cells from the left until each expects ≥ 5 draws; returns (chi2, cells − 1).
+    pub fn chi_square_binomial(counts: &[u64], n: u64, p: f64, draws: f64) -> (f64, usize) {
+        let pmf = |k: u64| {
+            let ln_choose: f64 = (1..=k).map(|i| ((n - k + i) as f64 / i as f64).ln()).sum();
+            (ln_choose + k as f64 * p.ln() + (n - k) as f64 * (1.0 - p).ln()).exp()
+        };
+        let mut cells: Vec<(f64, u64)> = Vec::new();
+        let (mut e, mut o) = (0.0, 0u64);
+        for k in 0..=n {
+            e += pmf(k) * draws;
+            o += counts[k as usize];
+            if e >= 5.0 {
+                cells.push((e, o));
+                (e, o) = (0.0, 0);
+            }
+        }
+        let last = cells.last_mut().expect("at least one cell");
+        last.0 += e;
+        last.1 += o;
+        let chi2 = cells.iter().map(|&(e, o)| (o as f64 - e).powi(2) / e).sum();
+        (chi2, cells.len() - 1)
     }
 }

@@ -93,7 +93,8 @@ mod tests {
     use super::*;
     use crate::engine::{HOUR, MINUTE};
 
-    fn detector() -> BurnRateDetector {
+    /// The Workbook's page at a 99.9% SLO: 14.4× over 1h and 5m.
+    fn page_rule(history: SteadyState) -> BurnRateDetector {
         let slo = Slo { objective: 0.999, window: 30 * 24 * HOUR };
         let detection = Detection {
             burn_rate: 14.4,
@@ -102,7 +103,11 @@ mod tests {
             evaluation_interval: 30 * SECOND,
             on_progress_deadline: true,
         };
-        BurnRateDetector::new(&slo, &detection, SteadyState::default())
+        BurnRateDetector::new(&slo, &detection, history)
+    }
+
+    fn detector() -> BurnRateDetector {
+        page_rule(SteadyState::default())
     }
 
     /// The Workbook's table 1.2 (fluid model): at a 100% error ratio the 1h/5m rule at 14.4
@@ -138,16 +143,7 @@ mod tests {
     #[test]
     fn history_fills_the_window_before_the_start() {
         let series = vec![Tally { requests: 1000, errors: 1000 }; 120];
-        let slo = Slo { objective: 0.999, window: 30 * 24 * HOUR };
-        let detection = Detection {
-            burn_rate: 14.4,
-            long_window: HOUR,
-            short_window: 5 * MINUTE,
-            evaluation_interval: 30 * SECOND,
-            on_progress_deadline: true,
-        };
-        let history = SteadyState { requests_per_second: 1000.0, error_ratio: 0.0 };
-        let mut d = BurnRateDetector::new(&slo, &detection, history);
+        let mut d = page_rule(SteadyState { requests_per_second: 1000.0, error_ratio: 0.0 });
         let fired = (1..120).find(|&s| d.evaluate(&series, s * SECOND).is_some()).unwrap();
         assert_eq!(fired, 52);
         let mut fresh = detector();

@@ -199,6 +199,7 @@ impl<D: Copy> WeightedRoute<D> {
 mod tests {
     use super::*;
     use crate::engine::Stream;
+    use crate::engine::rng::testing::{CHI2_CRITICAL_0_001, chi_square_binomial};
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     enum Dest {
@@ -335,35 +336,6 @@ mod tests {
             let critical = CHI2_CRITICAL_0_001[df - 1];
             assert!(chi2 < critical, "{name}: chi2 {chi2} with {df} degrees of freedom");
         }
-    }
-
-    /// Critical values of chi-square at 0.001 for 1..=20 degrees of freedom.
-    const CHI2_CRITICAL_0_001: [f64; 20] = [
-        10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32, 26.12, 27.88, 29.59, 31.26, 32.91, 34.53, 36.12,
-        37.70, 39.25, 40.79, 42.31, 43.82, 45.31,
-    ];
-
-    /// Pools cells from the left until each expects ≥ 5 draws; returns (chi2, cells − 1).
-    fn chi_square_binomial(counts: &[u64], n: u64, p: f64, draws: f64) -> (f64, usize) {
-        let pmf = |k: u64| {
-            let ln_choose: f64 = (1..=k).map(|i| ((n - k + i) as f64 / i as f64).ln()).sum();
-            (ln_choose + k as f64 * p.ln() + (n - k) as f64 * (1.0 - p).ln()).exp()
-        };
-        let mut cells: Vec<(f64, u64)> = Vec::new();
-        let (mut e, mut o) = (0.0, 0u64);
-        for k in 0..=n {
-            e += pmf(k) * draws;
-            o += counts[k as usize];
-            if e >= 5.0 {
-                cells.push((e, o));
-                (e, o) = (0.0, 0);
-            }
-        }
-        let last = cells.last_mut().expect("at least one cell");
-        last.0 += e;
-        last.1 += o;
-        let chi2 = cells.iter().map(|&(e, o)| (o as f64 - e).powi(2) / e).sum();
-        (chi2, cells.len() - 1)
     }
 
     #[test]
