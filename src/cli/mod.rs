@@ -202,11 +202,11 @@ fn run(
 ) -> Result<(), Failure> {
     let out_dir = out.map(Path::to_path_buf).unwrap_or_else(|| Path::new("output").join(&scenario.name));
     eprintln!(
-        "rollsim: {} replications of {} (seed {}, {:?} fidelity); results go to {}",
+        "rollsim: {} replications of {} (seed {}, {} fidelity); results go to {}",
         scenario.replications,
         scenario.name,
         scenario.seed,
-        scenario.fidelity,
+        scenario.fidelity.as_str(),
         out_dir.display()
     );
     let plan = RunPlan { threads, timeline_of: Some(0), trace_of: None };

@@ -11,6 +11,16 @@ pub enum Fidelity {
     Aggregated,
 }
 
+impl Fidelity {
+    /// The name used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fidelity::Request => "request",
+            Fidelity::Aggregated => "aggregated",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Traffic {
     /// Base request rate (requests per second); the pattern may override it.
