@@ -5,5 +5,6 @@ pub mod argo;
 pub mod deployment;
 pub mod flagger;
 pub mod rolling;
+pub mod service_switch;
 pub mod spec;
 pub use spec::*;
