@@ -19,6 +19,7 @@
 pub mod bluegreen;
 pub mod delays;
 pub mod replicas;
+pub mod rollout;
 pub mod spec;
 pub mod steps;
 
