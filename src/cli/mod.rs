@@ -22,7 +22,7 @@ use crate::scenario::{EXAMPLE_FILE_NAME as EXAMPLE_NAME, EXAMPLE_YAML as EXAMPLE
                   seeded replications of a simulated cluster and its traffic, and reports the \
                   blast radius, time to detect, time to roll back and resource overhead.\n\n\
                   With no arguments it runs the built-in example (scenarios/rolling-bad-release.yaml).",
-    after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50\n  rollsim trace scenarios/rolling-never-ready.yaml\n  rollsim validate my-scenario.yaml"
+    after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50\n  rollsim run scenarios/rolling-bad-release.yaml scenarios/rolling-healthy.yaml\n  rollsim trace scenarios/rolling-never-ready.yaml\n  rollsim validate my-scenario.yaml"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -32,9 +32,10 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run every replication of a scenario; print a summary and write runs.csv,
-    /// summary.json and timeline.csv.
+    /// summary.json and timeline.csv. Given several scenarios, run each and print them side
+    /// by side.
     #[command(
-        after_help = "Example:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50 --set spec.traffic.rps=900"
+        after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50 --set spec.traffic.rps=900\n  rollsim run scenarios/rolling-bad-release.yaml scenarios/rolling-healthy.yaml --out results"
     )]
     Run(RunArgs),
     /// Print the event log of one replication, as Kubernetes would record it.
@@ -61,13 +62,23 @@ pub struct ScenarioArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    #[command(flatten)]
-    pub scenario: ScenarioArgs,
+    /// The scenario files: your manifests plus one Simulation document each. Several files
+    /// run one after another and print side by side, one column per scenario.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Override a Simulation value by its dotted path, e.g. spec.traffic.rps=900 (repeatable;
+    /// applies to every file).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// The scenario seed (overrides spec.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Number of replications (overrides spec.replications).
     #[arg(long, short = 'n')]
     pub replications: Option<u64>,
-    /// Where to write the results (default: output/<scenario name>/).
-    #[arg(long)]
+    /// Where to write the results (default: output/<scenario name>/; with several files,
+    /// DIR/<scenario name>/ for each).
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// How to print the summary on standard output.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -155,10 +166,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             );
             run(&scenario, None, Format::Table, None)
         }
-        Some(Command::Run(args)) => {
-            let scenario = load(&args.scenario, args.replications)?;
-            run(&scenario, args.out.as_deref(), args.format, args.threads)
-        }
+        Some(Command::Run(args)) => run_command(&args),
         Some(Command::Trace(args)) => trace(&args),
         Some(Command::Validate(args)) => {
             let scenario = scenario::load_file(&args.file, &[])?;
@@ -194,6 +202,68 @@ fn load(args: &ScenarioArgs, replications: Option<u64>) -> Result<Scenario, Fail
     Ok(scenario::load_file(&args.file, &overrides)?)
 }
 
+/// `rollsim run FILE…`: one file as [`run`]; several loaded first (every bad file reported
+/// before anything runs), then run one after another and printed side by side.
+fn run_command(args: &RunArgs) -> Result<(), Failure> {
+    let mut scenarios = Vec::with_capacity(args.files.len());
+    let mut failures: Vec<Failure> = Vec::new();
+    for file in &args.files {
+        let scenario_args = ScenarioArgs { file: file.clone(), set: args.set.clone(), seed: args.seed };
+        match load(&scenario_args, args.replications) {
+            Ok(s) => scenarios.push(s),
+            // A bad --set fails every file alike: say it once.
+            Err(f) if failures.iter().any(|g| g.message == f.message) => {}
+            Err(f) => failures.push(f),
+        }
+    }
+    if failures.len() == 1 {
+        return Err(failures.remove(0));
+    }
+    if !failures.is_empty() {
+        let code = failures.iter().map(|f| f.code).max().unwrap_or(1);
+        let message: Vec<&str> = failures.iter().map(|f| f.message.trim_end()).collect();
+        return Err(Failure { code, message: message.join("\n") });
+    }
+    if let [scenario] = scenarios.as_slice() {
+        return run(scenario, args.out.as_deref(), args.format, args.threads);
+    }
+
+    let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+    let labels = report::distinct_labels(&names);
+    let base = args.out.clone().unwrap_or_else(|| PathBuf::from("output"));
+    for ((file, name), label) in args.files.iter().zip(&names).zip(&labels) {
+        if label != name {
+            eprintln!(
+                "rollsim: {}: another scenario is also named {name}; this one is {label} (results go to {})",
+                file.display(),
+                base.join(label).display()
+            );
+        }
+    }
+    let mut columns = Vec::with_capacity(scenarios.len());
+    for (scenario, label) in scenarios.iter().zip(labels) {
+        let summary = simulate(scenario, &base.join(&label), args.threads)?;
+        columns.push((label, summary));
+    }
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    match args.format {
+        Format::Table => {
+            let color = stdout_is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let table = report::render_compare_table(&columns, terminal_width(), color);
+            lock.write_all(table.as_bytes())?;
+        }
+        Format::Json => {
+            lock.write_all(report::compare_json_string(&columns).as_bytes())?;
+            lock.write_all(b"\n")?;
+        }
+        Format::Csv => lock.write_all(report::compare_csv_string(&columns).as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Runs one scenario, writes its files to `out` (or `output/<scenario name>/`) and prints
+/// its summary.
 fn run(
     scenario: &Scenario,
     out: Option<&Path>,
@@ -201,24 +271,7 @@ fn run(
     threads: Option<usize>,
 ) -> Result<(), Failure> {
     let out_dir = out.map(Path::to_path_buf).unwrap_or_else(|| Path::new("output").join(&scenario.name));
-    eprintln!(
-        "rollsim: {} replications of {} (seed {}, {} fidelity); results go to {}",
-        scenario.replications,
-        scenario.name,
-        scenario.seed,
-        scenario.fidelity.as_str(),
-        out_dir.display()
-    );
-    let plan = RunPlan { threads, timeline_of: Some(0), trace_of: None };
-    let results = run_all(scenario, plan);
-    let records: Vec<_> = results.iter().map(|r| r.record.clone()).collect();
-    let summary =
-        crate::experiment::stats::summarize_runs(&records).with_scenario(&scenario.name, scenario.seed);
-    std::fs::create_dir_all(&out_dir)?;
-    report::write_runs_csv(&out_dir.join("runs.csv"), &records)?;
-    report::write_summary_json(&out_dir.join("summary.json"), &summary, &scenario.name)?;
-    let timeline = results.first().map(|r| r.timeline.as_slice()).unwrap_or(&[]);
-    report::write_timeline_csv(&out_dir.join("timeline.csv"), timeline)?;
+    let summary = simulate(scenario, &out_dir, threads)?;
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match format {
@@ -236,6 +289,34 @@ fn run(
         Format::Csv => lock.write_all(report::summary_csv_string(&summary).as_bytes())?,
     }
     Ok(())
+}
+
+/// Runs every replication of `scenario` (announcing it on stderr), writes `runs.csv`,
+/// `summary.json` and `timeline.csv` to `out_dir`, and returns the summary.
+fn simulate(
+    scenario: &Scenario,
+    out_dir: &Path,
+    threads: Option<usize>,
+) -> Result<crate::experiment::stats::SummaryTable, Failure> {
+    eprintln!(
+        "rollsim: {} replications of {} (seed {}, {} fidelity); results go to {}",
+        scenario.replications,
+        scenario.name,
+        scenario.seed,
+        scenario.fidelity.as_str(),
+        out_dir.display()
+    );
+    let plan = RunPlan { threads, timeline_of: Some(0), trace_of: None };
+    let results = run_all(scenario, plan);
+    let records: Vec<_> = results.iter().map(|r| r.record.clone()).collect();
+    let summary =
+        crate::experiment::stats::summarize_runs(&records).with_scenario(&scenario.name, scenario.seed);
+    std::fs::create_dir_all(out_dir)?;
+    report::write_runs_csv(&out_dir.join("runs.csv"), &records)?;
+    report::write_summary_json(&out_dir.join("summary.json"), &summary, &scenario.name)?;
+    let timeline = results.first().map(|r| r.timeline.as_slice()).unwrap_or(&[]);
+    report::write_timeline_csv(&out_dir.join("timeline.csv"), timeline)?;
+    Ok(summary)
 }
 
 fn trace(args: &TraceArgs) -> Result<(), Failure> {

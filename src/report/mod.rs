@@ -1,16 +1,20 @@
 //! Output: the files a run writes (`runs.csv`, `timeline.csv`, `summary.json`, traces) and
-//! the summary table `rollsim run` prints.
+//! the summary table `rollsim run` prints, alone or several scenarios side by side.
 //!
 //! Layer `report`: uses `experiment`, `scenario` and `engine`; never `cli`. Every file is
 //! written through [`write_atomically`], so an interrupted run leaves either the previous
 //! file or the complete new one, never half of one.
 
 pub mod atomic;
+pub mod compare;
 pub mod output;
 pub mod table;
 pub mod trace;
 
 pub use atomic::write_atomically;
+pub use compare::{
+    COMPARE_CSV_HEADER, compare_csv_string, compare_json_string, distinct_labels, render_compare_table,
+};
 pub use output::{
     RUNS_HEADER, TIMELINE_HEADER, TRACE_HEADER, summary_csv_string, summary_json_string, write_runs_csv,
     write_summary_csv, write_summary_json, write_timeline_csv, write_trace_csv,

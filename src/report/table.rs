@@ -106,7 +106,7 @@ fn metric_cells(summary: Option<&Summary>) -> [String; 4] {
 }
 
 /// Decimals that show `sig` significant digits of `x`, between 0 and 6.
-fn decimals_for(x: f64, sig: i32) -> usize {
+pub(super) fn decimals_for(x: f64, sig: i32) -> usize {
     if !x.is_finite() || x == 0.0 {
         return 0;
     }
@@ -115,7 +115,7 @@ fn decimals_for(x: f64, sig: i32) -> usize {
 }
 
 /// `x` with `decimals` decimals; never `-0`; `—` when not finite.
-fn number(x: f64, decimals: usize) -> String {
+pub(super) fn number(x: f64, decimals: usize) -> String {
     if !x.is_finite() {
         return NONE.to_owned();
     }
@@ -127,7 +127,7 @@ fn number(x: f64, decimals: usize) -> String {
 }
 
 /// `600.250` → `600.25`, `30.000` → `30`.
-fn trim_zeros(s: String) -> String {
+pub(super) fn trim_zeros(s: String) -> String {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s }
 }
 
@@ -137,7 +137,7 @@ fn percent(share: f64) -> String {
 }
 
 /// Cuts `s` to `width` characters, marking a cut with `…`.
-fn fit(s: &str, width: usize) -> String {
+pub(super) fn fit(s: &str, width: usize) -> String {
     let len = s.chars().count();
     if len <= width {
         s.to_owned()

@@ -205,3 +205,220 @@ fn a_missing_file_is_bad_input() {
         .code(2)
         .stderr(predicate::str::contains("no-such-file.yaml"));
 }
+
+/// Two scenario files: `bad` (the faulty version of [`small`]) and `good` (no fault).
+fn two_scenarios(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let bad = small().replacen("metadata: {name: generated}", "metadata: {name: bad}", 1);
+    let good = yaml(&Params { replications: 4, ..Params::default() }).replacen(
+        "metadata: {name: generated}",
+        "metadata: {name: good}",
+        1,
+    );
+    assert!(bad.contains("name: bad") && good.contains("name: good"));
+    (write(dir, "bad.yaml", &bad), write(dir, "good.yaml", &good))
+}
+
+#[test]
+fn several_files_print_one_table_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bad, good) = two_scenarios(dir.path());
+    let out = dir.path().join("results");
+    let output = rollsim()
+        .env("COLUMNS", "120")
+        .arg("run")
+        .arg(&bad)
+        .arg(&good)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.starts_with("rollsim: 2 scenarios side by side\n"), "{stdout}");
+    // One table: one header row, naming both scenarios in the order given.
+    let headers: Vec<&str> = stdout.lines().filter(|l| l.starts_with("metric ")).collect();
+    assert_eq!(headers.len(), 1, "{stdout}");
+    let header: Vec<&str> = headers[0].split_whitespace().collect();
+    assert_eq!(header, ["metric", "unit", "bad", "n", "good", "n"], "{stdout}");
+    let row = |name: &str| -> Vec<String> {
+        let line =
+            stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name}:\n{stdout}"));
+        line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+    };
+    assert_eq!(row("replications"), ["replications", "6", "4"]);
+    assert_eq!(row("requests")[3], "6", "{stdout}");
+    assert_eq!(row("requests")[5], "4", "{stdout}");
+    assert!(row("requests")[2].contains(" ± "), "{stdout}");
+    assert!(row("completed ")[2].contains('[') && row("completed ")[2].contains('%'), "{stdout}");
+    assert!(stdout.lines().all(|l| l.chars().count() <= 120));
+    // Each scenario's files in its own directory under --out.
+    for name in ["bad", "good"] {
+        for file in ["runs.csv", "summary.json", "timeline.csv"] {
+            assert!(out.join(name).join(file).is_file(), "{name}/{file} missing");
+        }
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("good/summary.json")).unwrap()).unwrap();
+    assert_eq!((summary["scenario"].as_str(), summary["replications"].as_u64()), (Some("good"), Some(4)));
+    // Without --out, under output/<name>/; the flags apply to every file.
+    rollsim()
+        .current_dir(dir.path())
+        .args(["run", "bad.yaml", "good.yaml", "--replications", "2", "--seed", "3", "--threads", "1"])
+        .args(["--set", "spec.traffic.rps=50"])
+        .assert()
+        .success();
+    for name in ["bad", "good"] {
+        let runs = std::fs::read_to_string(dir.path().join("output").join(name).join("runs.csv")).unwrap();
+        assert_eq!(runs.lines().count(), 3, "{name}: header and 2 replications");
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("output").join(name).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary["seed"], 3);
+    }
+}
+
+#[test]
+fn several_files_as_json_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bad, good) = two_scenarios(dir.path());
+    let json = rollsim()
+        .args(["run", "--format", "json"])
+        .arg(&bad)
+        .arg(&good)
+        .arg("--out")
+        .arg(dir.path().join("j"))
+        .output()
+        .unwrap();
+    assert!(json.status.success());
+    let stdout = String::from_utf8(json.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 2);
+    assert!(stdout.find("\"bad\"").unwrap() < stdout.find("\"good\"").unwrap(), "in the order given");
+    for (name, n) in [("bad", 6), ("good", 4)] {
+        // Each value is that scenario's summary.json.
+        let file: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("j").join(name).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v[name], file, "{name}");
+        assert_eq!(v[name]["replications"], n);
+        assert_eq!(v[name]["metrics"]["requests"]["n"], n);
+    }
+
+    let csv = rollsim()
+        .args(["run", "--format", "csv"])
+        .arg(&bad)
+        .arg(&good)
+        .arg("--out")
+        .arg(dir.path().join("c"))
+        .output()
+        .unwrap();
+    assert!(csv.status.success());
+    let stdout = String::from_utf8(csv.stdout).unwrap();
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("scenario,metric,unit,n,mean,ci95_low,ci95_high,median,p95"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.iter().all(|r| r.len() == 9), "{stdout}");
+    for (name, n) in [("bad", "6"), ("good", "4")] {
+        let mine: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == name).collect();
+        assert_eq!(mine.len(), 4 + 18, "{name}: 4 outcomes and 18 metrics");
+        assert_eq!(mine[0][1..4], ["outcome.completed", "share", n]);
+        let requests = mine.iter().find(|r| r[1] == "requests").unwrap();
+        assert_eq!(requests[2..4], ["requests", n]);
+        let (mean, low, high): (f64, f64, f64) =
+            (requests[4].parse().unwrap(), requests[5].parse().unwrap(), requests[6].parse().unwrap());
+        assert!(low <= mean && mean <= high, "{requests:?}");
+    }
+}
+
+#[test]
+fn scenarios_with_the_same_name_get_distinct_columns_and_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &small());
+    let out = dir.path().join("o");
+    let output = rollsim()
+        .env("COLUMNS", "120")
+        .arg("run")
+        .arg(&file)
+        .arg(&file)
+        .args(["--replications", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let header = stdout.lines().find(|l| l.starts_with("metric ")).unwrap();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["metric", "unit", "generated", "n", "generated-2", "n"]
+    );
+    assert!(stderr.contains("generated-2"), "{stderr}");
+    for name in ["generated", "generated-2"] {
+        assert!(out.join(name).join("runs.csv").is_file(), "{name}");
+    }
+    // Same scenario, same seed: the same replications.
+    assert_eq!(
+        std::fs::read(out.join("generated/runs.csv")).unwrap(),
+        std::fs::read(out.join("generated-2/runs.csv")).unwrap()
+    );
+}
+
+#[test]
+fn one_file_prints_the_single_summary_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "s.yaml", &small());
+    let out = dir.path().join("o");
+    let output =
+        rollsim().env("COLUMNS", "100").arg("run").arg(&file).arg("--out").arg(&out).output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.starts_with("generated: 6 replications, seed 7\n\noutcome "), "{stdout}");
+    assert!(!stdout.contains("side by side"));
+    let header = stdout.lines().find(|l| l.starts_with("metric ")).unwrap();
+    assert_eq!(header.split("  ").filter(|c| !c.trim().is_empty()).count(), 6, "{header}");
+    // --out names the directory itself, not a parent.
+    assert!(out.join("runs.csv").is_file());
+    assert!(!out.join("generated").exists());
+    // The JSON is the summary itself, not keyed by scenario.
+    let json =
+        rollsim().args(["run", "--format", "json"]).arg(&file).arg("--out").arg(&out).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["scenario"], "generated");
+    assert_eq!(
+        v,
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(out.join("summary.json")).unwrap()
+        )
+        .unwrap()
+    );
+    let csv = rollsim().args(["run", "--format", "csv"]).arg(&file).arg("--out").arg(&out).output().unwrap();
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(csv.starts_with("metric,unit,n,mean,std_dev,"), "{csv}");
+}
+
+#[test]
+fn a_bad_file_among_several_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bad, _) = two_scenarios(dir.path());
+    let broken = write(dir.path(), "broken.yaml", &small().replacen("  replicas: 10", "  replicas: -3", 1));
+    let output = rollsim()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&bad)
+        .arg(&broken)
+        .arg("missing.yaml")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("broken.yaml:5:13") && stderr.contains("missing.yaml"), "{stderr}");
+    assert!(!dir.path().join("output").exists(), "nothing ran");
+    // A bad --set is reported once, not once per file.
+    let output = rollsim().arg("run").arg(&bad).arg(&broken).args(["--set", "bogus"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.matches("--set bogus").count(), 1, "{stderr}");
+}
