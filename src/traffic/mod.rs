@@ -1,25 +1,35 @@
-//! Traffic: Poisson arrivals with a rate pattern, users, a Service spreading requests over
-//! its Ready endpoints, per-pod capacity, and each version's errors and latency.
+//! Traffic: Poisson arrivals with a rate pattern, users, a weighted route over destinations
+//! (Services or mesh subsets, [`routing`]), each destination spreading its requests over its
+//! Ready endpoints, per-pod capacity, and each version's errors and latency.
 //!
-//! Two fidelities with the same meaning. `Request` simulates every request. `Aggregated`
-//! cuts time into pieces that never straddle a state change or a second boundary, and draws
-//! each piece's counts exactly: the number of arrivals is Poisson, their split over the
-//! endpoints multinomial, and each pod's failures binomial per request class. Both count
-//! every request exactly once as succeeded, failed or dropped.
+//! Two fidelities with the same meaning. `Request` simulates every request: the route picks
+//! its destination (Envoy's weighted pick, [`mesh::WeightedRoute`]), then one of that
+//! destination's endpoints uniformly. `Aggregated` cuts time into pieces that never straddle
+//! a state change or a second boundary, and draws each piece's counts exactly: the arrivals
+//! are Poisson, split twice by the splitting theorem (an independent Poisson count per
+//! destination, then per endpoint of it), and each pod's failures are binomial per request
+//! class. Both count every request exactly once as succeeded, failed or dropped.
+//!
+//! Without a mesh there is one destination, 0, which the default route sends everything to
+//! without a random draw; `set_endpoint(pod, serving)` is that destination's endpoint list.
 //!
 //! The traffic knows pods only by id and version; the world tells it which pods are
 //! endpoints and which accept connections.
 
 pub mod mesh;
 pub mod rate;
+pub mod routing;
 pub mod spec;
 pub mod version;
 
 pub use rate::Rate;
+pub use routing::DestinationId;
 pub use spec::*;
 pub use version::{LatencyModel, RequestClass, VersionModel};
 
 use crate::engine::{SECOND, SimRng, SimTime, to_secs_f64};
+use mesh::WeightedRoute;
+use routing::Routing;
 
 /// The window of a pod's capacity: at most `capacityRps` requests per aligned second.
 pub const CAPACITY_WINDOW: SimTime = SECOND;
@@ -33,7 +43,7 @@ pub struct Totals {
     pub succeeded: u64,
     pub failed: u64,
     pub dropped: u64,
-    /// Dropped because the Service had no Ready endpoint (part of `dropped`).
+    /// Dropped because their destination had no Ready endpoint (part of `dropped`).
     pub no_endpoint: u64,
     /// Dropped because the pod was over capacity (part of `dropped`).
     pub over_capacity: u64,
@@ -62,13 +72,15 @@ pub struct Tally {
 struct InFlight {
     done: SimTime,
     user: u32,
+    destination: DestinationId,
 }
 
 struct PodTraffic {
     version: u32,
     first_start: SimTime,
     accepting: bool,
-    in_endpoints: bool,
+    /// How many destinations of the current route have this pod as an endpoint.
+    routed_memberships: u32,
     window: u64,
     window_count: u64,
     /// Requests this pod served successfully (an upper bound on what a kill can fail).
@@ -78,15 +90,18 @@ struct PodTraffic {
     /// Prune `inflight` of finished requests when it reaches this length.
     prune_at: usize,
     /// Aggregated fidelity: since when the pod receives requests (an endpoint that
-    /// accepts), and until when, if it stopped; with its expected arrival rate meanwhile.
+    /// accepts), and until when, if it stopped; with its expected arrival rate meanwhile,
+    /// summed over its destinations, and that rate per destination.
     receiving_since: Option<SimTime>,
     receiving_until: Option<SimTime>,
     arrival_rate: f64,
+    destination_rates: Vec<(DestinationId, f64)>,
 }
 
 impl PodTraffic {
+    /// An endpoint of a destination the route can pick, accepting connections.
     fn receiving(&self) -> bool {
-        self.in_endpoints && self.accepting
+        self.routed_memberships > 0 && self.accepting
     }
 
     /// Adds `n` arrivals at time `t` to the pod's capacity window (one aligned second) and
@@ -114,7 +129,7 @@ pub struct TrafficSim {
     base_timeout_probability: Vec<f64>,
     new_version: Option<u32>,
     pods: Vec<PodTraffic>,
-    endpoints: Vec<u32>,
+    routing: Routing,
     rng: SimRng,
     now: SimTime,
     next_arrival: SimTime,
@@ -153,7 +168,7 @@ impl TrafficSim {
             versions,
             new_version: None,
             pods: Vec::new(),
-            endpoints: Vec::new(),
+            routing: Routing::new(),
             rng,
             now: 0,
             next_arrival: 0,
@@ -185,7 +200,7 @@ impl TrafficSim {
             version,
             first_start: 0,
             accepting: false,
-            in_endpoints: false,
+            routed_memberships: 0,
             window: u64::MAX,
             window_count: 0,
             succeeded: 0,
@@ -194,6 +209,7 @@ impl TrafficSim {
             receiving_since: None,
             receiving_until: None,
             arrival_rate: 0.0,
+            destination_rates: Vec::new(),
         });
     }
 
@@ -225,29 +241,77 @@ impl TrafficSim {
         }
     }
 
-    /// Adds the pod to, or removes it from, the Service's endpoints.
+    /// Adds the pod to, or removes it from, the endpoints of destination 0 (the Service of a
+    /// scenario without a mesh).
     pub fn set_endpoint(&mut self, pod: u32, serving: bool) {
-        let p = &mut self.pods[pod as usize];
-        if p.in_endpoints == serving {
+        self.set_destination_endpoint(pod, DestinationId::DEFAULT, serving);
+    }
+
+    /// Adds the pod to, or removes it from, the endpoints of `destination`. A pod may be an
+    /// endpoint of several destinations (a stable and a canary Service that both select it).
+    /// Like every state change, it applies from the traffic's current time (`advance_to`).
+    pub fn set_destination_endpoint(&mut self, pod: u32, destination: DestinationId, serving: bool) {
+        let dest = &mut self.routing.destinations[destination.index()];
+        if !dest.set(pod, serving) || !dest.routed {
             return;
         }
-        let was = p.receiving();
-        p.in_endpoints = serving;
-        self.note_receiving(pod, was);
+        let was = self.pods[pod as usize].receiving();
+        let p = &mut self.pods[pod as usize];
         if serving {
-            self.endpoints.push(pod);
-        } else if let Some(i) = self.endpoints.iter().position(|&e| e == pod) {
-            self.endpoints.remove(i);
+            p.routed_memberships += 1;
+        } else {
+            p.routed_memberships -= 1;
+        }
+        self.note_receiving(pod, was);
+    }
+
+    /// A new destination with no endpoints; the route sends it nothing until `set_route`
+    /// names it.
+    pub fn add_destination(&mut self) -> DestinationId {
+        self.routing.add()
+    }
+
+    pub fn destination_count(&self) -> usize {
+        self.routing.destinations.len()
+    }
+
+    /// Routes requests by `route` from the traffic's current time on. The default route
+    /// sends everything to destination 0 and draws nothing.
+    pub fn set_route(&mut self, route: &WeightedRoute<DestinationId>) {
+        self.routing.set_route(route);
+        for pod in 0..self.pods.len() as u32 {
+            let was = self.pods[pod as usize].receiving();
+            self.pods[pod as usize].routed_memberships = self.routing.routed_memberships(pod);
+            self.note_receiving(pod, was);
         }
     }
 
-    pub fn endpoints(&self) -> &[u32] {
-        &self.endpoints
+    pub fn route(&self) -> &WeightedRoute<DestinationId> {
+        &self.routing.route
     }
 
-    /// Endpoints of a version right now.
+    /// The endpoints of destination 0.
+    pub fn endpoints(&self) -> &[u32] {
+        self.destination_endpoints(DestinationId::DEFAULT)
+    }
+
+    pub fn destination_endpoints(&self, destination: DestinationId) -> &[u32] {
+        &self.routing.destinations[destination.index()].endpoints
+    }
+
+    /// Pods of a version that are endpoints of a destination the route can pick right now,
+    /// each counted once however many such destinations it serves.
     pub fn endpoints_of(&self, version: u32) -> usize {
-        self.endpoints.iter().filter(|&&p| self.pods[p as usize].version == version).count()
+        let r = &self.routing;
+        let mut count = 0;
+        for (i, &(d, _)) in r.shares.iter().enumerate() {
+            count += r.destinations[d.index()]
+                .endpoints
+                .iter()
+                .filter(|&&p| self.pods[p as usize].version == version && !r.in_earlier_routed(i, p))
+                .count();
+        }
+        count
     }
 
     pub fn per_second(&self) -> &[Tally] {
@@ -261,6 +325,14 @@ impl TrafficSim {
         self.per_version.iter_mut().for_each(|t| *t = Tally::default());
     }
 
+    /// Per destination (indexed by `DestinationId`), the requests routed to it and those of
+    /// them that failed or were dropped, since the last call, reset to zero. They add up to
+    /// the per-version tallies (with the no-endpoint slot) of the same interval.
+    pub fn take_destination_tallies(&mut self, out: &mut Vec<Tally>) {
+        out.clear();
+        out.extend(self.routing.destinations.iter_mut().map(|d| std::mem::take(&mut d.tally)));
+    }
+
     /// The pod died (crash or SIGKILL): its requests in flight fail.
     pub fn kill_in_flight(&mut self, pod: u32, now: SimTime) {
         self.advance_to(now);
@@ -270,7 +342,7 @@ impl TrafficSim {
                 let mut list = std::mem::take(&mut self.pods[pod as usize].inflight);
                 for r in list.iter().filter(|r| r.done > now) {
                     self.pods[pod as usize].succeeded -= 1;
-                    self.convert_success_to_failure(version, r.user as u64);
+                    self.convert_success_to_failure(version, r.destination, r.user as u64);
                 }
                 list.clear();
                 self.pods[pod as usize].inflight = list;
@@ -293,10 +365,41 @@ impl TrafficSim {
                     - latency.exceed_probability(self.timeout) * to_secs_f64(old - young);
                 let k = self.rng.poisson(lambda * exposure.max(0.0)).min(p.succeeded);
                 self.pods[pod as usize].succeeded -= k;
-                for _ in 0..k {
-                    let user = self.rng.below(self.users);
-                    self.convert_success_to_failure(version, user);
+                if k == 0 {
+                    return;
                 }
+                // Each killed request came from one of the pod's destinations, in proportion
+                // to their arrival rates (a multinomial; no draw when it had one).
+                let rates = std::mem::take(&mut self.pods[pod as usize].destination_rates);
+                let mut split = [(DestinationId::DEFAULT, k)];
+                let mut several = Vec::new();
+                let counts: &[(DestinationId, u64)] = match rates.len() {
+                    0 => &split,
+                    1 => {
+                        split[0].0 = rates[0].0;
+                        &split
+                    }
+                    _ => {
+                        let (mut left, mut weight) = (k, rates.iter().map(|&(_, r)| r).sum::<f64>());
+                        for (i, &(d, r)) in rates.iter().enumerate() {
+                            let n = if i + 1 == rates.len() {
+                                left
+                            } else {
+                                self.rng.binomial(left, if weight > 0.0 { r / weight } else { 0.0 })
+                            };
+                            several.push((d, n));
+                            (left, weight) = (left - n, weight - r);
+                        }
+                        &several
+                    }
+                };
+                for &(destination, n) in counts {
+                    for _ in 0..n {
+                        let user = self.rng.below(self.users);
+                        self.convert_success_to_failure(version, destination, user);
+                    }
+                }
+                self.pods[pod as usize].destination_rates = rates;
             }
         }
     }
@@ -324,12 +427,13 @@ impl TrafficSim {
         rate
     }
 
-    fn convert_success_to_failure(&mut self, version: u32, user: u64) {
+    fn convert_success_to_failure(&mut self, version: u32, destination: DestinationId, user: u64) {
         assert!(self.totals.succeeded > 0);
         self.totals.succeeded -= 1;
         self.totals.failed += 1;
         self.totals.killed_in_flight += 1;
         self.per_version[version as usize].errors += 1;
+        self.routing.destinations[destination.index()].tally.errors += 1;
         let second = (self.now / SECOND) as usize;
         if let Some(s) = self.per_second.get_mut(second) {
             s.errors += 1;
@@ -406,12 +510,14 @@ impl TrafficSim {
         if let Some(s) = self.per_second.get_mut(second) {
             s.requests += 1;
         }
-        let Some(pod) = self.pick_endpoint() else {
+        let destination = self.routing.pick(&mut self.rng);
+        let Some(pod) = self.pick_endpoint(destination) else {
             self.totals.dropped += 1;
             self.totals.no_endpoint += 1;
             let none = self.per_version.len() - 1;
             self.per_version[none].requests += 1;
             self.per_version[none].errors += 1;
+            self.routing.destinations[destination.index()].tally.errors += 1;
             self.count_error_at(second);
             return;
         };
@@ -424,12 +530,12 @@ impl TrafficSim {
         if !p.accepting {
             self.totals.dropped += 1;
             self.totals.refused += 1;
-            return self.request_failed(version, user, second);
+            return self.request_failed(version, destination, user, second);
         }
         if p.count_in_window(t, 1) >= self.capacity_per_window {
             self.totals.dropped += 1;
             self.totals.over_capacity += 1;
-            return self.request_failed(version, user, second);
+            return self.request_failed(version, destination, user, second);
         }
         let model = &self.versions[version as usize];
         let class = RequestClass {
@@ -439,7 +545,7 @@ impl TrafficSim {
         let p_fail = model.error_probability(t, p.first_start, class);
         if self.rng.chance(p_fail) {
             self.totals.failed += 1;
-            return self.request_failed(version, user, second);
+            return self.request_failed(version, destination, user, second);
         }
         let latency = model.latency_at(t, p.first_start);
         let seconds = self.rng.lognormal(latency.mu, latency.sigma);
@@ -447,7 +553,7 @@ impl TrafficSim {
         if duration > self.timeout {
             self.totals.failed += 1;
             self.totals.timed_out += 1;
-            return self.request_failed(version, user, second);
+            return self.request_failed(version, destination, user, second);
         }
         self.totals.succeeded += 1;
         let p = &mut self.pods[pod as usize];
@@ -457,15 +563,20 @@ impl TrafficSim {
             // Amortised: prune again only when the live list has doubled.
             p.prune_at = (2 * p.inflight.len()).max(INFLIGHT_PRUNE_AT);
         }
-        p.inflight.push(InFlight { done: t + duration, user: user as u32 });
+        p.inflight.push(InFlight { done: t + duration, user: user as u32, destination });
     }
 
+    /// Counts a request routed to `destination` and picks one of its endpoints uniformly
+    /// (no draw when it has one).
     #[inline]
-    fn pick_endpoint(&mut self) -> Option<u32> {
-        match self.endpoints.len() {
+    fn pick_endpoint(&mut self, destination: DestinationId) -> Option<u32> {
+        let dest = &mut self.routing.destinations[destination.index()];
+        dest.tally.requests += 1;
+        let endpoints = &dest.endpoints;
+        match endpoints.len() {
             0 => None,
-            1 => Some(self.endpoints[0]),
-            n => Some(self.endpoints[self.rng.below(n as u64) as usize]),
+            1 => Some(endpoints[0]),
+            n => Some(endpoints[self.rng.below(n as u64) as usize]),
         }
     }
 
@@ -475,8 +586,9 @@ impl TrafficSim {
         }
     }
 
-    fn request_failed(&mut self, version: u32, user: u64, second: usize) {
+    fn request_failed(&mut self, version: u32, destination: DestinationId, user: u64, second: usize) {
         self.per_version[version as usize].errors += 1;
+        self.routing.destinations[destination.index()].tally.errors += 1;
         self.count_error_at(second);
         self.mark_bad(version, user);
     }
@@ -493,47 +605,86 @@ impl TrafficSim {
     }
 
     /// Arrivals in [a, b), a piece inside one second with no state change. Poisson arrivals
-    /// split uniformly over m endpoints are m independent Poisson streams of a 1/m share
-    /// each (the splitting theorem), so each endpoint's count is drawn on its own.
+    /// that each go to destination d with probability w_d / Σw are independent Poisson
+    /// streams of those shares (the splitting theorem), and a destination's stream spread
+    /// uniformly over its m endpoints is m independent Poisson streams of a 1/m share each;
+    /// so each endpoint's count of each destination is drawn on its own, exactly. With the
+    /// default route (one destination, share 1) these are the same draws as a single split.
     fn piece(&mut self, a: SimTime, b: SimTime) {
         let expected = self.rate.integral(a, b);
         if expected <= 0.0 {
             return;
         }
         let second = (a / SECOND) as usize;
-        let m = self.endpoints.len();
-        if m == 0 {
-            let n = self.rng.poisson(expected);
-            self.totals.requests += n;
-            self.totals.dropped += n;
-            self.totals.no_endpoint += n;
-            let none = self.per_version.len() - 1;
-            self.per_version[none].requests += n;
-            self.per_version[none].errors += n;
-            if let Some(s) = self.per_second.get_mut(second) {
-                s.requests += n;
-                s.errors += n;
+        let span_secs = to_secs_f64(b - a);
+        // The pods' arrival rates are summed afresh over the destinations that route to
+        // them; a pod that no longer receives keeps the rate it had (for `kill_in_flight`).
+        // With one destination each pod is met once, and reset there.
+        let single = self.routing.single.is_some();
+        if !single {
+            for &(d, _) in &self.routing.shares {
+                for &pod in &self.routing.destinations[d.index()].endpoints {
+                    let p = &mut self.pods[pod as usize];
+                    p.arrival_rate = 0.0;
+                    p.destination_rates.clear();
+                }
             }
-            return;
         }
-        let share = expected / m as f64;
-        let rate = share / to_secs_f64(b - a);
-        for i in 0..m {
-            let pod = self.endpoints[i];
-            self.pods[pod as usize].arrival_rate = rate;
-            let n = self.rng.poisson(share);
-            if n > 0 {
+        for i in 0..self.routing.shares.len() {
+            let (destination, weight) = self.routing.shares[i];
+            let expected = expected * weight;
+            let m = self.routing.destinations[destination.index()].endpoints.len();
+            if m == 0 {
+                let n = self.rng.poisson(expected);
                 self.totals.requests += n;
+                self.totals.dropped += n;
+                self.totals.no_endpoint += n;
+                let none = self.per_version.len() - 1;
+                self.per_version[none].requests += n;
+                self.per_version[none].errors += n;
+                let tally = &mut self.routing.destinations[destination.index()].tally;
+                tally.requests += n;
+                tally.errors += n;
                 if let Some(s) = self.per_second.get_mut(second) {
                     s.requests += n;
+                    s.errors += n;
                 }
-                self.serve_batch(pod, n, (a, b), second);
+                continue;
+            }
+            let share = expected / m as f64;
+            let rate = share / span_secs;
+            for j in 0..m {
+                let pod = self.routing.destinations[destination.index()].endpoints[j];
+                let p = &mut self.pods[pod as usize];
+                if single {
+                    p.arrival_rate = rate;
+                    p.destination_rates.clear();
+                } else {
+                    p.arrival_rate += rate;
+                }
+                p.destination_rates.push((destination, rate));
+                let n = self.rng.poisson(share);
+                if n > 0 {
+                    self.totals.requests += n;
+                    self.routing.destinations[destination.index()].tally.requests += n;
+                    if let Some(s) = self.per_second.get_mut(second) {
+                        s.requests += n;
+                    }
+                    self.serve_batch(pod, destination, n, (a, b), second);
+                }
             }
         }
     }
 
     /// `n` requests reach `pod` during the piece `span`.
-    fn serve_batch(&mut self, pod: u32, n: u64, span: (SimTime, SimTime), second: usize) {
+    fn serve_batch(
+        &mut self,
+        pod: u32,
+        destination: DestinationId,
+        n: u64,
+        span: (SimTime, SimTime),
+        second: usize,
+    ) {
         let p = &mut self.pods[pod as usize];
         let version = p.version;
         self.per_version[version as usize].requests += n;
@@ -543,7 +694,7 @@ impl TrafficSim {
         if !p.accepting {
             self.totals.dropped += n;
             self.totals.refused += n;
-            return self.batch_failed(version, n, 0, self.users, second);
+            return self.batch_failed(version, destination, n, (0, self.users), second);
         }
         let before = p.count_in_window(span.0, n);
         let accepted = n.min(self.capacity_per_window.saturating_sub(before));
@@ -551,7 +702,7 @@ impl TrafficSim {
         if over > 0 {
             self.totals.dropped += over;
             self.totals.over_capacity += over;
-            self.batch_failed(version, over, 0, self.users, second);
+            self.batch_failed(version, destination, over, (0, self.users), second);
         }
         if accepted == 0 {
             return;
@@ -577,8 +728,9 @@ impl TrafficSim {
                 None => (0, 0),
             };
             let class = |in_user_subset| RequestClass { in_user_subset, over_load };
-            self.serve_class(pod, span, inside, class(true), (0, k), second);
-            self.serve_class(pod, span, count - inside, class(false), (k, self.users), second);
+            let at = (pod, destination, span);
+            self.serve_class(at, inside, class(true), (0, k), second);
+            self.serve_class(at, count - inside, class(false), (k, self.users), second);
         }
     }
 
@@ -587,8 +739,7 @@ impl TrafficSim {
     /// the averages over the piece, taken exactly across fault onsets and ramp ends.
     fn serve_class(
         &mut self,
-        pod: u32,
-        span: (SimTime, SimTime),
+        (pod, destination, span): (u32, DestinationId, (SimTime, SimTime)),
         n: u64,
         class: RequestClass,
         users: (u64, u64),
@@ -609,7 +760,7 @@ impl TrafficSim {
         self.totals.timed_out += timed_out;
         self.totals.succeeded += succeeded;
         self.pods[pod as usize].succeeded += succeeded;
-        self.batch_failed(version, failed + timed_out, users.0, users.1, second);
+        self.batch_failed(version, destination, failed + timed_out, users, second);
     }
 
     /// (P(fail), P(not failed and timed out)) for a request at a uniform time in `span`.
@@ -649,11 +800,19 @@ impl TrafficSim {
         (fail, timeout)
     }
 
-    fn batch_failed(&mut self, version: u32, k: u64, users_lo: u64, users_hi: u64, second: usize) {
+    fn batch_failed(
+        &mut self,
+        version: u32,
+        destination: DestinationId,
+        k: u64,
+        (users_lo, users_hi): (u64, u64),
+        second: usize,
+    ) {
         if k == 0 {
             return;
         }
         self.per_version[version as usize].errors += k;
+        self.routing.destinations[destination.index()].tally.errors += k;
         if let Some(s) = self.per_second.get_mut(second) {
             s.errors += k;
         }
