@@ -506,6 +506,29 @@ impl<'s> World<'s> {
     }
 
     fn condition(&mut self, now: SimTime, condition: Condition) {
+        // Like `kubectl describe`, show the Progressing condition when its reason changes (the
+        // controller refreshes ReplicaSetUpdated on every bit of progress), from the release on.
+        if self.collect.trace && self.last_condition != Some(condition) && now >= self.sc.release.at {
+            self.trace_condition(now, condition);
+        }
+        self.last_condition = Some(condition);
+        if condition == Condition::ProgressDeadlineExceeded {
+            self.timed_out = true;
+            if self.sc.detection.on_progress_deadline
+                && self.detected_at.is_none()
+                && now >= self.sc.release.at
+            {
+                self.detect(
+                    now,
+                    "progress_deadline",
+                    "the Deployment reports ProgressDeadlineExceeded".to_string(),
+                );
+            }
+        }
+    }
+
+    /// The event-log line of a Progressing condition (only when a trace is being collected).
+    fn trace_condition(&mut self, now: SimTime, condition: Condition) {
         let deadline = self.sc.deployment.progress_deadline_seconds.unwrap_or(0);
         let (reason, message) = match condition {
             Condition::NewReplicaSetCreated => {
@@ -534,25 +557,7 @@ impl<'s> World<'s> {
                 ),
             ),
         };
-        // Like `kubectl describe`, show the Progressing condition when its reason changes (the
-        // controller refreshes ReplicaSetUpdated on every bit of progress), from the release on.
-        if self.last_condition != Some(condition) && now >= self.sc.release.at {
-            self.log(now, self.deployment_object(), reason, message);
-        }
-        self.last_condition = Some(condition);
-        if condition == Condition::ProgressDeadlineExceeded {
-            self.timed_out = true;
-            if self.sc.detection.on_progress_deadline
-                && self.detected_at.is_none()
-                && now >= self.sc.release.at
-            {
-                self.detect(
-                    now,
-                    "progress_deadline",
-                    "the Deployment reports ProgressDeadlineExceeded".to_string(),
-                );
-            }
-        }
+        self.log(now, self.deployment_object(), reason, message);
     }
 
     fn detect(&mut self, now: SimTime, by: &'static str, why: String) {

@@ -310,15 +310,8 @@ impl RolloutController {
     /// `kubectl argo rollouts retry`: clears the abort; the canary starts again at step 0.
     pub fn retry(&mut self) {
         if self.aborted {
-            self.aborted = false;
-            self.abort_event = None;
-            self.timed_out = false;
+            self.clear_run_state();
             self.last_progress = None;
-            self.pause = None;
-            self.controller_pause = false;
-            self.analysis = None;
-            self.pre_promotion_done = false;
-            self.post_promotion_done = false;
             if self.stable != Some(self.template) {
                 self.step_index = 0;
             }
@@ -472,18 +465,24 @@ impl RolloutController {
         self.controller_pause = false;
     }
 
-    /// `resetRolloutStatus` on a new template.
-    fn reset_for_template(&mut self, now: SimTime, steps_len: usize, events: &mut Vec<RolloutEvent>) {
-        self.current = Some(self.template);
+    /// What both a retry and a new template start afresh: no pause, no abort, no deadline,
+    /// no analysis in progress or done.
+    fn clear_run_state(&mut self) {
         self.clear_pause();
         self.aborted = false;
         self.abort_event = None;
-        self.promote_full = false;
-        self.checkpoint = false;
+        self.timed_out = false;
         self.analysis = None;
         self.pre_promotion_done = false;
         self.post_promotion_done = false;
-        self.timed_out = false;
+    }
+
+    /// `resetRolloutStatus` on a new template.
+    fn reset_for_template(&mut self, now: SimTime, steps_len: usize, events: &mut Vec<RolloutEvent>) {
+        self.current = Some(self.template);
+        self.clear_run_state();
+        self.promote_full = false;
+        self.checkpoint = false;
         self.last_progress = Some(now);
         self.step_index = steps::index_after_template_change(steps_len, self.stable == Some(self.template));
         events.push(RolloutEvent::NewRevision { template: self.template, step_index: self.step_index });
