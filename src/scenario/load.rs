@@ -401,6 +401,7 @@ fn assemble(
         rollback: sim.rollback,
         controller: sim.controller,
         deployment,
+        strategy: Strategy::Deployment,
         services,
     }
 }

@@ -35,15 +35,18 @@ pub struct Scenario {
     pub detection: Detection,
     pub rollback: RollbackPolicy,
     pub controller: ControllerTiming,
-    /// The Deployment that `release.workload` names.
+    /// The workload whose pods run the old version before the release (see [`Strategy`]).
     pub deployment: DeploymentManifest,
+    /// Which controller carries out the release.
+    pub strategy: Strategy,
     /// Every Service in the file, in file order.
     pub services: Vec<ServiceManifest>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Release {
-    /// Name of the Deployment whose template changes (from `Deployment/NAME`).
+    /// Name of the object `release.workload` names (`myapp` of `Deployment/myapp`,
+    /// `Service/myapp`, `Rollout/myapp`, …); its kind is given by [`Scenario::strategy`].
     pub workload: String,
     /// Image running before the release.
     pub from_image: String,
@@ -57,4 +60,119 @@ pub struct Release {
 pub struct RollbackPolicy {
     /// Time from detection until someone runs `kubectl rollout undo`; `None`: nobody does.
     pub manual_after: Option<DurationDist>,
+}
+
+pub use crate::controllers::argo::spec::RolloutSpec;
+pub use crate::controllers::flagger::spec::CanarySpec;
+pub use crate::controllers::service_switch::SwitchConfig;
+
+/// How the release is carried out: which controller (or person) moves pods and traffic from
+/// `release.from_image` to `release.to_image`.
+///
+/// In every variant [`Scenario::deployment`] is the workload whose pods run the *old* version
+/// before the release: the Deployment (`Deployment`, `Flagger`: the target, which the primary
+/// copies), the `from` Deployment of a pair (`ServiceSwitch`, `Mesh`), or the Rollout's pod
+/// template presented as a Deployment (`Rollout`: its replicas, labels, resources, probe).
+#[derive(Clone, Debug)]
+pub enum Strategy {
+    /// `release.workload: Deployment/NAME`: the Deployment controller (RollingUpdate or
+    /// Recreate) changes the template.
+    Deployment,
+    /// `release.workload: Service/NAME`: blue-green by Service selector between two
+    /// Deployments.
+    ServiceSwitch(ServiceSwitchRelease),
+    /// `release.workload: VirtualService/NAME`: an Istio weighted split between two
+    /// Deployments, each a DestinationRule subset, set by hand (static or `release.steps`).
+    Mesh(MeshRelease),
+    /// `release.workload: Rollout/NAME`: the Argo Rollouts controller.
+    Rollout(RolloutRelease),
+    /// `release.workload: Canary/NAME` (or the Canary's target Deployment): Flagger.
+    Flagger(FlaggerRelease),
+}
+
+/// Blue-green by Service selector.
+#[derive(Clone, Debug)]
+pub struct ServiceSwitchRelease {
+    /// The Service whose selector switches.
+    pub service: String,
+    /// Both Deployments (names, selector text, replicas), `switchAt` (absolute time) and
+    /// `keepOldFor`.
+    pub config: SwitchConfig,
+    /// The Deployment the release switches to (`to`); [`Scenario::deployment`] is the `from`
+    /// one. Its image is `release.to_image`.
+    pub new_deployment: DeploymentManifest,
+    /// Its `spec.replicas` as written: usually 0 (brought up by the release) or the full
+    /// count (already running, idle).
+    pub new_initial_replicas: u32,
+}
+
+/// A manual Istio weighted canary between two Deployments.
+#[derive(Clone, Debug)]
+pub struct MeshRelease {
+    /// `metadata.name` of the VirtualService.
+    pub virtual_service: String,
+    /// The DestinationRule subsets of the old and the new version (for the trace).
+    pub from_subset: String,
+    pub to_subset: String,
+    /// The Deployment behind `to_subset`; [`Scenario::deployment`] is behind `from_subset`.
+    pub new_deployment: DeploymentManifest,
+    /// The new version's weight over time, in percent of the route's total. Without
+    /// `release.steps` this is one step: the VirtualService's own split, held forever.
+    pub steps: Vec<MeshStep>,
+}
+
+/// One manual step: set the new version's weight, then hold it (`None`: the last step).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MeshStep {
+    /// Percent of traffic to the new version (0..=100); the old version gets the rest.
+    pub weight: u32,
+    pub hold: Option<SimTime>,
+}
+
+/// An Argo Rollout.
+#[derive(Clone, Debug)]
+pub struct RolloutRelease {
+    pub name: String,
+    /// The Rollout with Argo's defaults applied (validated).
+    pub spec: RolloutSpec,
+    /// Canary with `trafficRouting.istio`: the VirtualService it writes (`None`: replica-based
+    /// canary, or blue-green).
+    pub virtual_service: Option<String>,
+    /// `release.promoteAfter`: time from an indefinite pause (a `pause: {}` step, or blue-green
+    /// with `autoPromotionEnabled: false`) until someone runs `kubectl argo rollouts promote`.
+    /// `None`: nobody promotes.
+    pub promote_after: Option<DurationDist>,
+    /// `release.analysisDuration` (default 1m): how long an analysis run takes before it
+    /// succeeds — a stand-in until AnalysisRuns are simulated.
+    pub analysis_duration: SimTime,
+}
+
+/// A Flagger Canary.
+#[derive(Clone, Debug)]
+pub struct FlaggerRelease {
+    pub spec: CanarySpec,
+    /// `analysis.metrics`, in order. A stand-in until metrics are simulated: each check compares
+    /// the canary version's true behaviour at the tick with its threshold range.
+    pub checks: Vec<FlaggerCheck>,
+}
+
+/// One `analysis.metrics` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlaggerCheck {
+    pub name: String,
+    pub kind: FlaggerCheckKind,
+    /// `thresholdRange.min` / `.max` (the legacy `threshold` maps to `min` for the success
+    /// rate and to `max` otherwise).
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlaggerCheckKind {
+    /// Builtin `request-success-rate`: percent of non-5xx responses (0..=100).
+    RequestSuccessRate,
+    /// Builtin `request-duration`: p99 latency in milliseconds.
+    RequestDuration,
+    /// A custom query or MetricTemplate: cannot be evaluated until monitoring lands; passes.
+    Custom,
 }
