@@ -401,7 +401,7 @@ fn assemble(
         rollback: sim.rollback,
         controller: sim.controller,
         deployment,
-        strategy: Strategy::Deployment,
+        strategy: super::model::Strategy::Deployment,
         services,
     }
 }
