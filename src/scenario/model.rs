@@ -99,11 +99,9 @@ pub struct ServiceSwitchRelease {
     /// `keepOldFor`.
     pub config: SwitchConfig,
     /// The Deployment the release switches to (`to`); [`Scenario::deployment`] is the `from`
-    /// one. Its image is `release.to_image`.
+    /// one. Its image is `release.to_image`. It is applied at `release.at` (0 pods before) and
+    /// brought up to its manifest's `spec.replicas`.
     pub new_deployment: DeploymentManifest,
-    /// Its `spec.replicas` as written: usually 0 (brought up by the release) or the full
-    /// count (already running, idle).
-    pub new_initial_replicas: u32,
 }
 
 /// A manual Istio weighted canary between two Deployments.
