@@ -169,6 +169,16 @@ impl DeploymentController {
         }
     }
 
+    /// `kubectl scale`: a new `spec.replicas`. The next sync scales the ReplicaSets to it
+    /// under the strategy's rules (proportional scaling of a rollout in progress is not
+    /// modelled: the new RS absorbs the change).
+    pub fn set_replicas(&mut self, replicas: i64) {
+        if replicas != self.replicas {
+            self.replicas = replicas;
+            self.complete = false;
+        }
+    }
+
     /// `kubectl rollout pause` / `resume`; the condition changes at the next sync.
     pub fn set_paused(&mut self, paused: bool) {
         self.paused = paused;

@@ -85,8 +85,13 @@ pub struct TimelineRow {
     pub pods_desired: u64,
     /// Pods Ready.
     pub pods_ready: u64,
-    /// Share of the tick's requests that this version served (0..=1).
+    /// Share of the tick's requests that this version served (0..=1): the actual share.
     pub traffic_share: f64,
+    /// The share the configuration intends for this version at the end of the tick (0..=1):
+    /// the router's weights (Istio, Flagger, a traffic-routed Rollout), the `setWeight` of a
+    /// replica-based Rollout, the Service selector's side; for a plain Service, the version's
+    /// share of the Ready endpoints (what kube-proxy balances over).
+    pub intended_share: f64,
     /// Requests per second to this version during the tick.
     pub request_rps: f64,
     /// Failed or dropped requests per second on this version during the tick.

@@ -1,22 +1,39 @@
-//! One replication: the cluster, the traffic, the Deployment controller, the built-in
-//! detector and the on-call engineer, driven by one event queue.
+//! One replication: the cluster, the traffic, the workloads' controllers, the release
+//! strategy, the built-in detector and the on-call engineer, driven by one event queue.
 //!
 //! The world is glue: it turns cluster notices into endpoint changes and controller syncs,
-//! applies the controller's actions to the cluster, and measures the release.
+//! applies the controllers' actions to the cluster and the router, and measures the release.
+//! What differs between strategies (which workloads exist, who moves traffic, what a human
+//! rollback does, when a release counts as complete or rolled back) is in [`release`].
+//!
+//! Workloads are Deployments (each with its own `DeploymentController`) or a Rollout; every
+//! ReplicaSet belongs to one workload. Destinations are what a route can pick (a Service, a
+//! DestinationRule subset, Flagger's primary and canary); each selects the pods of a workload
+//! or of one ReplicaSet, and an endpoint change reaches the traffic after the propagation
+//! delay. Route weights (Istio) reach the traffic after the same delay.
+
+mod release;
 
 use super::record::{Outcome, PodExtremes, ReplicationResult, RunRecord, TimelineRow, TraceEvent};
 use crate::cluster::{self, Cluster, ContainerBehaviour, Ctx, Notice, PodEvent, RsId, TemplateSpec};
+use crate::controllers::argo::rollout::{RolloutAction, RolloutController, RolloutEvent};
 use crate::controllers::deployment::{Action, Condition, DeploymentController, ReplicaSetView};
 use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SECOND, SimRng, SimTime, Stream, to_secs_f64};
 use crate::scenario::units::format_duration;
 use crate::scenario::{FaultAnchor, FaultKind, Scenario};
 use crate::telemetry::{BurnRateDetector, SteadyState};
+use crate::traffic::mesh::WeightedRoute;
+use crate::traffic::routing::DestinationId;
 use crate::traffic::{Rate, Tally, TrafficSim, VersionModel};
+use release::Plan;
 
 /// The template ids of a release: the version running before it and the one it rolls out.
 pub const OLD: u32 = 0;
 pub const NEW: u32 = 1;
+
+/// The `who` of a requeue for the release strategy rather than a workload.
+const PLAN: u8 = u8::MAX;
 
 /// A hard bound on events per replication: a run that needs more is a bug, not a result.
 const MAX_EVENTS: u64 = 50_000_000;
@@ -31,15 +48,28 @@ pub struct Collect {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Event {
     Pod(PodEvent),
-    /// The Deployment controller syncs (a watched change).
+    /// The controllers sync (a watched change).
     Sync,
-    /// The controller's own requeue (the progress-deadline check) for this time.
-    Requeue(SimTime),
-    /// An endpoint change reaches the Service's traffic.
+    /// A controller's own requeue for this time: workload `who`, or [`PLAN`] for the release
+    /// strategy (a Service switch's deadline).
+    Requeue {
+        who: u8,
+        at: SimTime,
+    },
+    /// An endpoint change reaches destination `dest`'s traffic.
     Endpoint {
         pod: u32,
+        dest: u8,
         serving: bool,
     },
+    /// New route weights (percent per destination) reach the proxies.
+    Route([u8; 2]),
+    /// Someone runs `kubectl argo rollouts promote`.
+    Promote,
+    /// Flagger's analysis loop ticks.
+    FlaggerTick,
+    /// A manual mesh step's hold is over.
+    MeshNext,
     /// The new template is applied.
     Release,
     /// The built-in detector evaluates.
@@ -72,24 +102,32 @@ struct World<'s> {
     queue: EventQueue<Event>,
     cluster: Cluster,
     traffic: TrafficSim,
-    controller: DeploymentController,
+    /// Deployments and Rollouts, in the order the strategy created them (0: the one running
+    /// the old version before the release).
+    workloads: Vec<Workload>,
+    /// The workload of each ReplicaSet, by RS id.
+    rs_owner: Vec<u32>,
+    /// What each destination selects, by destination id.
+    dests: Vec<Selector>,
+    /// Route weights in percent per destination as last decided (the proxies get them
+    /// after the propagation delay).
+    weights: [u8; 2],
+    plan: Plan,
     detector: BurnRateDetector,
     pods_rng: SimRng,
     people_rng: SimRng,
     /// ReplicaSet id for each RS the controller created, in creation order.
     rs_names: Vec<String>,
-    /// Whether the Service selects the Deployment's pods.
-    service_selects: bool,
     sync_pending: bool,
     /// Pods of the new version not marked for deletion.
     active_new_pods: u32,
     /// Pods of the new version that still exist (terminating ones included).
     live_new_pods: u32,
-    /// The time of the controller's pending requeue, if any.
-    requeue_at: Option<SimTime>,
     notices: Vec<Notice>,
     actions: Vec<Action>,
     conditions: Vec<Condition>,
+    rollout_actions: Vec<RolloutAction>,
+    rollout_events: Vec<RolloutEvent>,
     views: Vec<ReplicaSetView>,
     tallies: Vec<Tally>,
     // Measurements.
@@ -100,7 +138,6 @@ struct World<'s> {
     rolled_back_at: Option<SimTime>,
     completed_at: Option<SimTime>,
     timed_out: bool,
-    last_condition: Option<Condition>,
     last_accounted: SimTime,
     extra_pod_time: u128,
     peak_pods: u32,
@@ -111,14 +148,95 @@ struct World<'s> {
     trace: Vec<TraceEvent>,
 }
 
+/// A Deployment or a Rollout and its controller.
+struct Workload {
+    /// `metadata.name`: `myapp`, `myapp-green`, `podinfo-primary`.
+    name: String,
+    ctl: Ctl,
+    /// Synced only once applied: the new Deployment of a pair is applied at the release.
+    applied: bool,
+    /// The time of the controller's pending requeue, if any.
+    requeue_at: Option<SimTime>,
+    /// The last Progressing condition reported (Deployments).
+    last_condition: Option<Condition>,
+}
+
+enum Ctl {
+    Deployment(DeploymentController),
+    Rollout(Box<RolloutController>),
+}
+
+impl Workload {
+    fn deployment(name: &str, ctl: DeploymentController) -> Self {
+        Workload {
+            name: name.to_string(),
+            ctl: Ctl::Deployment(ctl),
+            applied: true,
+            requeue_at: None,
+            last_condition: None,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self.ctl {
+            Ctl::Deployment(_) => "Deployment",
+            Ctl::Rollout(_) => "Rollout",
+        }
+    }
+
+    fn object(&self) -> String {
+        format!("{}/{}", self.kind(), self.name)
+    }
+
+    fn dep(&self) -> &DeploymentController {
+        match &self.ctl {
+            Ctl::Deployment(d) => d,
+            Ctl::Rollout(_) => unreachable!("{} is a Rollout", self.name),
+        }
+    }
+
+    fn dep_mut(&mut self) -> &mut DeploymentController {
+        match &mut self.ctl {
+            Ctl::Deployment(d) => d,
+            Ctl::Rollout(_) => unreachable!("{} is a Rollout", self.name),
+        }
+    }
+
+    fn rollout(&self) -> &RolloutController {
+        match &self.ctl {
+            Ctl::Rollout(r) => r,
+            Ctl::Deployment(_) => unreachable!("{} is a Deployment", self.name),
+        }
+    }
+
+    fn rollout_mut(&mut self) -> &mut RolloutController {
+        match &mut self.ctl {
+            Ctl::Rollout(r) => r,
+            Ctl::Deployment(_) => unreachable!("{} is a Deployment", self.name),
+        }
+    }
+}
+
+/// Which pods a destination's endpoints come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Selector {
+    /// No pods (a Service that selects none of the simulated pods).
+    Nothing,
+    /// Every pod of a workload (a Service or subset selecting a Deployment's labels).
+    Workload(u32),
+    /// The pods of one ReplicaSet (a Service Argo Rollouts points at a pod-template hash).
+    Rs(u32),
+}
+
 impl<'s> World<'s> {
     fn new(sc: &'s Scenario, replication: u64, collect: Collect) -> Self {
         let seed = replication_seed(sc.seed, replication);
         let images = [&sc.release.from_image, &sc.release.to_image];
-        let dep = &sc.deployment;
+        let manifests = [&sc.deployment, release::new_manifest(sc)];
         let templates = images
             .iter()
-            .map(|image| TemplateSpec {
+            .zip(manifests)
+            .map(|(image, dep)| TemplateSpec {
                 requests: dep.requests,
                 probe: dep.readiness_probe,
                 min_ready_seconds: dep.min_ready_seconds,
@@ -139,7 +257,6 @@ impl<'s> World<'s> {
             SimRng::new(seed, Stream::Traffic),
         );
         traffic.set_new_version(NEW);
-        let service_selects = sc.services.iter().any(|s| s.selects(&dep.namespace, &dep.template_labels));
         let capacity = sc.duration / SECOND;
         let mut world = Self {
             sc,
@@ -149,7 +266,11 @@ impl<'s> World<'s> {
             queue: EventQueue::with_capacity(1024),
             cluster: Cluster::new(&sc.cluster, sc.pods.clone(), templates),
             traffic,
-            controller: DeploymentController::new(dep, OLD),
+            workloads: Vec::with_capacity(2),
+            rs_owner: Vec::with_capacity(8),
+            dests: Vec::with_capacity(2),
+            weights: [100, 0],
+            plan: Plan::new(sc),
             detector: BurnRateDetector::new(
                 &sc.slo,
                 &sc.detection,
@@ -161,14 +282,14 @@ impl<'s> World<'s> {
             pods_rng: SimRng::new(seed, Stream::Pods),
             people_rng: SimRng::new(seed, Stream::People),
             rs_names: Vec::new(),
-            service_selects,
             sync_pending: false,
             active_new_pods: 0,
             live_new_pods: 0,
-            requeue_at: None,
             notices: Vec::with_capacity(64),
             actions: Vec::with_capacity(8),
             conditions: Vec::with_capacity(4),
+            rollout_actions: Vec::with_capacity(8),
+            rollout_events: Vec::with_capacity(8),
             views: Vec::with_capacity(8),
             tallies: Vec::with_capacity(2),
             detected_at: None,
@@ -178,32 +299,34 @@ impl<'s> World<'s> {
             rolled_back_at: None,
             completed_at: None,
             timed_out: false,
-            last_condition: None,
             last_accounted: 0,
             extra_pod_time: 0,
             peak_pods: 0,
             min_ready_pods: u64::MAX,
             extremes: PodExtremes { max_active: 0, min_available: u64::MAX },
             last_tick_requests: 0,
-            timeline: Vec::with_capacity(if collect.timeline { 2 * capacity as usize + 2 } else { 0 }),
+            timeline: Vec::with_capacity(if collect.timeline { 3 * capacity as usize + 3 } else { 0 }),
             trace: Vec::new(),
         };
         world.start();
         world
     }
 
-    /// The steady state before the release: the old ReplicaSet fully available.
+    /// The steady state before the release: the strategy's workloads and destinations, the
+    /// old version fully available.
     fn start(&mut self) {
-        let rs = self.create_rs(OLD, 1);
-        let replicas = i64::from(self.sc.deployment.replicas);
+        let (running, replicas) = self.setup();
+        let rs = self.create_rs(running, OLD, 1);
         self.on_cluster(0, |cluster, cx| cluster.spawn_running(rs, replicas, cx));
         for pod in 0..self.cluster.pods.len() as u32 {
             let p = &self.cluster.pods[pod as usize];
             if p.ready {
                 self.traffic.set_first_start(pod, 0);
                 self.traffic.set_accepting(pod, true);
-                if self.service_selects {
-                    self.traffic.set_endpoint(pod, true);
+                for d in 0..self.dests.len() {
+                    if self.matches(d, pod) {
+                        self.traffic.set_destination_endpoint(pod, DestinationId(d as u32), true);
+                    }
                 }
             }
         }
@@ -215,16 +338,20 @@ impl<'s> World<'s> {
         if self.collect.timeline {
             self.queue.schedule(self.sc.tick.max(1), Event::Tick);
         }
+        if matches!(self.plan, Plan::Flagger(_)) {
+            self.queue.schedule(0, Event::FlaggerTick);
+        }
         self.queue.schedule(self.sc.duration, Event::End);
     }
 
-    fn create_rs(&mut self, template: u32, revision: u64) -> RsId {
+    fn create_rs(&mut self, workload: u32, template: u32, revision: u64) -> RsId {
         let rs = self.cluster.create_replica_set(template, revision);
         let image = self.image_of_template(template);
+        self.rs_owner.push(workload);
         self.rs_names.push(format!(
             "{}-{}",
-            self.sc.deployment.name,
-            name_hash(image.as_bytes(), u64::from(template), 10)
+            self.workloads[workload as usize].name,
+            name_hash(image.as_bytes(), u64::from(template) + 31 * u64::from(workload), 10)
         ));
         rs
     }
@@ -263,31 +390,30 @@ impl<'s> World<'s> {
         match event {
             Event::Pod(ev) => self.on_cluster(now, |cluster, cx| cluster.handle(ev, cx)),
             Event::Sync => self.sync(now),
-            Event::Requeue(at) => {
-                // Only the latest requeue counts; earlier ones were superseded by progress.
-                if self.requeue_at == Some(at) {
-                    self.requeue_at = None;
+            Event::Requeue { who: PLAN, at } => {
+                if self.plan.take_requeue(at) {
                     self.sync(now);
                 }
             }
-            Event::Endpoint { pod, serving } => {
+            Event::Requeue { who, at } => {
+                // Only the latest requeue counts; earlier ones were superseded by progress.
+                let w = &mut self.workloads[who as usize];
+                if w.requeue_at == Some(at) {
+                    w.requeue_at = None;
+                    self.sync(now);
+                }
+            }
+            Event::Endpoint { pod, dest, serving } => {
                 let p = &self.cluster.pods[pod as usize];
-                let serving = serving && p.ready && !p.deleting && !p.gone;
-                self.traffic.set_endpoint(pod, serving);
+                let serving =
+                    serving && p.ready && !p.deleting && !p.gone && self.matches(dest as usize, pod);
+                self.traffic.set_destination_endpoint(pod, DestinationId(u32::from(dest)), serving);
             }
-            Event::Release => {
-                self.controller.set_template(NEW);
-                self.log(
-                    now,
-                    self.deployment_object(),
-                    "TemplateChanged",
-                    format!(
-                        "the Deployment's template changes from {} to {}",
-                        self.sc.release.from_image, self.sc.release.to_image
-                    ),
-                );
-                self.request_sync(now);
-            }
+            Event::Route(weights) => self.apply_route(weights),
+            Event::Promote => self.promote(now),
+            Event::FlaggerTick => self.flagger_tick(now),
+            Event::MeshNext => self.mesh_next(now),
+            Event::Release => self.release(now),
             Event::Evaluate => {
                 if self.detected_at.is_none() {
                     if let Some(alert) = self.detector.evaluate(self.traffic.per_second(), now) {
@@ -331,6 +457,54 @@ impl<'s> World<'s> {
         self.notices = notices;
     }
 
+    /// Whether destination `d` selects `pod` (its selector now, whatever the pod's state).
+    fn matches(&self, d: usize, pod: u32) -> bool {
+        let rs = self.cluster.pods[pod as usize].rs;
+        match self.dests[d] {
+            Selector::Nothing => false,
+            Selector::Workload(w) => self.rs_owner[rs as usize] == w,
+            Selector::Rs(r) => rs == r,
+        }
+    }
+
+    /// Points destination `d` at other pods: every pod whose membership changes gets an
+    /// endpoint update after the propagation delay.
+    fn select(&mut self, d: usize, selector: Selector) {
+        if self.dests[d] == selector {
+            return;
+        }
+        let before: Vec<bool> = (0..self.cluster.pods.len() as u32).map(|p| self.matches(d, p)).collect();
+        self.dests[d] = selector;
+        let propagation = self.sc.controller.endpoint_propagation;
+        for (pod, was) in before.into_iter().enumerate() {
+            let pod = pod as u32;
+            let p = &self.cluster.pods[pod as usize];
+            if p.gone || p.deleting {
+                continue;
+            }
+            let now_matches = self.matches(d, pod);
+            if was != now_matches {
+                self.queue
+                    .schedule_in(propagation, Event::Endpoint { pod, dest: d as u8, serving: now_matches });
+            }
+        }
+    }
+
+    /// New route weights (percent of destination 0 and 1): intended at once, applied by the
+    /// proxies after the propagation delay.
+    fn set_weights(&mut self, weights: [u8; 2]) {
+        if self.weights != weights {
+            self.weights = weights;
+            self.queue.schedule_in(self.sc.controller.endpoint_propagation, Event::Route(weights));
+        }
+    }
+
+    fn apply_route(&mut self, weights: [u8; 2]) {
+        let entries = [(DestinationId(0), i32::from(weights[0])), (DestinationId(1), i32::from(weights[1]))];
+        let route = WeightedRoute::new(&entries[..self.dests.len().min(2)]).expect("weights sum to 100");
+        self.traffic.set_route(&route);
+    }
+
     fn handle_notice(&mut self, now: SimTime, notice: Notice) {
         let propagation = self.sc.controller.endpoint_propagation;
         match notice {
@@ -347,8 +521,15 @@ impl<'s> World<'s> {
             Notice::ReadyChanged { pod, ready } => {
                 // A deleted pod leaves the endpoints through the Terminating path below, after
                 // the endpoint controller's delay, not through its readiness.
-                if self.service_selects && !self.cluster.pods[pod as usize].deleting {
-                    self.queue.schedule_in(propagation, Event::Endpoint { pod, serving: ready });
+                if !self.cluster.pods[pod as usize].deleting {
+                    for d in 0..self.dests.len() {
+                        if self.matches(d, pod) {
+                            self.queue.schedule_in(
+                                propagation,
+                                Event::Endpoint { pod, dest: d as u8, serving: ready },
+                            );
+                        }
+                    }
                 }
                 self.request_sync(now);
             }
@@ -358,9 +539,13 @@ impl<'s> World<'s> {
                 if self.cluster.pods[pod as usize].template == NEW {
                     self.active_new_pods -= 1;
                 }
-                if self.service_selects {
-                    let delay = self.sc.pods.endpoint_removal_delay + propagation;
-                    self.queue.schedule_in(delay, Event::Endpoint { pod, serving: false });
+                let delay = self.sc.pods.endpoint_removal_delay + propagation;
+                for d in 0..self.dests.len() {
+                    if self.matches(d, pod)
+                        || self.traffic.destination_endpoints(DestinationId(d as u32)).contains(&pod)
+                    {
+                        self.queue.schedule_in(delay, Event::Endpoint { pod, dest: d as u8, serving: false });
+                    }
                 }
                 self.request_sync(now);
             }
@@ -438,9 +623,13 @@ impl<'s> World<'s> {
         }
     }
 
-    fn build_views(&mut self) {
+    /// The views of the ReplicaSets workload `w` owns.
+    fn build_views(&mut self, w: u32) {
         self.views.clear();
         for (id, rs) in self.cluster.replica_sets.iter().enumerate() {
+            if self.rs_owner[id] != w {
+                continue;
+            }
             let c = self.cluster.rs_counts(id as RsId);
             self.views.push(ReplicaSetView {
                 id: id as u32,
@@ -456,35 +645,58 @@ impl<'s> World<'s> {
         }
     }
 
+    /// Every applied workload's controller syncs, then the release strategy looks.
     fn sync(&mut self, now: SimTime) {
         self.sync_pending = false;
-        self.build_views();
+        for w in 0..self.workloads.len() as u32 {
+            if self.workloads[w as usize].applied {
+                match self.workloads[w as usize].ctl {
+                    Ctl::Deployment(_) => self.sync_deployment(now, w),
+                    Ctl::Rollout(_) => self.sync_rollout(now, w),
+                }
+            }
+        }
+        self.orchestrate(now);
+        self.check_progress(now);
+    }
+
+    fn sync_deployment(&mut self, now: SimTime, w: u32) {
+        self.build_views(w);
         self.actions.clear();
         self.conditions.clear();
-        let result = self.controller.sync(now, &self.views, &mut self.actions, &mut self.conditions);
+        let result = self.workloads[w as usize].dep_mut().sync(
+            now,
+            &self.views,
+            &mut self.actions,
+            &mut self.conditions,
+        );
         let actions = std::mem::take(&mut self.actions);
         for &action in &actions {
-            self.apply(now, action);
+            self.apply(now, w, action);
         }
         self.actions = actions;
         let conditions = std::mem::take(&mut self.conditions);
         for &condition in &conditions {
-            self.condition(now, condition);
+            self.condition(now, w, condition);
         }
         self.conditions = conditions;
-        if let Some(at) = result.requeue_at.map(|at| at.max(now))
-            && self.requeue_at != Some(at)
-        {
-            self.requeue_at = Some(at);
-            self.queue.schedule(at, Event::Requeue(at));
-        }
-        self.check_progress(now);
+        self.requeue(now, w, result.requeue_at);
     }
 
-    fn apply(&mut self, now: SimTime, action: Action) {
+    fn requeue(&mut self, now: SimTime, w: u32, at: Option<SimTime>) {
+        let workload = &mut self.workloads[w as usize];
+        if let Some(at) = at.map(|at| at.max(now))
+            && workload.requeue_at != Some(at)
+        {
+            workload.requeue_at = Some(at);
+            self.queue.schedule(at, Event::Requeue { who: w as u8, at });
+        }
+    }
+
+    fn apply(&mut self, now: SimTime, w: u32, action: Action) {
         let (rs, from, to) = match action {
             Action::CreateReplicaSet { template, replicas, revision } => {
-                (self.create_rs(template, revision), 0, replicas)
+                (self.create_rs(w, template, revision), 0, replicas)
             }
             Action::Scale { rs, from, to } => (rs, from, to),
             Action::SetRevision { rs, revision } => {
@@ -492,43 +704,45 @@ impl<'s> World<'s> {
                 return;
             }
         };
+        self.scale_rs(now, w, rs, from, to);
+    }
+
+    fn scale_rs(&mut self, now: SimTime, w: u32, rs: RsId, from: i64, to: i64) {
         if self.collect.trace {
             let verb = if to > from { "up" } else { "down" };
             let message =
                 format!("Scaled {verb} replica set {} from {from} to {to}", self.rs_names[rs as usize]);
-            self.log(now, self.deployment_object(), "ScalingReplicaSet", message);
+            self.log(now, self.workloads[w as usize].object(), "ScalingReplicaSet", message);
         }
         self.on_cluster(now, |cluster, cx| cluster.scale(rs, to, cx));
-        // The ReplicaSet's status (its pod count) changes with the scale: the Deployment
-        // controller watches ReplicaSets, so that change triggers a sync (and counts as
-        // progress) like any pod change does.
+        // The ReplicaSet's status (its pod count) changes with the scale: the controllers
+        // watch ReplicaSets, so that change triggers a sync (and counts as progress) like any
+        // pod change does.
         self.request_sync(now);
     }
 
-    fn condition(&mut self, now: SimTime, condition: Condition) {
+    fn condition(&mut self, now: SimTime, w: u32, condition: Condition) {
         // Like `kubectl describe`, show the Progressing condition when its reason changes (the
         // controller refreshes ReplicaSetUpdated on every bit of progress), from the release on.
-        if self.collect.trace && self.last_condition != Some(condition) && now >= self.sc.release.at {
-            self.trace_condition(now, condition);
+        let last = self.workloads[w as usize].last_condition;
+        if self.collect.trace && last != Some(condition) && now >= self.sc.release.at {
+            self.trace_condition(now, w, condition);
         }
-        self.last_condition = Some(condition);
+        self.workloads[w as usize].last_condition = Some(condition);
         if condition == Condition::ProgressDeadlineExceeded {
             self.timed_out = true;
             if self.sc.detection.on_progress_deadline
                 && self.detected_at.is_none()
                 && now >= self.sc.release.at
             {
-                self.detect(
-                    now,
-                    "progress_deadline",
-                    "the Deployment reports ProgressDeadlineExceeded".to_string(),
-                );
+                let kind = self.workloads[w as usize].kind();
+                self.detect(now, "progress_deadline", format!("the {kind} reports ProgressDeadlineExceeded"));
             }
         }
     }
 
     /// The event-log line of a Progressing condition (only when a trace is being collected).
-    fn trace_condition(&mut self, now: SimTime, condition: Condition) {
+    fn trace_condition(&mut self, now: SimTime, w: u32, condition: Condition) {
         let deadline = self.sc.deployment.progress_deadline_seconds.unwrap_or(0);
         let (reason, message) = match condition {
             Condition::NewReplicaSetCreated => {
@@ -557,73 +771,19 @@ impl<'s> World<'s> {
                 ),
             ),
         };
-        self.log(now, self.deployment_object(), reason, message);
+        self.log(now, self.workloads[w as usize].object(), reason, message);
     }
 
     fn detect(&mut self, now: SimTime, by: &'static str, why: String) {
         self.detected_at = Some(now);
         self.detected_by = Some(by);
         self.log(now, "Simulation".to_string(), "Detected", why);
-        if let Some(after) = self.sc.rollback.manual_after {
+        if let Some(after) = self.sc.rollback.manual_after
+            && self.plan.human_rolls_back()
+            && self.undo_at.is_none()
+        {
             let delay = after.sample(&mut self.people_rng);
             self.queue.schedule_in(delay, Event::Undo);
-        }
-    }
-
-    fn undo(&mut self, now: SimTime) {
-        self.build_views();
-        match self.controller.rollback_undo(&self.views) {
-            Ok(_) => {
-                self.undo_at = Some(now);
-                self.log(now, self.deployment_object(), "RollbackStarted", format!(
-                    "kubectl rollout undo: the template goes back to {}; the controller rolls forward to it under the same maxSurge/maxUnavailable",
-                    self.sc.release.from_image
-                ));
-                self.request_sync(now);
-            }
-            Err(e) => self.log(
-                now,
-                self.deployment_object(),
-                "RollbackSkipped",
-                format!("kubectl rollout undo: {e}"),
-            ),
-        }
-    }
-
-    /// Records completion, mitigation and the end of a rollback once they happen.
-    fn check_progress(&mut self, now: SimTime) {
-        if self.completed_at.is_none()
-            && self.undo_at.is_none()
-            && self.controller.template() == NEW
-            && self.controller.complete()
-        {
-            self.completed_at = Some(now);
-            self.log(
-                now,
-                self.deployment_object(),
-                "RolloutComplete",
-                format!(
-                    "all {} replicas run {} and are available",
-                    self.sc.deployment.replicas, self.sc.release.to_image
-                ),
-            );
-        }
-        if self.undo_at.is_some()
-            && self.rolled_back_at.is_none()
-            && self.controller.template() == OLD
-            && self.controller.complete()
-            && self.live_new_pods == 0
-        {
-            self.rolled_back_at = Some(now);
-            self.log(
-                now,
-                self.deployment_object(),
-                "RolledBack",
-                format!(
-                    "{} is fully available again and no {} pods are left",
-                    self.sc.release.from_image, self.sc.release.to_image
-                ),
-            );
         }
     }
 
@@ -632,11 +792,7 @@ impl<'s> World<'s> {
         if now < self.sc.release.at {
             return;
         }
-        if self.undo_at.is_some()
-            && self.mitigated_at.is_none()
-            && self.active_new_pods == 0
-            && self.traffic.endpoints_of(NEW) == 0
-        {
+        if self.undo_at.is_some() && self.mitigated_at.is_none() && self.new_gets_no_traffic() {
             self.mitigated_at = Some(now);
             self.log(
                 now,
@@ -648,7 +804,7 @@ impl<'s> World<'s> {
         if self.undo_at.is_some() && self.rolled_back_at.is_none() {
             self.check_progress(now);
         }
-        self.min_ready_pods = self.min_ready_pods.min(self.traffic.endpoints().len() as u64);
+        self.min_ready_pods = self.min_ready_pods.min(self.routed_endpoints() as u64);
         self.peak_pods = self.peak_pods.max(self.cluster.bound_pods);
         let (mut active, mut available) = (0u64, 0u64);
         for rs in 0..self.cluster.replica_sets.len() {
@@ -658,6 +814,25 @@ impl<'s> World<'s> {
         }
         self.extremes.max_active = self.extremes.max_active.max(active);
         self.extremes.min_available = self.extremes.min_available.min(available);
+    }
+
+    /// Whether no request can reach a pod of the new version any more: none is an endpoint of
+    /// a destination the route picks, and (with one destination, where the Service balances
+    /// over whatever it selects) none is left that could become one.
+    fn new_gets_no_traffic(&self) -> bool {
+        self.traffic.endpoints_of(NEW) == 0 && (self.dests.len() > 1 || self.active_new_pods == 0)
+    }
+
+    /// Endpoints of the destinations the route can pick (destination 0 alone without a
+    /// mesh).
+    fn routed_endpoints(&self) -> usize {
+        let mut n = 0;
+        for d in 0..self.dests.len() {
+            if self.dests.len() == 1 || self.weights[d.min(1)] > 0 {
+                n += self.traffic.destination_endpoints(DestinationId(d as u32)).len();
+            }
+        }
+        n
     }
 
     /// Integrates pods above the desired count from the release on.
@@ -679,6 +854,7 @@ impl<'s> World<'s> {
         let requests = self.traffic.totals.requests - self.last_tick_requests;
         self.last_tick_requests = self.traffic.totals.requests;
         let time_s = (i128::from(now) - i128::from(self.sc.release.at)) as f64 / SECOND as f64;
+        let intended_new = self.intended_new_share();
         let (versions, none) = tallies.split_at(tallies.len() - 1);
         for (template, tally) in versions.iter().enumerate() {
             let template = template as u32;
@@ -690,6 +866,7 @@ impl<'s> World<'s> {
             self.timeline.push(TimelineRow {
                 pods_desired: desired.max(0) as u64,
                 pods_ready: ready as u64,
+                intended_share: if template == NEW { intended_new } else { 1.0 - intended_new },
                 ..row
             });
         }
@@ -698,7 +875,6 @@ impl<'s> World<'s> {
         self.timeline.push(timeline_row(time_s, NO_ENDPOINT, none[0], requests, tick_s));
         self.tallies = tallies;
     }
-
     fn finish(mut self) -> ReplicationResult {
         let end = self.sc.duration;
         self.traffic.advance_to(end);
@@ -760,10 +936,6 @@ impl<'s> World<'s> {
     }
 
     // ---- trace helpers ----------------------------------------------------------------
-
-    fn deployment_object(&self) -> String {
-        format!("Deployment/{}", self.sc.deployment.name)
-    }
 
     fn image_of(&self, pod: u32) -> &str {
         self.image_of_template(self.cluster.pods[pod as usize].template)
@@ -827,6 +999,7 @@ fn timeline_row(time_s: f64, version: &str, tally: Tally, requests: u64, tick_s:
         pods_desired: 0,
         pods_ready: 0,
         traffic_share: if requests > 0 { tally.requests as f64 / requests as f64 } else { 0.0 },
+        intended_share: 0.0,
         request_rps: tally.requests as f64 / tick_s,
         error_rps: tally.errors as f64 / tick_s,
     }

@@ -30,8 +30,16 @@ pub const RUNS_HEADER: [&str; 22] = {
 };
 
 /// The columns of `timeline.csv`: the [`TimelineRow`] fields in order.
-pub const TIMELINE_HEADER: [&str; 7] =
-    ["time_s", "version", "pods_desired", "pods_ready", "traffic_share", "request_rps", "error_rps"];
+pub const TIMELINE_HEADER: [&str; 8] = [
+    "time_s",
+    "version",
+    "pods_desired",
+    "pods_ready",
+    "traffic_share",
+    "intended_share",
+    "request_rps",
+    "error_rps",
+];
 
 /// The columns of the trace CSV: the serialized [`TraceEvent`] fields.
 pub const TRACE_HEADER: [&str; 4] = ["time_s", "object", "reason", "message"];
@@ -189,6 +197,7 @@ mod tests {
             pods_desired: 3,
             pods_ready: 2,
             traffic_share: 0.25,
+            intended_share: 0.5,
             request_rps: 100.0,
             error_rps: 0.1,
         }
@@ -253,7 +262,7 @@ mod tests {
         let path = dir.path().join("timeline.csv");
         write_timeline_csv(&path, &[timeline_row()]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().nth(1), Some("-1.5,myapp:2.0,3,2,0.25,100.0,0.1"));
+        assert_eq!(text.lines().nth(1), Some("-1.5,myapp:2.0,3,2,0.25,0.5,100.0,0.1"));
 
         let mut out = Vec::new();
         write_trace_csv(&mut out, &[trace_event()]).unwrap();
