@@ -1021,3 +1021,6 @@ fn name_hash(bytes: &[u8], salt: u64, len: usize) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
