@@ -37,6 +37,16 @@ impl<'n> Fields<'n> {
         Some(Fields { entries, at, path, asked: Vec::new() })
     }
 
+    /// Every entry, in file order (for mappings whose keys are open-ended).
+    pub fn entries(&self) -> &'n [(Node, Node)] {
+        self.entries
+    }
+
+    /// Where a missing key is reported: the key that introduced this mapping.
+    pub fn at(&self) -> Pos {
+        self.at
+    }
+
     /// The dotted path of `key` in this mapping.
     pub fn sub(&self, key: &str) -> String {
         if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }

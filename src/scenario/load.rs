@@ -1,20 +1,33 @@
 //! Loading: text → documents → (overrides applied to the Simulation) → typed, validated
 //! [`Scenario`], collecting every problem on the way.
 
-use super::diagnostic::{Pos, Report, ScenarioError, Sources, did_you_mean, list_all};
-use super::manifests::{DeploymentDoc, read_deployment, read_service};
-use super::model::{Release, Scenario, ServiceManifest};
+use super::argo::read_rollout;
+use super::diagnostic::{Pos, Report, ScenarioError, Sources, did_you_mean};
+use super::flagger::read_canary;
+use super::istio::{ISTIO_VERSIONS, read_destination_rule, read_virtual_service};
+use super::manifests::{read_deployment, read_service};
+use super::model::{Release, Scenario, ServiceManifest, Strategy};
 use super::overrides::{self, Override};
+use super::release::{Manifests, Resolved, resolve};
 use super::simulation::{ReleaseSpec, SimulationDoc, read_simulation};
 use super::tree::{self, Node};
 use std::path::Path;
 
-/// The kinds this version reads, as `(apiVersion, kind)`.
-const SUPPORTED: [(&str, &str); 3] =
-    [("apps/v1", "Deployment"), ("v1", "Service"), ("rollsim.dev/v1alpha1", "Simulation")];
+/// The kinds this version reads, as `(apiVersions, kind)`; the first apiVersion is the
+/// preferred one.
+const SUPPORTED: [(&[&str], &str); 7] = [
+    (&["apps/v1"], "Deployment"),
+    (&["v1"], "Service"),
+    (&["argoproj.io/v1alpha1"], "Rollout"),
+    (&ISTIO_VERSIONS, "VirtualService"),
+    (&ISTIO_VERSIONS, "DestinationRule"),
+    (&["flagger.app/v1beta1"], "Canary"),
+    (&["rollsim.dev/v1alpha1"], "Simulation"),
+];
 
-const SUPPORTED_HELP: &str =
-    "supported kinds: apps/v1 Deployment, v1 Service, rollsim.dev/v1alpha1 Simulation";
+const SUPPORTED_HELP: &str = "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
+networking.istio.io/v1 VirtualService and DestinationRule (also v1beta1, v1alpha3), flagger.app/v1beta1 Canary, \
+rollsim.dev/v1alpha1 Simulation";
 
 const SIMULATION_EXAMPLE: &str = "add a document like:
 ---
@@ -125,53 +138,52 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
     };
     let simulation = simulation_root.as_ref().map(|(root, pos)| read_simulation(report, root, *pos));
 
-    let mut deployments: Vec<DeploymentDoc> = Vec::new();
-    let mut services: Vec<ServiceManifest> = Vec::new();
+    let mut m = Manifests {
+        deployments: Vec::new(),
+        services: Vec::new(),
+        rollouts: Vec::new(),
+        virtual_services: Vec::new(),
+        destination_rules: Vec::new(),
+        canaries: Vec::new(),
+        all_read: false,
+    };
     let mut manifests_ok = true;
     for object in &objects {
-        match object.kind {
-            "Deployment" => match read_deployment(report, object.root, object.kind_pos) {
-                Some(d) => deployments.push(d),
-                None => manifests_ok = false,
-            },
-            "Service" => match read_service(report, object.root, object.kind_pos) {
-                Some(s) => services.push(s),
-                None => manifests_ok = false,
-            },
-            _ => {}
-        }
+        let (root, pos) = (object.root, object.kind_pos);
+        let ok = match object.kind {
+            "Deployment" => read_deployment(report, root, pos).map(|d| m.deployments.push(d)).is_some(),
+            "Service" => read_service(report, root, pos).map(|s| m.services.push(s)).is_some(),
+            "Rollout" => read_rollout(report, root, pos).map(|r| m.rollouts.push(r)).is_some(),
+            "VirtualService" => {
+                read_virtual_service(report, root, pos).map(|v| m.virtual_services.push(v)).is_some()
+            }
+            "DestinationRule" => {
+                read_destination_rule(report, root, pos).map(|d| m.destination_rules.push(d)).is_some()
+            }
+            "Canary" => read_canary(report, root, pos).map(|c| m.canaries.push(c)).is_some(),
+            _ => true,
+        };
+        manifests_ok &= ok;
     }
     let simulation = simulation?;
-    // A Deployment that was not read (bad kind, apiVersion or fields) may be the one the
+    // An object that was not read (bad kind, apiVersion or fields) may be the one the
     // release names: then "not in this file" would be noise.
-    let all_read = manifests_ok && objects.len() == roots.len();
-    let release = match (&simulation.release, &simulation.version_names) {
-        (Some(release), Some(versions)) => resolve_release(report, release, versions, &deployments, all_read),
+    m.all_read = manifests_ok && objects.len() == roots.len();
+    let resolved = match (&simulation.release, &simulation.version_names) {
+        (Some(release), Some(versions)) => resolve(report, release, versions, &m),
         _ => None,
     };
-    let (doc, release) = (simulation.doc?, release?);
-    let deployment = deployments.into_iter().find(|d| d.manifest.name == release.workload)?.manifest;
+    let (doc, Resolved { release, deployment, strategy }) = (simulation.doc?, resolved?);
     if !manifests_ok {
         return None;
     }
-    if all_read && !services.iter().any(|s| s.selects(&deployment.namespace, &deployment.template_labels)) {
-        let labels: Vec<String> =
-            deployment.template_labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        let pos = simulation.release.as_ref().map_or(Pos::file_start(), |r| r.workload.1);
-        report
-            .error(pos, format!("no Service selects the pods of Deployment/{}", deployment.name))
-            .label("its pods would receive no traffic")
-            .help(format!(
-                "add a `v1 Service` in namespace `{}` whose `spec.selector` is a subset of the pod labels {{{}}}",
-                deployment.namespace,
-                labels.join(", ")
-            ));
+    let kind = if matches!(strategy, Strategy::Rollout(_)) { "Rollout" } else { "Deployment" };
+    if m.all_read
+        && !fits_before_release(report, &doc.cluster, &deployment, kind, simulation.release.as_ref())
+    {
         return None;
     }
-    if all_read && !fits_before_release(report, &doc.cluster, &deployment, simulation.release.as_ref()) {
-        return None;
-    }
-    Some(assemble(doc, release, deployment, services))
+    Some(assemble(doc, release, deployment, strategy, m.services))
 }
 
 /// The replicas running before the release must fit in the cluster: the simulation starts
@@ -181,6 +193,7 @@ fn fits_before_release(
     report: &mut Report,
     cluster: &super::model::ClusterSpec,
     deployment: &super::model::DeploymentManifest,
+    kind: &str,
     release: Option<&ReleaseSpec>,
 ) -> bool {
     let per_node = |free: u64, request: u64| free.checked_div(request).unwrap_or(u64::MAX);
@@ -197,7 +210,7 @@ fn fits_before_release(
         .error(
             pos,
             format!(
-                "the cluster cannot run the {} replicas of Deployment/{} before the release",
+                "the cluster cannot run the {} replicas of {kind}/{} before the release",
                 deployment.replicas, deployment.name
             ),
         )
@@ -231,7 +244,7 @@ fn classify<'n>(report: &mut Report, root: &'n Node) -> Option<Object<'n>> {
     let kind = kind_node.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
     let api_version = find("apiVersion").and_then(|(_, v)| v.as_scalar()).map(|s| s.text.as_str());
     let known = SUPPORTED.iter().find(|(_, k)| *k == kind);
-    let Some((expected_api, kind)) = known else {
+    let Some((apis, kind)) = known else {
         let kinds: Vec<&str> = SUPPORTED.iter().map(|(_, k)| *k).collect();
         let mut help = SUPPORTED_HELP.to_string();
         if let Some(guess) = did_you_mean(kind, &kinds) {
@@ -244,13 +257,19 @@ fn classify<'n>(report: &mut Report, root: &'n Node) -> Option<Object<'n>> {
         report.error(kind_node.pos, message).label("not supported by this version of rollsim").help(help);
         return None;
     };
+    let expected_api = apis[0];
     match (api_version, find("apiVersion")) {
-        (Some(api), _) if api == *expected_api => {}
+        (Some(api), _) if apis.contains(&api) => {}
         (Some(api), Some((_, node))) => {
+            let expected = super::diagnostic::list_quoted(apis);
+            let help = match did_you_mean(api, apis) {
+                Some(guess) => format!("did you mean `{guess}`? {SUPPORTED_HELP}"),
+                None => SUPPORTED_HELP.to_string(),
+            };
             report
                 .error(node.pos, format!("unsupported apiVersion `{api}` for a {kind}"))
-                .label(format!("expected `{expected_api}`"))
-                .help(SUPPORTED_HELP);
+                .label(format!("expected {expected}"))
+                .help(help);
             return None;
         }
         _ => {
@@ -264,124 +283,11 @@ fn classify<'n>(report: &mut Report, root: &'n Node) -> Option<Object<'n>> {
     Some(Object { kind, root, kind_pos: kind_key.pos })
 }
 
-/// Resolves `spec.release` against the Deployments and the versions.
-fn resolve_release(
-    report: &mut Report,
-    release: &ReleaseSpec,
-    versions: &[String],
-    deployments: &[DeploymentDoc],
-    manifests_ok: bool,
-) -> Option<Release> {
-    let defined: Vec<&str> = versions.iter().map(String::as_str).collect();
-    let mut check_version = |image: &str, pos: Pos, message: String| -> bool {
-        if versions.iter().any(|v| v == image) {
-            return true;
-        }
-        let mut help = if defined.is_empty() {
-            "`spec.versions` is empty".to_string()
-        } else {
-            format!("defined versions: {}", list_all(&defined))
-        };
-        if let Some(guess) = did_you_mean(image, &defined) {
-            help = format!("did you mean `{guess}`? {help}");
-        }
-        help += &format!("\nadd it under `spec.versions`, e.g. `{image}: {{errorRate: 0.001}}`");
-        report.error(pos, message).label("no such version").help(help);
-        false
-    };
-    let (from, from_pos) = &release.from;
-    let not_defined = |key: &str, image: &str| {
-        format!("`spec.release.{key}` names version `{image}`, which is not defined in `spec.versions`")
-    };
-    let from_ok = check_version(from, *from_pos, not_defined("from", from));
-    let explicit_to_ok = match &release.to {
-        Some((to, pos)) => check_version(to, *pos, not_defined("to", to)),
-        None => true,
-    };
-    let (workload, workload_pos) = &release.workload;
-    let matches: Vec<&DeploymentDoc> = deployments.iter().filter(|d| &d.manifest.name == workload).collect();
-    let deployment = match matches.as_slice() {
-        [one] => *one,
-        [] => {
-            // A Deployment that failed to load was already reported; do not add noise.
-            if manifests_ok {
-                let names: Vec<&str> = deployments.iter().map(|d| d.manifest.name.as_str()).collect();
-                let help = match (names.as_slice(), did_you_mean(workload, &names)) {
-                    ([], _) => {
-                        "this file has no Deployment: add your Deployment manifest as another `---` document"
-                            .to_string()
-                    }
-                    (_, Some(guess)) => format!(
-                        "did you mean `Deployment/{guess}`? Deployments in this file: {}",
-                        list_all(&names)
-                    ),
-                    _ => format!("Deployments in this file: {}", list_all(&names)),
-                };
-                report
-                    .error(
-                        *workload_pos,
-                        format!(
-                            "`spec.release.workload` names Deployment `{workload}`, which is not in this file"
-                        ),
-                    )
-                    .label("no Deployment with this name")
-                    .help(help);
-            }
-            return None;
-        }
-        [first, second, ..] => {
-            report
-                .error(
-                    *workload_pos,
-                    format!(
-                        "`spec.release.workload` is ambiguous: {} Deployments are named `{workload}`",
-                        matches.len()
-                    ),
-                )
-                .label("matches more than one Deployment")
-                .help(format!(
-                    "they are on lines {} and {}; a scenario simulates one Deployment, remove the others",
-                    first.name_pos.line, second.name_pos.line
-                ));
-            return None;
-        }
-    };
-    let (to, to_ok) = match &release.to {
-        Some((to, _)) => (to.clone(), explicit_to_ok),
-        None => {
-            let image = &deployment.manifest.image;
-            let message = format!(
-                "the Deployment's image `{image}` (the default for `spec.release.to`) is not defined in `spec.versions`"
-            );
-            let ok = check_version(image, deployment.image_pos, message);
-            (image.clone(), ok)
-        }
-    };
-    if !(from_ok && to_ok) {
-        return None;
-    }
-    if *from == to {
-        let help = if release.to.is_some() {
-            "set `spec.release.to` to the new image".to_string()
-        } else {
-            format!(
-                "`spec.release.to` defaults to the Deployment's image, `{to}` (line {}): put the new image in the manifest, or set `spec.release.to`",
-                deployment.image_pos.line
-            )
-        };
-        report
-            .error(*from_pos, format!("the release changes nothing: from and to are both `{from}`"))
-            .label("same image as the release target")
-            .help(help);
-        return None;
-    }
-    Some(Release { workload: workload.clone(), from_image: from.clone(), to_image: to, at: release.at })
-}
-
 fn assemble(
     sim: SimulationDoc,
     release: Release,
     deployment: super::model::DeploymentManifest,
+    strategy: Strategy,
     services: Vec<ServiceManifest>,
 ) -> Scenario {
     Scenario {
@@ -401,7 +307,7 @@ fn assemble(
         rollback: sim.rollback,
         controller: sim.controller,
         deployment,
-        strategy: super::model::Strategy::Deployment,
+        strategy,
         services,
     }
 }

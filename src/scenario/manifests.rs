@@ -11,6 +11,7 @@ use super::diagnostic::{Pos, Report};
 use super::model::{DeploymentManifest, DeploymentStrategy, IntOrPercent, Probe, Resources, ServiceManifest};
 use super::tree::{Node, Value};
 use super::units;
+use std::collections::BTreeMap;
 
 /// Kubernetes `int32` fields.
 const INT32_MAX: u64 = i32::MAX as u64;
@@ -22,7 +23,12 @@ pub(crate) struct DeploymentDoc {
     pub image_pos: Pos,
 }
 
-fn read_int32(report: &mut Report, f: &mut Fields, key: &'static str, default: u32) -> Option<u32> {
+pub(crate) fn read_int32(
+    report: &mut Report,
+    f: &mut Fields,
+    key: &'static str,
+    default: u32,
+) -> Option<u32> {
     match f.opt(key) {
         Some(node) => read_count(report, node, &f.sub(key), INT32_MAX).map(|n| n as u32),
         None => Some(default),
@@ -30,7 +36,10 @@ fn read_int32(report: &mut Report, f: &mut Fields, key: &'static str, default: u
 }
 
 /// `metadata.name` and `metadata.namespace` (default "default").
-fn read_metadata(report: &mut Report, root: &mut Fields) -> (Option<(String, Pos)>, Option<String>) {
+pub(crate) fn read_metadata(
+    report: &mut Report,
+    root: &mut Fields,
+) -> (Option<(String, Pos)>, Option<String>) {
     let Some(mut meta) = root.req_child(report, "metadata", "{name: myapp}") else {
         return (None, None);
     };
@@ -69,25 +78,11 @@ pub(crate) fn read_deployment(report: &mut Report, root: &Node, kind_pos: Pos) -
     }
     let strategy = read_strategy(report, &mut spec);
     let template = read_template(report, &mut spec);
-    let selector = spec.child(report, "selector").and_then(|mut s| {
-        s.opt("matchLabels").map(|n| (n, read_string_map(report, n, "spec.selector.matchLabels")))
-    });
+    let selector = read_selector(report, &mut spec);
 
     let (name, namespace, replicas, strategy, template) =
         (name?, namespace?, replicas?, strategy?, template?);
-    if let Some((node, Some(match_labels))) = selector {
-        let missing: Vec<String> = match_labels
-            .iter()
-            .filter(|(k, v)| template.labels.get(*k) != Some(*v))
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
-        if !missing.is_empty() {
-            report
-                .error(node.pos, "`spec.selector` does not match the template's labels")
-                .label(format!("the pod template lacks {}", missing.join(", ")))
-                .help("every `matchLabels` entry must also be in `spec.template.metadata.labels`");
-        }
-    }
+    check_selector(report, selector, &template.labels);
     Some(DeploymentDoc {
         manifest: DeploymentManifest {
             name: name.0,
@@ -107,6 +102,38 @@ pub(crate) fn read_deployment(report: &mut Report, root: &Node, kind_pos: Pos) -
         name_pos: name.1,
         image_pos: template.image_pos,
     })
+}
+
+/// `spec.selector.matchLabels`, with the node for positions.
+pub(crate) fn read_selector<'n>(
+    report: &mut Report,
+    spec: &mut Fields<'n>,
+) -> Option<(&'n Node, Option<BTreeMap<String, String>>)> {
+    spec.child(report, "selector").and_then(|mut s| {
+        s.opt("matchLabels").map(|n| (n, read_string_map(report, n, "spec.selector.matchLabels")))
+    })
+}
+
+/// Every `matchLabels` entry must be a label of the pod template, as the API server checks.
+pub(crate) fn check_selector(
+    report: &mut Report,
+    selector: Option<(&Node, Option<BTreeMap<String, String>>)>,
+    labels: &BTreeMap<String, String>,
+) {
+    let Some((node, Some(match_labels))) = selector else {
+        return;
+    };
+    let missing: Vec<String> = match_labels
+        .iter()
+        .filter(|(k, v)| labels.get(*k) != Some(*v))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    if !missing.is_empty() {
+        report
+            .error(node.pos, "`spec.selector` does not match the template's labels")
+            .label(format!("the pod template lacks {}", missing.join(", ")))
+            .help("every `matchLabels` entry must also be in `spec.template.metadata.labels`");
+    }
 }
 
 fn read_strategy(report: &mut Report, spec: &mut Fields) -> Option<DeploymentStrategy> {
@@ -162,7 +189,7 @@ fn default_rolling() -> DeploymentStrategy {
     }
 }
 
-fn read_int_or_percent(
+pub(crate) fn read_int_or_percent(
     report: &mut Report,
     node: &Node,
     what: &str,
@@ -191,16 +218,17 @@ fn read_int_or_percent(
     }
 }
 
-struct Template {
-    labels: std::collections::BTreeMap<String, String>,
-    image: String,
-    image_pos: Pos,
-    requests: Resources,
-    probe: Option<Probe>,
-    grace: u32,
+/// A pod template: what a Deployment or a Rollout runs.
+pub(crate) struct Template {
+    pub labels: BTreeMap<String, String>,
+    pub image: String,
+    pub image_pos: Pos,
+    pub requests: Resources,
+    pub probe: Option<Probe>,
+    pub grace: u32,
 }
 
-fn read_template(report: &mut Report, spec: &mut Fields) -> Option<Template> {
+pub(crate) fn read_template(report: &mut Report, spec: &mut Fields) -> Option<Template> {
     let mut template = spec.req_child(report, "template", "{metadata: {labels: {app: myapp}}, spec: ...}")?;
     let labels = match template.child(report, "metadata") {
         Some(mut meta) => match meta.opt("labels") {

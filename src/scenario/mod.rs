@@ -1,7 +1,9 @@
 //! Scenario files: the user's manifests plus one Simulation document, loaded and validated.
 //!
 //! A scenario is one multi-document YAML file: the user's Kubernetes manifests, unchanged
-//! (`apps/v1 Deployment`, `v1 Service`; fields the simulator does not read are ignored), plus
+//! (`apps/v1 Deployment`, `v1 Service`, `argoproj.io/v1alpha1 Rollout`, `networking.istio.io`
+//! `VirtualService` and `DestinationRule`, `flagger.app/v1beta1 Canary`; fields the simulator
+//! does not read are ignored), plus
 //! exactly one `rollsim.dev/v1alpha1 Simulation` document (read strictly: unknown keys are
 //! errors). [`load_file`] / [`load_str`] turn it into the validated [`Scenario`] of
 //! [`model`], with every unit resolved and every default filled in.
@@ -9,26 +11,34 @@
 //! The layers, as in the style guide's Raw → validated split:
 //! * `tree`: YAML → a tree of nodes that keep each scalar's text, quoting and position;
 //! * `overrides`: `--set PATH=VALUE` edits of the Simulation's tree;
-//! * `decode`, `manifests`, `simulation`: typed, checked reading of the trees;
-//! * `load`: documents, kinds and cross-document checks (workload, versions);
+//! * `decode`, `manifests`, `argo`, `istio`, `flagger`, `simulation`: typed, checked reading
+//!   of the trees;
+//! * `load`: documents and kinds; `release`: `spec.release` resolved against the manifests
+//!   into the [`Strategy`] (cross-document checks: workload, Services, subsets, versions);
 //! * `diagnostic`: rustc-style errors with file, line, column, caret and help;
 //! * `units`: durations, ratios/percentages and Kubernetes quantities.
 //!
 //! Bad input never panics; every problem that can be found is reported at once, each
 //! pointing at the offending value.
 
+mod argo;
 mod decode;
 mod diagnostic;
+mod flagger;
+mod istio;
 mod load;
 mod manifests;
 pub mod model;
 mod overrides;
+mod release;
 mod simulation;
 mod tree;
 pub mod units;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_release;
 
 pub use diagnostic::{Diagnostic, OVERRIDE_FILE, ScenarioError};
 pub use load::{load_file, load_str};

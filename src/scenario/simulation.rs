@@ -4,9 +4,9 @@
 
 use super::decode::{
     Fields, read_bool, read_choice, read_count, read_cpu, read_dist, read_duration, read_memory, read_number,
-    read_positive_duration, read_ratio, read_string,
+    read_positive_duration, read_ratio, read_string, read_string_map,
 };
-use super::diagnostic::{Pos, Report};
+use super::diagnostic::{Pos, Report, did_you_mean, list_quoted};
 use super::model::*;
 use super::tree::{Node, Value};
 use super::units::format_duration;
@@ -40,14 +40,72 @@ pub(crate) struct SimulationRead {
     pub version_names: Option<Vec<String>>,
 }
 
+/// The kinds `spec.release.workload` may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WorkloadKind {
+    Deployment,
+    Service,
+    VirtualService,
+    Rollout,
+    Canary,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 5] = [
+        WorkloadKind::Deployment,
+        WorkloadKind::Service,
+        WorkloadKind::VirtualService,
+        WorkloadKind::Rollout,
+        WorkloadKind::Canary,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::Service => "Service",
+            WorkloadKind::VirtualService => "VirtualService",
+            WorkloadKind::Rollout => "Rollout",
+            WorkloadKind::Canary => "Canary",
+        }
+    }
+}
+
+/// `spec.release.from` / `.to` as written: an image or subset name, or a selector map.
+#[derive(Clone, Debug)]
+pub(crate) enum SideValue {
+    Text(String),
+    Map(BTreeMap<String, String>),
+}
+
 /// `spec.release` with positions for the cross-document checks.
 #[derive(Clone)]
 pub(crate) struct ReleaseSpec {
+    pub kind: WorkloadKind,
     pub workload: (String, Pos),
-    pub from: (String, Pos),
-    pub to: Option<(String, Pos)>,
+    /// Required except for a VirtualService release (checked here).
+    pub from: Option<(SideValue, Pos)>,
+    pub to: Option<(SideValue, Pos)>,
     pub at: SimTime,
+    /// Service only.
+    pub switch_at: Option<SimTime>,
+    /// Service only.
+    pub keep_old_for: Option<SimTime>,
+    /// VirtualService only.
+    pub steps: Option<Vec<MeshStep>>,
+    /// Rollout only (also allowed for a Deployment, which may turn out to be a Rollout's
+    /// `workloadRef`; `load` checks that): the value and the key's position.
+    pub promote_after: Option<(DurationDist, Pos)>,
+    pub analysis_duration: Option<(SimTime, Pos)>,
 }
+
+/// Which release keys belong to which kinds.
+const KIND_KEYS: [(&str, WorkloadKind); 5] = [
+    ("switchAt", WorkloadKind::Service),
+    ("keepOldFor", WorkloadKind::Service),
+    ("steps", WorkloadKind::VirtualService),
+    ("promoteAfter", WorkloadKind::Rollout),
+    ("analysisDuration", WorkloadKind::Rollout),
+];
 
 /// Reads optional `key` with `read`, or returns `default`.
 fn opt_or<T>(
@@ -204,48 +262,219 @@ fn read_document(
 fn read_release(report: &mut Report, spec: &mut Fields) -> Option<ReleaseSpec> {
     let mut r = spec.req_child(report, "release", "{workload: Deployment/myapp, from: myapp:1.0, at: 5m}")?;
     let workload = required(report, &mut r, "workload", "Deployment/myapp", read_workload);
-    let from =
-        required(report, &mut r, "from", "myapp:1.0", |rep, n, p| Some((read_string(rep, n, p)?, n.pos)));
-    let to = opt_or(report, &mut r, "to", None, |rep, n, p| Some(Some((read_string(rep, n, p)?, n.pos))));
-    let at = required(report, &mut r, "at", "5m", read_duration);
-    r.deny_unknown(report);
-    Some(ReleaseSpec { workload: workload?, from: from?, to: to?, at: at? })
-}
-
-/// `Deployment/NAME` → the name.
-fn read_workload(report: &mut Report, node: &Node, what: &str) -> Option<(String, Pos)> {
-    let text = read_string(report, node, what)?;
-    match text.split_once('/') {
-        Some(("Deployment", name)) if !name.is_empty() && !name.contains('/') => {
-            Some((name.to_string(), node.pos))
-        }
-        Some((kind, name))
-            if kind.eq_ignore_ascii_case("deployment") || kind.eq_ignore_ascii_case("deployments") =>
-        {
-            report
-                .error(
-                    node.pos,
-                    format!("`{what}` must name the kind exactly as `Deployment`, found `{kind}`"),
-                )
-                .label("expected `Deployment/NAME`")
-                .help(format!("write `workload: Deployment/{name}`"));
+    let kind = workload.as_ref().map(|w| w.0);
+    let from = match (r.opt("from"), kind) {
+        (Some(node), _) => read_side(report, node, &r.sub("from")).map(Some),
+        (None, Some(WorkloadKind::VirtualService) | None) => Some(None),
+        (None, Some(WorkloadKind::Service)) => {
+            r.req(report, "from", "{version: blue}");
             None
         }
-        Some((kind, _)) if !kind.is_empty() => {
+        (None, Some(_)) => {
+            r.req(report, "from", "myapp:1.0");
+            None
+        }
+    };
+    let to = match r.opt("to") {
+        Some(node) => read_side(report, node, &r.sub("to")).map(Some),
+        None if kind == Some(WorkloadKind::Service) => {
+            r.req(report, "to", "{version: green}");
+            None
+        }
+        None => Some(None),
+    };
+    let at = required(report, &mut r, "at", "5m", read_duration);
+    let mut kind_ok = true;
+    for (key, owner) in KIND_KEYS {
+        let (Some(pos), Some(kind)) = (r.key_pos(key), kind) else {
+            continue;
+        };
+        // A Deployment may be a Rollout's `workloadRef`; `load` checks that it is one.
+        let provisional = kind == WorkloadKind::Deployment && owner == WorkloadKind::Rollout;
+        if kind != owner && !provisional {
             report
-                .error(node.pos, format!("releasing a `{kind}` is not supported yet"))
-                .label("only Deployments can be released")
-                .help("write `workload: Deployment/NAME`, naming a Deployment in this file");
+                .error(pos, format!("`spec.release.{key}` applies only to a `{}` release", owner.name()))
+                .label(format!("this release is a `{}` release", kind.name()))
+                .help(format!("remove `{key}`, or release a {0}: `workload: {0}/NAME`", owner.name()));
+            kind_ok = false;
+        }
+    }
+    let switch_node = r.opt("switchAt");
+    let switch_at = opt_or(report, &mut r, "switchAt", None, |rep, n, p| read_duration(rep, n, p).map(Some));
+    let keep_old_for =
+        opt_or(report, &mut r, "keepOldFor", None, |rep, n, p| read_duration(rep, n, p).map(Some));
+    let steps_path = r.sub("steps");
+    let steps = match r.opt("steps") {
+        Some(node) => read_mesh_steps(report, node, &steps_path).map(Some),
+        None => Some(None),
+    };
+    let promote_pos = r.key_pos("promoteAfter");
+    let promote_after = match (r.opt("promoteAfter"), promote_pos) {
+        (Some(node), Some(pos)) => {
+            read_dist(report, node, pos, &r.sub("promoteAfter")).map(|d| Some((d, pos)))
+        }
+        _ => Some(None),
+    };
+    let analysis_pos = r.key_pos("analysisDuration");
+    let analysis_duration = match (r.opt("analysisDuration"), analysis_pos) {
+        (Some(node), Some(pos)) => {
+            read_positive_duration(report, node, &r.sub("analysisDuration")).map(|d| Some((d, pos)))
+        }
+        _ => Some(None),
+    };
+    r.deny_unknown(report);
+    if let (Some(Some(switch_at)), Some(at), Some(node), true) = (switch_at, at, switch_node, kind_ok)
+        && switch_at < at
+    {
+        report
+            .error(node.pos, "`spec.release.switchAt` is before `spec.release.at`")
+            .label(format!(
+                "the switch at {} would come before the release at {}",
+                format_duration(switch_at),
+                format_duration(at)
+            ))
+            .help("both are times since the replication starts; make `switchAt` at least `at`");
+        return None;
+    }
+    let (kind, workload) = workload?;
+    if !kind_ok {
+        return None;
+    }
+    Some(ReleaseSpec {
+        kind,
+        workload,
+        from: from?,
+        to: to?,
+        at: at?,
+        switch_at: switch_at?,
+        keep_old_for: keep_old_for?,
+        steps: steps?,
+        promote_after: promote_after?,
+        analysis_duration: analysis_duration?,
+    })
+}
+
+/// `from` / `to`: a string, or a `string: string` map (a Service release's selector).
+fn read_side(report: &mut Report, node: &Node, what: &str) -> Option<(SideValue, Pos)> {
+    if matches!(node.value, Value::Map(_)) {
+        return read_string_map(report, node, what).map(|m| (SideValue::Map(m), node.pos));
+    }
+    read_string(report, node, what).map(|s| (SideValue::Text(s), node.pos))
+}
+
+/// `steps: [{weight: 10, hold: 10m}, ..., {weight: 100}]`.
+fn read_mesh_steps(report: &mut Report, node: &Node, path: &str) -> Option<Vec<MeshStep>> {
+    const EXAMPLE: &str = "steps: [{weight: 10, hold: 10m}, {weight: 50, hold: 10m}, {weight: 100}]";
+    let items = match &node.value {
+        Value::Seq(items) if !items.is_empty() => items,
+        _ => {
+            let found = if matches!(node.value, Value::Seq(_)) {
+                "an empty list".to_string()
+            } else {
+                node.describe()
+            };
+            report
+                .error(node.pos, format!("`{path}` must be a non-empty list of steps, found {found}"))
+                .label("expected a list of `{weight, hold}` steps")
+                .help(format!("for example `{EXAMPLE}`"));
+            return None;
+        }
+    };
+    let mut steps = Vec::new();
+    let mut ok = true;
+    let last = items.len() - 1;
+    for (i, item) in items.iter().enumerate() {
+        let Some(mut f) = Fields::new(report, item, item.pos, format!("{path}[{i}]")) else {
+            ok = false;
+            continue;
+        };
+        let weight = required(report, &mut f, "weight", "10", |r, n, p| {
+            let w = read_count(r, n, p, u64::MAX)?;
+            if w > 100 {
+                r.error(n.pos, format!("`{p}` is too large, found {w}"))
+                    .label("expected a percentage 0..=100")
+                    .help("a step's weight is the percent of traffic the new version gets; use 100 for all of it");
+                return None;
+            }
+            Some(w)
+        });
+        let hold_pos = f.key_pos("hold");
+        let hold = opt_or(report, &mut f, "hold", None, |r, n, p| read_positive_duration(r, n, p).map(Some));
+        f.deny_unknown(report);
+        match (i == last, hold_pos, &hold) {
+            (false, None, _) => {
+                report
+                    .error(item.pos, format!("`{path}[{i}]` needs a `hold`"))
+                    .label("every step but the last holds its weight for a while")
+                    .help(format!("add e.g. `hold: 10m`; {EXAMPLE}"));
+                ok = false;
+            }
+            (true, Some(pos), _) => {
+                report
+                    .error(pos, format!("the last step `{path}[{i}]` must not have a `hold`"))
+                    .label("the last weight is kept until the end of the simulation")
+                    .help("remove `hold` from the last step");
+                ok = false;
+            }
+            _ => {}
+        }
+        match (weight, hold) {
+            (Some(weight), Some(hold)) => steps.push(MeshStep { weight: weight as u32, hold }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(steps)
+}
+
+/// `KIND/NAME` → the kind and the name.
+fn read_workload(report: &mut Report, node: &Node, what: &str) -> Option<(WorkloadKind, (String, Pos))> {
+    let text = read_string(report, node, what)?;
+    let kinds: Vec<&str> = WorkloadKind::ALL.iter().map(|k| k.name()).collect();
+    let choices = list_quoted(&kinds);
+    match text.split_once('/') {
+        Some((kind, name)) if !name.is_empty() && !name.contains('/') && !kind.is_empty() => {
+            if let Some(k) = WorkloadKind::ALL.iter().find(|k| k.name() == kind) {
+                return Some((*k, (name.to_string(), node.pos)));
+            }
+            let exact = WorkloadKind::ALL.iter().find(|k| {
+                let n = k.name();
+                kind.eq_ignore_ascii_case(n) || kind.eq_ignore_ascii_case(&format!("{n}s"))
+            });
+            match exact {
+                Some(k) => {
+                    report
+                        .error(
+                            node.pos,
+                            format!("`{what}` must name the kind exactly as `{}`, found `{kind}`", k.name()),
+                        )
+                        .label(format!("expected `{}/NAME`", k.name()))
+                        .help(format!("write `workload: {}/{name}`", k.name()));
+                }
+                None => {
+                    let help = match did_you_mean(kind, &kinds) {
+                        Some(guess) => format!("did you mean `{guess}`? a release names one of {choices}"),
+                        None => format!("write `workload: KIND/NAME` with KIND one of {choices}"),
+                    };
+                    report
+                        .error(node.pos, format!("releasing a `{kind}` is not supported yet"))
+                        .label(format!("expected one of {choices}"))
+                        .help(help);
+                }
+            }
             None
         }
         _ => {
             let name = text.trim_matches('/');
             report
-                .error(node.pos, format!("`{what}` must be `Deployment/NAME`, found `{text}`"))
+                .error(
+                    node.pos,
+                    format!("`{what}` must be `Deployment/NAME` or another `KIND/NAME`, found `{text}`"),
+                )
                 .label("expected `Deployment/NAME`")
                 .help(format!(
-                    "write `workload: Deployment/{}`",
-                    if name.is_empty() { "myapp" } else { name }
+                    "write `workload: Deployment/{}` (or a {} instead of Deployment)",
+                    if name.is_empty() { "myapp" } else { name },
+                    list_quoted(&kinds[1..])
                 ));
             None
         }

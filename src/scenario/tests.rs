@@ -464,12 +464,15 @@ fn percentage_above_100() {
 
 #[test]
 fn unknown_kind() {
-    let text =
-        format!("{BASE}---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {{name: myapp}}\n");
-    let d = check_error(&text, 44, 7, "unsupported kind `Rollout` (apiVersion `argoproj.io/v1alpha1`)");
+    let text = format!("{BASE}---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: myapp}}\n");
+    let d = check_error(&text, 44, 7, "unsupported kind `StatefulSet` (apiVersion `apps/v1`)");
     assert_eq!(
         d.help.as_deref(),
-        Some("supported kinds: apps/v1 Deployment, v1 Service, rollsim.dev/v1alpha1 Simulation")
+        Some(
+            "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
+             networking.istio.io/v1 VirtualService and DestinationRule (also v1beta1, v1alpha3), \
+             flagger.app/v1beta1 Canary, rollsim.dev/v1alpha1 Simulation"
+        )
     );
 
     let text = base_with("kind: Service", "kind: Servise");
@@ -608,8 +611,11 @@ fn release_cross_checks() {
     let d = check_error(&text, 30, 23, "names Deployment `myap`, which is not in this file");
     assert!(d.help.unwrap().starts_with("did you mean `Deployment/myapp`?"));
 
+    let text = base_with("workload: Deployment/myapp", "workload: StatefulSet/myapp");
+    check_error(&text, 30, 23, "releasing a `StatefulSet` is not supported yet");
+
     let text = base_with("workload: Deployment/myapp", "workload: Rollout/myapp");
-    check_error(&text, 30, 23, "releasing a `Rollout` is not supported yet");
+    check_error(&text, 30, 23, "names Rollout `myapp`, which is not in this file");
 
     let text = base_with("workload: Deployment/myapp", "workload: myapp");
     check_error(&text, 30, 23, "must be `Deployment/NAME`");
