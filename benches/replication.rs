@@ -1,14 +1,20 @@
-//! One replication of a 1-hour, 1,000 requests/s, 20-pod rolling update, in both fidelities.
+//! One replication of a 1-hour, 1,000 requests/s, 20-pod release, in both fidelities: a
+//! rolling update (`request`, `aggregated`) and an Argo Rollouts canary with Istio traffic
+//! routing (`canary_request`, `canary_aggregated`: setWeight 10, pause 10m, setWeight 50,
+//! pause 10m, setWeight 100), whose routing draws and weight changes the rolling update does
+//! not exercise.
 //!
 //! Run with `cargo bench --bench replication`. Targets (issue 2): the aggregated fidelity at
 //! least 30× faster than the request fidelity, and the request fidelity at least 5 million
-//! requests per second per core. Divan reports each fidelity's time (and requests per second
-//! as its throughput); the ratio is printed at the end from the same run's measurements.
+//! requests per second per core, for each case. Divan reports each fidelity's time (and
+//! requests per second as its throughput); the ratios are printed at the end from the same
+//! run's measurements.
 
 use rollsim::experiment::world::{Collect, run_replication};
 use rollsim::scenario::{Override, Scenario, load_str};
 use std::time::Instant;
 
+/// The rolling update.
 const SCENARIO: &str = r#"
 apiVersion: apps/v1
 kind: Deployment
@@ -48,9 +54,87 @@ spec:
   slo: {objective: 99.9%, window: 30d}
 "#;
 
-fn scenario(fidelity: &str) -> Scenario {
+/// The canary: the same pods, traffic and versions as [`SCENARIO`], released by an Argo
+/// Rollout whose steps Istio carries out with exact weights (the stable keeps its 20 pods, the
+/// canary grows to 2, 10, then 20).
+const CANARY_SCENARIO: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: bench}
+spec:
+  replicas: 20
+  selector: {matchLabels: {app: bench}}
+  template:
+    metadata: {labels: {app: bench}}
+    spec:
+      containers:
+        - name: app
+          image: bench:2
+          resources: {requests: {cpu: 250m, memory: 256Mi}}
+          readinessProbe: {periodSeconds: 5}
+  strategy:
+    canary:
+      canaryService: bench-canary
+      stableService: bench-stable
+      trafficRouting:
+        istio:
+          virtualService: {name: bench, routes: [primary]}
+      steps:
+        - setWeight: 10
+        - pause: {duration: 10m}
+        - setWeight: 50
+        - pause: {duration: 10m}
+        - setWeight: 100
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bench-stable}
+spec: {selector: {app: bench}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bench-canary}
+spec: {selector: {app: bench}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: bench}
+spec:
+  hosts: [bench]
+  http:
+    - name: primary
+      route:
+        - {destination: {host: bench-stable}, weight: 100}
+        - {destination: {host: bench-canary}, weight: 0}
+---
+apiVersion: rollsim.dev/v1alpha1
+kind: Simulation
+metadata: {name: bench-canary}
+spec:
+  seed: 1
+  replications: 1
+  duration: 1h
+  release: {workload: Rollout/bench, from: "bench:1", at: 5m}
+  traffic: {rps: 1000, users: 10000}
+  versions:
+    "bench:1": {errorRate: 0.001}
+    "bench:2": {errorRate: 0.001, faults: [{kind: errors, rate: 0.01}]}
+  pods: {startup: {kind: lognormal, median: 20s, p99: 60s}, capacityRps: 200}
+  cluster: {nodes: 4, nodeCapacity: {cpu: "8", memory: 32Gi}}
+  slo: {objective: 99.9%, window: 30d}
+"#;
+
+fn load(name: &str, yaml: &str, fidelity: &str) -> Scenario {
     let set = [Override { path: "spec.fidelity".into(), value: fidelity.into() }];
-    load_str("bench.yaml", SCENARIO, &set).expect("the bench scenario loads")
+    load_str(name, yaml, &set).unwrap_or_else(|e| panic!("the bench scenario {name} loads:\n{e}"))
+}
+
+fn scenario(fidelity: &str) -> Scenario {
+    load("bench.yaml", SCENARIO, fidelity)
+}
+
+fn canary_scenario(fidelity: &str) -> Scenario {
+    load("bench-canary.yaml", CANARY_SCENARIO, fidelity)
 }
 
 fn requests_of(sc: &Scenario) -> u64 {
@@ -75,6 +159,24 @@ fn aggregated(bencher: divan::Bencher) {
         .bench(|| run_replication(divan::black_box(&sc), 0, Collect::default()));
 }
 
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn canary_request(bencher: divan::Bencher) {
+    let sc = canary_scenario("request");
+    let n = requests_of(&sc);
+    bencher
+        .counter(divan::counter::ItemsCount::new(n))
+        .bench(|| run_replication(divan::black_box(&sc), 0, Collect::default()));
+}
+
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn canary_aggregated(bencher: divan::Bencher) {
+    let sc = canary_scenario("aggregated");
+    let n = requests_of(&sc);
+    bencher
+        .counter(divan::counter::ItemsCount::new(n))
+        .bench(|| run_replication(divan::black_box(&sc), 0, Collect::default()));
+}
+
 /// Median wall time of `runs` replications.
 fn median_secs(sc: &Scenario, runs: usize) -> f64 {
     let mut times: Vec<f64> = (0..runs)
@@ -88,17 +190,23 @@ fn median_secs(sc: &Scenario, runs: usize) -> f64 {
     times[runs / 2]
 }
 
-fn main() {
-    divan::main();
-    let (request, aggregated) = (scenario("request"), scenario("aggregated"));
-    let requests = requests_of(&request) as f64;
-    let t_request = median_secs(&request, 5);
-    let t_aggregated = median_secs(&aggregated, 11);
+/// Prints the same-run ratio of the two fidelities of one case.
+fn print_ratio(case: &str, request: &Scenario, aggregated: &Scenario) {
+    let requests = requests_of(request) as f64;
+    let t_request = median_secs(request, 5);
+    let t_aggregated = median_secs(aggregated, 11);
     println!(
-        "\nratio (same run, medians): request {:.3} s ({:.2} M requests/s), aggregated {:.4} s; aggregated is {:.1}x faster",
+        "ratio, {case} (same run, medians): request {:.3} s ({:.2} M requests/s), aggregated {:.4} s; aggregated is {:.1}x faster",
         t_request,
         requests / t_request / 1e6,
         t_aggregated,
         t_request / t_aggregated
     );
+}
+
+fn main() {
+    divan::main();
+    println!();
+    print_ratio("rolling update", &scenario("request"), &scenario("aggregated"));
+    print_ratio("canary (Argo + Istio)", &canary_scenario("request"), &canary_scenario("aggregated"));
 }
