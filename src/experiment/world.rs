@@ -62,6 +62,8 @@ enum Event {
         dest: u8,
         serving: bool,
     },
+    /// A destination's new selector reaches its endpoints.
+    Reselect(u8),
     /// New route weights (percent per destination) reach the proxies.
     Route([u8; 2]),
     /// Someone runs `kubectl argo rollouts promote`.
@@ -409,6 +411,7 @@ impl<'s> World<'s> {
                     serving && p.ready && !p.deleting && !p.gone && self.matches(dest as usize, pod);
                 self.traffic.set_destination_endpoint(pod, DestinationId(u32::from(dest)), serving);
             }
+            Event::Reselect(d) => self.reselect(d as usize),
             Event::Route(weights) => self.apply_route(weights),
             Event::Promote => self.promote(now),
             Event::FlaggerTick => self.flagger_tick(now),
@@ -467,26 +470,22 @@ impl<'s> World<'s> {
         }
     }
 
-    /// Points destination `d` at other pods: every pod whose membership changes gets an
-    /// endpoint update after the propagation delay.
+    /// Points destination `d` at other pods. Like the endpoints controller, which rewrites a
+    /// Service's Endpoints in one update, the whole change reaches the traffic at once after
+    /// the propagation delay.
     fn select(&mut self, d: usize, selector: Selector) {
-        if self.dests[d] == selector {
-            return;
+        if self.dests[d] != selector {
+            self.dests[d] = selector;
+            self.queue.schedule_in(self.sc.controller.endpoint_propagation, Event::Reselect(d as u8));
         }
-        let before: Vec<bool> = (0..self.cluster.pods.len() as u32).map(|p| self.matches(d, p)).collect();
-        self.dests[d] = selector;
-        let propagation = self.sc.controller.endpoint_propagation;
-        for (pod, was) in before.into_iter().enumerate() {
-            let pod = pod as u32;
+    }
+
+    /// Destination `d`'s endpoints become the Ready, non-terminating pods its selector picks.
+    fn reselect(&mut self, d: usize) {
+        for pod in 0..self.cluster.pods.len() as u32 {
             let p = &self.cluster.pods[pod as usize];
-            if p.gone || p.deleting {
-                continue;
-            }
-            let now_matches = self.matches(d, pod);
-            if was != now_matches {
-                self.queue
-                    .schedule_in(propagation, Event::Endpoint { pod, dest: d as u8, serving: now_matches });
-            }
+            let serving = p.ready && !p.deleting && !p.gone && self.matches(d, pod);
+            self.traffic.set_destination_endpoint(pod, DestinationId(d as u32), serving);
         }
     }
 

@@ -57,6 +57,8 @@ pub(super) struct MeshPlan {
 pub(super) struct RolloutPlan {
     object: String,
     promote_after: Option<DurationDist>,
+    /// The human rolled back a completed rollout with `kubectl argo rollouts undo`.
+    undone: bool,
 }
 
 pub(super) struct FlaggerPlan {
@@ -94,6 +96,7 @@ impl Plan {
             Strategy::Rollout(r) => Plan::Rollout(Box::new(RolloutPlan {
                 object: format!("Rollout/{}", r.name),
                 promote_after: r.promote_after,
+                undone: false,
             })),
             Strategy::Flagger(r) => Plan::Flagger(Box::new(FlaggerPlan {
                 canary: FlaggerCanary::new(r.spec.clone()),
@@ -410,14 +413,23 @@ impl World<'_> {
             }
             Plan::Rollout(p) => {
                 let object = p.object.clone();
-                self.workloads[0].rollout_mut().abort();
+                let rollout = self.workloads[0].rollout_mut();
+                // While the update runs, abort returns to the stable version; once the new
+                // version is the stable one, abort has nothing to return to, and the way back is
+                // `undo`: the old template again, through every step (no rollbackWindow).
+                let message = if rollout.stable_template() == Some(NEW) {
+                    rollout.set_template(OLD);
+                    p.undone = true;
+                    format!(
+                        "kubectl argo rollouts undo: the template goes back to {}; the Rollout runs its strategy again towards it",
+                        self.sc.release.from_image
+                    )
+                } else {
+                    rollout.abort();
+                    "kubectl argo rollouts abort: traffic and pods go back to the stable version".to_string()
+                };
                 self.undo_at = Some(now);
-                self.log(
-                    now,
-                    object,
-                    "RollbackStarted",
-                    "kubectl argo rollouts abort: traffic and pods go back to the stable version".to_string(),
-                );
+                self.log(now, object, "RollbackStarted", message);
                 self.request_sync(now);
             }
             Plan::Flagger(_) => {}
@@ -752,9 +764,14 @@ impl World<'_> {
                 }
                 Plan::Switch(p) => p.sw.phase() == crate::controllers::service_switch::Phase::RolledBack,
                 Plan::Mesh(_) => self.traffic.endpoints_of(NEW) == 0,
-                Plan::Rollout(_) => {
+                Plan::Rollout(p) => {
                     let r = self.workloads[0].rollout();
-                    r.aborted() && self.stable_available() >= i64::from(self.sc.deployment.replicas)
+                    let replicas = i64::from(self.sc.deployment.replicas);
+                    if p.undone {
+                        r.stable_template() == Some(OLD) && r.phase() == RolloutPhase::Healthy
+                    } else {
+                        r.aborted() && self.stable_available() >= replicas
+                    }
                 }
                 Plan::Flagger(p) => p.canary.phase() == FlaggerPhase::Failed,
             };
