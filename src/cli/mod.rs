@@ -18,11 +18,11 @@ use crate::scenario::{EXAMPLE_FILE_NAME as EXAMPLE_NAME, EXAMPLE_YAML as EXAMPLE
     name = "rollsim",
     version,
     about = "Simulate Kubernetes releases before you trust them with production",
-    long_about = "rollsim replays a release (a rolling update of a Deployment, so far) over many \
+    long_about = "rollsim replays a release (a Deployment's rolling update, a blue-green Service switch, an Istio canary, an Argo Rollout or a Flagger Canary) over many \
                   seeded replications of a simulated cluster and its traffic, and reports the \
                   blast radius, time to detect, time to roll back and resource overhead.\n\n\
                   With no arguments it runs the built-in example (scenarios/rolling-bad-release.yaml).",
-    after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50\n  rollsim run scenarios/rolling-bad-release.yaml scenarios/rolling-healthy.yaml\n  rollsim trace scenarios/rolling-never-ready.yaml\n  rollsim validate my-scenario.yaml"
+    after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50\n  rollsim run scenarios/same-fault/*.yaml\n  rollsim trace scenarios/argo-canary-istio.yaml\n  rollsim trace scenarios/rolling-never-ready.yaml\n  rollsim validate my-scenario.yaml"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -171,12 +171,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Command::Validate(args)) => {
             let scenario = scenario::load_file(&args.file, &[])?;
             println!(
-                "{}: ok: Simulation {} releases {} → {} on Deployment/{} ({} replications of {})",
+                "{}: ok: Simulation {} releases {} → {} by {} ({} replications of {})",
                 args.file.display(),
                 scenario.name,
                 scenario.release.from_image,
                 scenario.release.to_image,
-                scenario.deployment.name,
+                scenario.release_summary(),
                 scenario.replications,
                 scenario::units::format_duration(scenario.duration)
             );

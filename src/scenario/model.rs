@@ -174,3 +174,45 @@ pub enum FlaggerCheckKind {
     /// A custom query or MetricTemplate: cannot be evaluated until monitoring lands; passes.
     Custom,
 }
+
+impl Scenario {
+    /// The object the release acts on and how, in a few words
+    /// (`Rollout/myapp (Argo Rollouts canary, Istio VirtualService myapp)`).
+    pub fn release_summary(&self) -> String {
+        let d = &self.deployment;
+        match &self.strategy {
+            Strategy::Deployment => {
+                let how = match d.strategy {
+                    DeploymentStrategy::RollingUpdate { .. } => "rolling update",
+                    DeploymentStrategy::Recreate => "Recreate",
+                };
+                format!("Deployment/{} ({how})", d.name)
+            }
+            Strategy::ServiceSwitch(r) => format!(
+                "Service/{} (blue-green by selector: {} → {})",
+                r.service, r.config.old.name, r.config.new.name
+            ),
+            Strategy::Mesh(r) => format!(
+                "VirtualService/{} (Istio split by hand: subset {} → {}, {} step{})",
+                r.virtual_service,
+                r.from_subset,
+                r.to_subset,
+                r.steps.len(),
+                if r.steps.len() == 1 { "" } else { "s" }
+            ),
+            Strategy::Rollout(r) => {
+                let how = match (&r.spec.strategy, &r.virtual_service) {
+                    (crate::controllers::argo::spec::RolloutStrategy::BlueGreen(_), _) => {
+                        "Argo Rollouts blue-green".to_string()
+                    }
+                    (_, Some(vs)) => format!("Argo Rollouts canary, Istio VirtualService {vs}"),
+                    (_, None) => "Argo Rollouts canary by replicas".to_string(),
+                };
+                format!("Rollout/{} ({how})", r.name)
+            }
+            Strategy::Flagger(r) => {
+                format!("Canary/{} (Flagger, target Deployment/{})", r.spec.name, r.spec.target)
+            }
+        }
+    }
+}
