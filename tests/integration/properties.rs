@@ -155,3 +155,29 @@ fn endpoint_removal_delay_costs_requests() {
         assert!(none < short && short < long, "{fidelity}: {none} {short} {long}");
     }
 }
+
+/// Every strategy of the same-fault set: identical records at any thread count, and every
+/// request counted once.
+#[test]
+fn every_strategy_is_deterministic_and_conserves_requests() {
+    let mut files: Vec<_> = std::fs::read_dir("scenarios/same-fault")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "{files:?}");
+    for file in files {
+        let mut sc = rollsim::scenario::load_file(&file, &[]).unwrap();
+        sc.replications = 6;
+        let one = run_all(&sc, RunPlan { threads: Some(1), ..RunPlan::default() });
+        let three = run_all(&sc, RunPlan { threads: Some(3), ..RunPlan::default() });
+        for (a, b) in one.iter().zip(&three) {
+            assert_eq!(a.record, b.record, "{}", file.display());
+            let r = &a.record;
+            assert_eq!(r.requests, r.succeeded_requests + r.failed_requests + r.dropped_requests);
+            assert!(r.bad_requests <= r.failed_requests + r.dropped_requests);
+            assert!(r.new_version_requests <= r.requests);
+        }
+    }
+}

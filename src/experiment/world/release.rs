@@ -102,7 +102,10 @@ impl Plan {
                 canary: FlaggerCanary::new(r.spec.clone()),
                 checks: r.checks.clone(),
                 object: format!("Canary/{}", r.spec.name),
-                routed: r.spec.provider == Provider::Istio,
+                // A/B testing routes only requests that match headers or cookies (testers, not
+                // users) to the canary: user traffic stays on the primary.
+                routed: r.spec.provider == Provider::Istio
+                    && !matches!(r.spec.strategy(), flagger::Strategy::ABTesting { .. }),
                 model: VersionModel::new(&sc.versions[sc.release.to_image.as_str()], sc.release.at),
                 tallies: Vec::new(),
                 verdicts: Vec::new(),
@@ -200,7 +203,9 @@ impl World<'_> {
                 target.set_replicas(0);
                 self.workloads.push(Workload::deployment(&dep.name, target));
                 self.dests.push(Selector::Workload(0));
-                if r.spec.provider == Provider::Istio {
+                if r.spec.provider == Provider::Istio
+                    && !matches!(r.spec.strategy(), flagger::Strategy::ABTesting { .. })
+                {
                     self.dests.push(Selector::Workload(1));
                     self.traffic.add_destination();
                 }
@@ -669,8 +674,13 @@ impl World<'_> {
                 flagger::Action::SetRoutes(routes) => {
                     if routed {
                         self.set_weights([routes.primary.min(100) as u8, routes.canary.min(100) as u8]);
-                        self.log(now, object.clone(), "TrafficWeight", routes.to_string());
                     }
+                    let message = if routed {
+                        routes.to_string()
+                    } else {
+                        format!("{routes} (matched requests only; user traffic stays on the primary)")
+                    };
+                    self.log(now, object.clone(), "TrafficWeight", message);
                 }
                 flagger::Action::Promote => {
                     let template = self.workloads[1].dep().template();
