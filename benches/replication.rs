@@ -141,40 +141,32 @@ fn requests_of(sc: &Scenario) -> u64 {
     run_replication(sc, 0, Collect::default()).record.requests
 }
 
-#[divan::bench(sample_count = 5, sample_size = 1)]
-fn request(bencher: divan::Bencher) {
-    let sc = scenario("request");
+/// Times replication 0 of `sc`, counting its requests as the throughput.
+fn bench_replication(bencher: divan::Bencher, sc: Scenario) {
     let n = requests_of(&sc);
     bencher
         .counter(divan::counter::ItemsCount::new(n))
         .bench(|| run_replication(divan::black_box(&sc), 0, Collect::default()));
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn request(bencher: divan::Bencher) {
+    bench_replication(bencher, scenario("request"));
 }
 
 #[divan::bench(sample_count = 20, sample_size = 1)]
 fn aggregated(bencher: divan::Bencher) {
-    let sc = scenario("aggregated");
-    let n = requests_of(&sc);
-    bencher
-        .counter(divan::counter::ItemsCount::new(n))
-        .bench(|| run_replication(divan::black_box(&sc), 0, Collect::default()));
+    bench_replication(bencher, scenario("aggregated"));
 }
 
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn canary_request(bencher: divan::Bencher) {
-    let sc = canary_scenario("request");
-    let n = requests_of(&sc);
-    bencher
-        .counter(divan::counter::ItemsCount::new(n))
-        .bench(|| run_replication(divan::black_box(&sc), 0, Collect::default()));
+    bench_replication(bencher, canary_scenario("request"));
 }
 
 #[divan::bench(sample_count = 20, sample_size = 1)]
 fn canary_aggregated(bencher: divan::Bencher) {
-    let sc = canary_scenario("aggregated");
-    let n = requests_of(&sc);
-    bencher
-        .counter(divan::counter::ItemsCount::new(n))
-        .bench(|| run_replication(divan::black_box(&sc), 0, Collect::default()));
+    bench_replication(bencher, canary_scenario("aggregated"));
 }
 
 /// Median wall time of `runs` replications.
