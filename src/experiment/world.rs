@@ -707,7 +707,7 @@ impl<'s> World<'s> {
     }
 
     fn scale_rs(&mut self, now: SimTime, w: u32, rs: RsId, from: i64, to: i64) {
-        if self.collect.trace {
+        if self.collect.trace && from != to {
             let verb = if to > from { "up" } else { "down" };
             let message =
                 format!("Scaled {verb} replica set {} from {from} to {to}", self.rs_names[rs as usize]);

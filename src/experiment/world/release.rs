@@ -70,6 +70,8 @@ pub(super) struct FlaggerPlan {
     model: VersionModel,
     tallies: Vec<Tally>,
     verdicts: Vec<Verdict>,
+    /// Each check's value this tick (`None`: no data, or a custom query).
+    values: Vec<Option<f64>>,
 }
 
 impl Plan {
@@ -109,6 +111,7 @@ impl Plan {
                 model: VersionModel::new(&sc.versions[sc.release.to_image.as_str()], sc.release.at),
                 tallies: Vec::new(),
                 verdicts: Vec::new(),
+                values: Vec::new(),
             })),
         }
     }
@@ -643,20 +646,39 @@ impl World<'_> {
         let observed = p.tallies.get(1).copied().unwrap_or_default();
         let mirrored = p.canary.routes().mirrored;
         p.verdicts.clear();
+        p.values.clear();
         for check in &p.checks {
-            p.verdicts.push(stand_in_verdict(
-                check,
-                observed,
-                p.routed && !mirrored,
-                &p.model,
-                now,
-                first_new_start,
-            ));
+            let use_observed = p.routed && !mirrored;
+            let (verdict, value) =
+                stand_in_check(check, observed, use_observed, &p.model, now, first_new_start);
+            p.verdicts.push(verdict);
+            p.values.push(value);
         }
         let out = p.canary.tick(TickInput { target: target_template, primary, canary, checks: &p.verdicts });
         let object = p.object.clone();
         let routed = p.routed;
         let interval = p.canary.interval();
+        let failed_check = |event: &flagger::Event| match *event {
+            flagger::Event::CheckFailed { check, failed_checks, threshold, .. } => {
+                let c = &p.checks[check];
+                let range = format!(
+                    "{}..{}",
+                    c.min.map_or(String::new(), |m| m.to_string()),
+                    c.max.map_or(String::new(), |m| m.to_string())
+                );
+                let value = match p.values[check] {
+                    Some(v) => format!("{v:.2} outside {range}"),
+                    None => "no values found (the canary got no traffic)".to_string(),
+                };
+                Some(format!(
+                    "halt advancement: {} {value} ({failed_checks}/{threshold}; stand-in check, not a Prometheus query)",
+                    c.name
+                ))
+            }
+            _ => None,
+        };
+        let messages: Vec<String> =
+            out.events.iter().map(|e| failed_check(e).unwrap_or_else(|| e.to_string())).collect();
         for action in out.actions {
             match action {
                 flagger::Action::CreatePrimary => {}
@@ -689,7 +711,7 @@ impl World<'_> {
                 }
             }
         }
-        for event in out.events {
+        for (event, message) in out.events.into_iter().zip(messages) {
             if let flagger::Event::RolledBack { .. } = event {
                 if self.detected_at.is_none() {
                     self.detect(now, "flagger_analysis", format!("Flagger: {event}"));
@@ -700,7 +722,7 @@ impl World<'_> {
             }
             let quiet = matches!(event, flagger::Event::WaitingForPrimary | flagger::Event::WaitingForCanary);
             if now >= self.sc.release.at && !quiet {
-                self.log(now, object.clone(), event.reason(), event.to_string());
+                self.log(now, object.clone(), event.reason(), message);
             }
         }
         self.check_progress(now);
@@ -875,18 +897,18 @@ fn describe_step(step: &CanaryStep) -> String {
 /// is the canary's observed share of good responses since the last tick (routed traffic),
 /// or its version's true error probability (mirrored or unrouted canary, as a load tester
 /// would see it); the duration is the version's true p99 latency. Custom queries pass.
-fn stand_in_verdict(
+fn stand_in_check(
     check: &FlaggerCheck,
     observed: Tally,
     use_observed: bool,
     model: &VersionModel,
     now: SimTime,
     first_start: SimTime,
-) -> Verdict {
+) -> (Verdict, Option<f64>) {
     let value = match check.kind {
         FlaggerCheckKind::RequestSuccessRate if use_observed => {
             if observed.requests == 0 {
-                return Verdict::NoData;
+                return (Verdict::NoData, None);
             }
             100.0 * (1.0 - observed.errors as f64 / observed.requests as f64)
         }
@@ -899,9 +921,9 @@ fn stand_in_verdict(
             // p99 of the log-normal, truncated to whole milliseconds as Flagger does.
             (1000.0 * (l.mu + 2.326_347_874_040_841 * l.sigma).exp()).trunc()
         }
-        FlaggerCheckKind::Custom => return Verdict::Pass,
+        FlaggerCheckKind::Custom => return (Verdict::Pass, None),
     };
     let below = check.min.is_some_and(|min| value < min);
     let above = check.max.is_some_and(|max| value > max);
-    if below || above { Verdict::Fail } else { Verdict::Pass }
+    (if below || above { Verdict::Fail } else { Verdict::Pass }, Some(value))
 }
