@@ -64,3 +64,53 @@ fn agree(faults: &str) {
         - request.iter().map(|r| r.failed_requests).min().unwrap();
     assert!(spread > 10);
 }
+
+/// An Argo canary with Istio routing: requests are split between two destinations by weight
+/// (Envoy's independent pick per request; the aggregated fidelity's multinomial split), the
+/// weights change as the steps advance, and the canary's 5% errors count as bad requests.
+/// 300 replications per fidelity, 25 simulated minutes: the 10% step and most of the 50% one.
+#[test]
+fn request_and_aggregated_agree_for_a_routed_canary() {
+    let load = |fidelity: &str| {
+        let overrides: Vec<_> = [
+            format!("spec.fidelity={fidelity}"),
+            "spec.traffic.rps=100".into(),
+            "spec.duration=25m".into(),
+            "spec.replications=300".into(),
+            "spec.seed=2027".into(),
+        ]
+        .iter()
+        .map(|s| rollsim::scenario::parse_override(s).unwrap())
+        .collect();
+        let sc = rollsim::scenario::load_file(
+            std::path::Path::new("scenarios/same-fault/argo-canary-istio.yaml"),
+            &overrides,
+        )
+        .unwrap();
+        run_all(&sc, RunPlan::default()).into_iter().map(|r| r.record).collect::<Vec<_>>()
+    };
+    let request = load("request");
+    let aggregated = load("aggregated");
+    type Column = (&'static str, fn(&RunRecord) -> f64);
+    let columns: [Column; 5] = [
+        ("new_version_requests", |r| r.new_version_requests as f64),
+        ("bad_requests", |r| r.bad_requests as f64),
+        ("failed_requests", |r| r.failed_requests as f64),
+        ("users_affected", |r| r.users_affected as f64),
+        ("requests", |r| r.requests as f64),
+    ];
+    for (name, f) in columns {
+        let a: Vec<f64> = request.iter().map(f).collect();
+        let b: Vec<f64> = aggregated.iter().map(f).collect();
+        let ks = ks_two_sample(&a, &b);
+        let welch = welch_t_test(&a, &b);
+        assert!(ks.p_value > 0.001, "canary {name}: KS D={} p={}", ks.statistic, ks.p_value);
+        assert!(welch.p_value > 0.001, "canary {name}: Welch t={} p={}", welch.statistic, welch.p_value);
+    }
+    // Both send the canary its weight: about 10% of the requests from the 10% step on.
+    let share = |v: &[RunRecord]| {
+        v.iter().map(|r| r.new_version_requests as f64 / r.requests as f64).sum::<f64>() / v.len() as f64
+    };
+    assert!((share(&request) - share(&aggregated)).abs() < 0.01);
+    assert!(share(&request) > 0.02, "{}", share(&request));
+}
