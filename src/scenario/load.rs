@@ -8,7 +8,7 @@ use super::istio::{ISTIO_VERSIONS, read_destination_rule, read_virtual_service};
 use super::manifests::{read_deployment, read_service};
 use super::model::{Release, Scenario, ServiceManifest, Strategy};
 use super::overrides::{self, Override};
-use super::release::{Manifests, Resolved, resolve};
+use super::release::{Manifests, Resolved, place_unnamespaced, resolve};
 use super::simulation::{ReleaseSpec, SimulationDoc, read_simulation};
 use super::tree::{self, Node};
 use std::path::Path;
@@ -23,6 +23,40 @@ const SUPPORTED: [(&[&str], &str); 7] = [
     (&ISTIO_VERSIONS, "DestinationRule"),
     (&["flagger.app/v1beta1"], "Canary"),
     (&["rollsim.dev/v1alpha1"], "Simulation"),
+];
+
+/// Kinds a release's manifests commonly carry that rollsim does not simulate: documents of
+/// these kinds are skipped, whatever their apiVersion, so that example manifests run
+/// unchanged. (An HPA is not simulated: replicas stay at `spec.replicas`.) Workload kinds
+/// (StatefulSet, DaemonSet, …) stay errors: skipping them would hide a release rollsim cannot
+/// simulate.
+const IGNORED: &[&str] = &[
+    "AnalysisTemplate",
+    "AuthorizationPolicy",
+    "AlertProvider",
+    "ClusterAnalysisTemplate",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "EnvoyFilter",
+    "Gateway",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "LimitRange",
+    "MetricTemplate",
+    "Namespace",
+    "NetworkPolicy",
+    "PeerAuthentication",
+    "PodDisruptionBudget",
+    "PodMonitor",
+    "ResourceQuota",
+    "Role",
+    "RoleBinding",
+    "Secret",
+    "ServiceAccount",
+    "ServiceEntry",
+    "ServiceMonitor",
+    "Sidecar",
 ];
 
 const SUPPORTED_HELP: &str = "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
@@ -108,7 +142,18 @@ struct Object<'n> {
 fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scenario> {
     let docs = tree::parse_stream(text, 0, 0, report)?;
     let roots: Vec<&Node> = docs.iter().filter_map(|d| d.root.as_ref()).filter(|n| !n.is_null()).collect();
-    let objects: Vec<Object> = roots.iter().filter_map(|root| classify(report, root)).collect();
+    let mut ignored = 0;
+    let objects: Vec<Object> = roots
+        .iter()
+        .filter_map(|root| match classify(report, root) {
+            Class::Read(object) => Some(object),
+            Class::Ignored => {
+                ignored += 1;
+                None
+            }
+            Class::Bad => None,
+        })
+        .collect();
 
     let simulations: Vec<&Object> = objects.iter().filter(|o| o.kind == "Simulation").collect();
     let simulation_root = match simulations.as_slice() {
@@ -168,7 +213,8 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
     let simulation = simulation?;
     // An object that was not read (bad kind, apiVersion or fields) may be the one the
     // release names: then "not in this file" would be noise.
-    m.all_read = manifests_ok && objects.len() == roots.len();
+    m.all_read = manifests_ok && objects.len() + ignored == roots.len();
+    place_unnamespaced(&mut m);
     let resolved = match (&simulation.release, &simulation.version_names) {
         (Some(release), Some(versions)) => resolve(report, release, versions, &m),
         _ => None,
@@ -224,14 +270,33 @@ fn fits_before_release(
     false
 }
 
+/// What [`classify`] made of a document.
+enum Class<'n> {
+    /// A kind rollsim reads.
+    Read(Object<'n>),
+    /// A kind rollsim does not simulate and skips ([`IGNORED`]).
+    Ignored,
+    /// Reported.
+    Bad,
+}
+
 /// Checks `apiVersion` and `kind`; reports unsupported documents.
-fn classify<'n>(report: &mut Report, root: &'n Node) -> Option<Object<'n>> {
+fn classify<'n>(report: &mut Report, root: &'n Node) -> Class<'n> {
+    match classify_supported(report, root) {
+        Ok(object) => Class::Read(object),
+        Err(true) => Class::Ignored,
+        Err(false) => Class::Bad,
+    }
+}
+
+/// `Err(true)`: a kind in [`IGNORED`]; `Err(false)`: reported.
+fn classify_supported<'n>(report: &mut Report, root: &'n Node) -> Result<Object<'n>, bool> {
     let Some(entries) = root.as_map() else {
         report
             .error(root.pos, format!("a document must be a Kubernetes object, found {}", root.describe()))
             .label("expected a mapping with `apiVersion` and `kind`")
             .help(SUPPORTED_HELP);
-        return None;
+        return Err(false);
     };
     let find = |key: &str| entries.iter().find(|(k, _)| k.key_text() == key);
     let Some((kind_key, kind_node)) = find("kind") else {
@@ -239,11 +304,14 @@ fn classify<'n>(report: &mut Report, root: &'n Node) -> Option<Object<'n>> {
             .error(root.pos, "this document has no `kind`")
             .label("expected `kind:` in this document")
             .help(SUPPORTED_HELP);
-        return None;
+        return Err(false);
     };
     let kind = kind_node.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
     let api_version = find("apiVersion").and_then(|(_, v)| v.as_scalar()).map(|s| s.text.as_str());
     let known = SUPPORTED.iter().find(|(_, k)| *k == kind);
+    if known.is_none() && IGNORED.contains(&kind) {
+        return Err(true);
+    }
     let Some((apis, kind)) = known else {
         let kinds: Vec<&str> = SUPPORTED.iter().map(|(_, k)| *k).collect();
         let mut help = SUPPORTED_HELP.to_string();
@@ -255,7 +323,7 @@ fn classify<'n>(report: &mut Report, root: &'n Node) -> Option<Object<'n>> {
             None => format!("unsupported kind `{kind}`"),
         };
         report.error(kind_node.pos, message).label("not supported by this version of rollsim").help(help);
-        return None;
+        return Err(false);
     };
     let expected_api = apis[0];
     match (api_version, find("apiVersion")) {
@@ -270,17 +338,17 @@ fn classify<'n>(report: &mut Report, root: &'n Node) -> Option<Object<'n>> {
                 .error(node.pos, format!("unsupported apiVersion `{api}` for a {kind}"))
                 .label(format!("expected {expected}"))
                 .help(help);
-            return None;
+            return Err(false);
         }
         _ => {
             report
                 .error(kind_key.pos, format!("this {kind} has no `apiVersion`"))
                 .label(format!("add `apiVersion: {expected_api}` to this document"))
                 .help(SUPPORTED_HELP);
-            return None;
+            return Err(false);
         }
     }
-    Some(Object { kind, root, kind_pos: kind_key.pos })
+    Ok(Object { kind, root, kind_pos: kind_key.pos })
 }
 
 fn assemble(

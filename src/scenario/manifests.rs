@@ -21,6 +21,18 @@ pub(crate) struct DeploymentDoc {
     pub manifest: DeploymentManifest,
     pub name_pos: Pos,
     pub image_pos: Pos,
+    /// `metadata.namespace` is written. Without it the manifest goes wherever it is applied
+    /// (`kubectl apply -n`, a kustomization's `namespace:`), which
+    /// [`place_unnamespaced`](super::release::place_unnamespaced) infers.
+    pub namespace_written: bool,
+}
+
+/// `metadata.namespace` is present in the document.
+fn namespace_written(root: &Node) -> bool {
+    fn entry<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+        node.as_map()?.iter().find(|(k, _)| k.key_text() == key).map(|(_, v)| v)
+    }
+    entry(root, "metadata").and_then(|meta| entry(meta, "namespace")).is_some()
 }
 
 pub(crate) fn read_int32(
@@ -54,6 +66,7 @@ pub(crate) fn read_metadata(
 }
 
 pub(crate) fn read_deployment(report: &mut Report, root: &Node, kind_pos: Pos) -> Option<DeploymentDoc> {
+    let namespace_written = namespace_written(root);
     let mut doc = Fields::new(report, root, kind_pos, "")?;
     let (name, namespace) = read_metadata(report, &mut doc);
     let mut spec = doc.req_child(report, "spec", "{replicas: 3, template: ...}")?;
@@ -101,6 +114,7 @@ pub(crate) fn read_deployment(report: &mut Report, root: &Node, kind_pos: Pos) -
         },
         name_pos: name.1,
         image_pos: template.image_pos,
+        namespace_written,
     })
 }
 

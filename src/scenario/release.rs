@@ -42,6 +42,25 @@ pub(crate) struct Manifests {
     pub all_read: bool,
 }
 
+/// Places Deployments written without `metadata.namespace` where they are applied: a
+/// Deployment without one that a Canary targets by name, when no Deployment of that name is in
+/// the Canary's namespace, is taken to be in the Canary's namespace. Upstream examples leave
+/// the namespace to `kubectl apply -n` or a kustomization (Flagger's podinfo: the Deployment
+/// names none, its kustomization and the Canary say `test`).
+pub(crate) fn place_unnamespaced(m: &mut Manifests) {
+    for c in &m.canaries {
+        let (target, ns) = (&c.spec.target, &c.spec.namespace);
+        if m.deployments.iter().any(|d| &d.manifest.name == target && &d.manifest.namespace == ns) {
+            continue;
+        }
+        let mut unplaced =
+            m.deployments.iter_mut().filter(|d| &d.manifest.name == target && !d.namespace_written);
+        if let (Some(d), None) = (unplaced.next(), unplaced.next()) {
+            d.manifest.namespace = ns.clone();
+        }
+    }
+}
+
 /// The release, resolved.
 pub(crate) struct Resolved {
     pub release: Release,

@@ -1101,3 +1101,85 @@ fn blue_green_may_not_fit_at_its_peak() {
         "the cluster cannot run the 9 replicas of Rollout/rollout-bluegreen",
     );
 }
+
+/// Documents a release's manifests commonly carry that rollsim does not simulate.
+const NOT_SIMULATED: &str = "\
+---
+apiVersion: autoscaling/v2beta2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: podinfo
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: podinfo
+  minReplicas: 2
+  maxReplicas: 4
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: bookinfo-reviews
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: Gateway
+metadata:
+  name: public-gateway
+spec:
+  selector:
+    istio: ingressgateway
+";
+
+#[test]
+fn kinds_rollsim_does_not_simulate_are_skipped() {
+    let release = "{workload: Canary/podinfo, from: ghcr.io/stefanprodan/podinfo:6.0.1, at: 5m}";
+    let text = format!("{PODINFO}{NOT_SIMULATED}{}", simulation(release, &PODINFO_VERSIONS));
+    let s = load(&text);
+    // The HPA is not simulated: the replicas stay the Deployment's.
+    assert_eq!(s.deployment.replicas, 2);
+    assert_eq!(flagger_of(&s).spec.target, "podinfo");
+
+    // A skipped document is not a document that failed to load: cross-document errors are
+    // still reported.
+    let release = "{workload: Canary/podinfoo, from: ghcr.io/stefanprodan/podinfo:6.0.1, at: 5m}";
+    let text = format!("{PODINFO}{NOT_SIMULATED}{}", simulation(release, &PODINFO_VERSIONS));
+    check_error(&text, "Canary/podinfoo", 0, "names Canary `podinfoo`, which is not in this file");
+
+    // A workload kind is still an error, not silently skipped.
+    let text = format!(
+        "{PODINFO}---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: db}}\n{}",
+        simulation(release, &PODINFO_VERSIONS)
+    );
+    check_error(&text, "StatefulSet", 0, "unsupported kind `StatefulSet`");
+}
+
+#[test]
+fn a_deployment_without_a_namespace_goes_where_its_canary_is() {
+    // Flagger's kustomize/podinfo: the Deployment names no namespace (the kustomization and
+    // the Canary say `test`).
+    let release = "{workload: Canary/podinfo, from: ghcr.io/stefanprodan/podinfo:6.0.1, at: 5m}";
+    let without = PODINFO.replacen("  name: podinfo\n  namespace: test\n", "  name: podinfo\n", 1);
+    assert_ne!(without, PODINFO);
+    let s = load(&format!("{without}{}", simulation(release, &PODINFO_VERSIONS)));
+    assert_eq!((s.deployment.name.as_str(), s.deployment.namespace.as_str()), ("podinfo", "test"));
+    // Releasing the Deployment itself finds the Canary that manages it.
+    let text = format!(
+        "{without}{}",
+        simulation(
+            "{workload: Deployment/podinfo, from: ghcr.io/stefanprodan/podinfo:6.0.1, at: 5m}",
+            &PODINFO_VERSIONS
+        )
+    );
+    assert_eq!(flagger_of(&load(&text)).spec.namespace, "test");
+
+    // A namespace that is written is never moved.
+    let prod = PODINFO.replacen("  namespace: test\n", "  namespace: prod\n", 1);
+    let text = format!("{prod}{}", simulation(release, &PODINFO_VERSIONS));
+    check_error(
+        &text,
+        "podinfo\n  progressDeadlineSeconds",
+        0,
+        "targets Deployment `podinfo`, which is not in this file",
+    );
+}
