@@ -816,10 +816,24 @@ impl<'s> World<'s> {
     }
 
     /// Whether no request can reach a pod of the new version any more: none is an endpoint of
-    /// a destination the route picks, and (with one destination, where the Service balances
-    /// over whatever it selects) none is left that could become one.
+    /// a destination the route picks, and none that is not terminating is selected by one
+    /// (it could become an endpoint again).
     fn new_gets_no_traffic(&self) -> bool {
-        self.traffic.endpoints_of(NEW) == 0 && (self.dests.len() > 1 || self.active_new_pods == 0)
+        if self.traffic.endpoints_of(NEW) > 0 {
+            return false;
+        }
+        !(0..self.cluster.pods.len() as u32).any(|pod| {
+            let p = &self.cluster.pods[pod as usize];
+            p.template == NEW
+                && !p.deleting
+                && !p.gone
+                && (0..self.dests.len()).any(|d| self.dest_routed(d) && self.matches(d, pod))
+        })
+    }
+
+    /// Whether the route can pick destination `d` (the only one, or one with weight).
+    fn dest_routed(&self, d: usize) -> bool {
+        self.dests.len() == 1 || self.weights[d.min(1)] > 0
     }
 
     /// Endpoints of the destinations the route can pick (destination 0 alone without a
@@ -827,7 +841,7 @@ impl<'s> World<'s> {
     fn routed_endpoints(&self) -> usize {
         let mut n = 0;
         for d in 0..self.dests.len() {
-            if self.dests.len() == 1 || self.weights[d.min(1)] > 0 {
+            if self.dest_routed(d) {
                 n += self.traffic.destination_endpoints(DestinationId(d as u32)).len();
             }
         }

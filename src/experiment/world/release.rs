@@ -496,6 +496,9 @@ impl World<'_> {
                 if let Some(d) = dest {
                     self.select(d, Selector::Rs(rs));
                 }
+                // The Rollout controller watches the Services it manages: the update is a
+                // change it reconciles on.
+                self.request_sync(now);
                 if self.collect.trace {
                     let role = match service {
                         ServiceRole::Active => "activeService",
