@@ -417,3 +417,89 @@ fn flagger_rolls_the_bad_canary_back_by_itself() {
         assert!((240.0..=900.0).contains(&back), "rolled back at {back} s: {run:?}");
     }
 }
+
+/// The docs examples under `scenarios/docs/`, each with the project whose docs it mirrors.
+const DOCS_EXAMPLES: [(&str, &str); 5] = [
+    ("argo-rollouts-basic.yaml", "Argo Rollouts"),
+    ("argo-rollouts-istio-subset.yaml", "Argo Rollouts"),
+    ("argo-rollouts-bluegreen.yaml", "Argo Rollouts"),
+    ("flagger-podinfo-istio.yaml", "Flagger"),
+    ("istio-bookinfo-reviews-90-10.yaml", "Istio"),
+];
+
+/// Each docs example is shipped, says in its header which docs page it mirrors (written in
+/// that shape, not copied), what it teaches and what a run measured, and ends with its one
+/// Simulation document after the manifests.
+#[test]
+fn docs_examples_are_shipped_with_their_header_and_the_simulation_last() {
+    let dir = scenarios_dir().join("docs");
+    let found = yaml_files(&dir);
+    for (name, project) in DOCS_EXAMPLES {
+        let path = dir.join(name);
+        assert!(found.contains(&path), "scenarios/docs/{name} is missing");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let header: String = text
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.trim_start_matches('#').trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(header.starts_with(&format!("{name}: {project} ")), "{name}: what it mirrors: {header}");
+        for needle in
+            ["Written in the shape of", "not a copy", "What it teaches:", "measured: 50 replications"]
+        {
+            assert!(header.contains(needle), "{name}: no `{needle}` in its header: {header}");
+        }
+        simulation_doc(&text);
+        let last = text.trim_end().rsplit("\n---\n").next().unwrap();
+        assert!(last.contains("kind: Simulation"), "{name}: the Simulation document is not last");
+        let before = &text[..text.len() - last.len()];
+        assert!(before.contains("\n---\n"), "{name}: no manifests before the Simulation");
+    }
+}
+
+/// `rollsim run` of a docs example with 4 replications: its `runs.csv` rows.
+fn docs_runs(name: &str, dir: &Path) -> Vec<BTreeMap<String, String>> {
+    let out_dir = dir.join(name);
+    let out = rollsim()
+        .arg("run")
+        .arg(scenarios_dir().join("docs").join(name))
+        .args(["--set", "spec.replications=4", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    let (_, rows) = csv_rows(&std::fs::read_to_string(out_dir.join("runs.csv")).unwrap());
+    assert_eq!(rows.len(), 4, "{name}: 4 replications");
+    rows
+}
+
+/// What each docs example is there to show, as the runs and the trace tell it.
+#[test]
+fn docs_examples_tell_their_story() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["argo-rollouts-basic.yaml", "argo-rollouts-bluegreen.yaml"] {
+        for run in docs_runs(name, dir.path()) {
+            assert_eq!(run["outcome"], "completed", "{name}: {run:?}");
+            assert_eq!(run["detected_by"], "", "{name}: a healthy release pages nobody: {run:?}");
+            if name == "argo-rollouts-bluegreen.yaml" {
+                assert_eq!(number(&run, "peak_pods"), 4.0, "2 blue + 2 green: {run:?}");
+            }
+        }
+    }
+    for run in docs_runs("flagger-podinfo-istio.yaml", dir.path()) {
+        assert_eq!(run["outcome"], "rolled_back", "{run:?}");
+        assert_eq!(run["detected_by"], "flagger_analysis", "{run:?}");
+    }
+    for run in docs_runs("istio-bookinfo-reviews-90-10.yaml", dir.path()) {
+        assert_eq!(run["detected_by"], "", "{run:?}");
+        let share = number(&run, "new_version_requests") / number(&run, "requests");
+        assert!((0.08..=0.12).contains(&share), "reviews v2 gets about 10%: {share} in {run:?}");
+    }
+    let rows = trace_rows(&scenarios_dir().join("docs/argo-rollouts-istio-subset.yaml"));
+    assert!(
+        rows.iter()
+            .any(|r| r["reason"] == "TrafficWeight" && r["message"].starts_with("canary 10% stable 90%")),
+        "no TrafficWeight `canary 10% stable 90%`: {rows:?}"
+    );
+}
