@@ -234,14 +234,15 @@ impl World<'_> {
             Plan::Switch(p) => {
                 self.workloads[1].applied = true;
                 p.sw.start(now, &mut p.events);
-                let message = format!("{} ({to}) is applied", self.workloads[1].object());
+                let message = format!("{} is applied with {to}", self.workloads[1].object());
                 self.log(now, self.workloads[1].object(), "Applied", message);
-                self.sync(now);
+                // The switch sizes the new Deployment first; its controller syncs on that.
+                self.orchestrate(now);
             }
             Plan::Mesh(_) => {
                 self.workloads[1].applied = true;
                 let message = format!(
-                    "{} ({to}) is applied with {} replicas; traffic moves once it is available",
+                    "{} is applied with {to} and {} replicas; traffic moves once it is available",
                     self.workloads[1].object(),
                     self.workloads[1].dep().replicas()
                 );
