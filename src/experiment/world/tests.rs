@@ -317,3 +317,74 @@ fn flagger_promotes_a_healthy_canary_in_the_reference_number_of_ticks() {
     assert_eq!(&weights[..3], &expected);
     assert_eq!(weights.last().unwrap(), "canary 0% stable 100%");
 }
+
+fn never_ready(mut sc: Scenario) -> Scenario {
+    let to = sc.release.to_image.clone();
+    let v = sc.versions.get_mut(&to).unwrap();
+    v.faults = vec![crate::scenario::Fault {
+        kind: crate::scenario::FaultKind::CrashAtStart,
+        after: 0,
+        anchor: crate::scenario::FaultAnchor::PodStart,
+        ramp: None,
+    }];
+    sc
+}
+
+#[test]
+fn an_argo_canary_past_its_progress_deadline_aborts_itself_with_progress_deadline_abort() {
+    let canary = CanaryStrategy { steps: canary_steps(), traffic_routing: true, ..CanaryStrategy::default() };
+    let mut sc = rollout(never_ready(example(1)), RolloutStrategy::Canary(canary), None);
+    if let Strategy::Rollout(r) = &mut sc.strategy {
+        r.spec.progress_deadline = 5 * MINUTE;
+        r.spec.progress_deadline_abort = true;
+    }
+    let r = run(&sc, 10);
+    assert_eq!(r.record.detected_by, Some("progress_deadline"), "{:?}", r.record);
+    let deadline = rows(&r, "Rollout/myapp", "ProgressDeadlineExceeded").next().unwrap();
+    let aborted = rows(&r, "Rollout/myapp", "RolloutAborted").next().unwrap();
+    assert_eq!(deadline.time_s, aborted.time_s);
+    assert!(aborted.message.contains("ProgressDeadline"), "{}", aborted.message);
+    // The canary never got weight (its pod was never available), and it is gone after the
+    // abort delay: rolled back with no human.
+    assert!(rows(&r, "Rollout/myapp", "TrafficWeight").all(|e| e.message == "canary 0% stable 100%"));
+    assert_eq!(r.record.outcome, Outcome::RolledBack);
+    assert_eq!(r.record.bad_requests, 0);
+}
+
+#[test]
+fn flagger_blue_green_by_kubernetes_keeps_users_on_the_primary_until_promotion() {
+    let mut sc = flagger(healthy(example(1)));
+    if let Strategy::Flagger(f) = &mut sc.strategy {
+        f.spec.provider = Provider::Kubernetes;
+        f.spec.analysis.iterations = 3;
+    }
+    let r = run(&sc, 11);
+    assert_eq!(r.record.outcome, Outcome::Completed, "{:?}", r.record);
+    let iterations = rows(&r, "Canary/myapp", "Iteration").count();
+    assert_eq!(iterations, 3);
+    let promoted = rows(&r, "Canary/myapp", "Promotion").next().unwrap().time_s;
+    // No user request reached the new version before the primary was promoted to it.
+    let before: f64 = r
+        .timeline
+        .iter()
+        .filter(|row| row.version == "myapp:2.0" && row.time_s + secs(sc.release.at) < promoted)
+        .map(|row| row.request_rps)
+        .sum();
+    assert_eq!(before, 0.0);
+    assert!(r.record.new_version_requests > 0);
+}
+
+#[test]
+fn flagger_ab_testing_sends_no_user_traffic_to_the_canary() {
+    let mut sc = flagger(example(1));
+    if let Strategy::Flagger(f) = &mut sc.strategy {
+        f.spec.analysis.iterations = 5;
+        f.spec.analysis.has_match = true;
+    }
+    let r = run(&sc, 12);
+    // The checks are a stand-in from the canary's true error rate (5% > 1%): rolled back
+    // after `threshold` failed checks, with no user ever on the canary.
+    assert_eq!(r.record.detected_by, Some("flagger_analysis"));
+    assert_eq!(r.record.new_version_requests, 0);
+    assert!(rows(&r, "Canary/myapp", "TrafficWeight").any(|e| e.message.contains("matched requests only")));
+}
