@@ -927,8 +927,11 @@ impl<'s> World<'s> {
             mitigated_at_s: rel(self.mitigated_at),
             rolled_back_at_s: rel(self.rolled_back_at),
             completed_at_s: rel(self.completed_at),
-            time_to_rollback_s: match (self.rolled_back_at, self.detected_at) {
-                (Some(r), Some(d)) => Some(to_secs_f64(r - d)),
+            // From detection, or from the rollback's start if a controller began it before
+            // anything was detected (an Argo progressDeadlineAbort without that detection).
+            time_to_rollback_s: match (self.rolled_back_at, self.detected_at, self.undo_at) {
+                (Some(r), Some(d), u) => Some(to_secs_f64(r - d.min(u.unwrap_or(d)))),
+                (Some(r), None, Some(u)) => Some(to_secs_f64(r - u)),
                 _ => None,
             },
             requests: t.requests,

@@ -17,6 +17,7 @@ use crate::controllers::argo::spec::CanaryStep;
 use crate::controllers::flagger::{
     self, FlaggerCanary, Phase as FlaggerPhase, Provider, TickInput, Verdict, WorkloadStatus,
 };
+use crate::controllers::rolling::max_unavailable;
 use crate::controllers::service_switch::{ServiceSwitch, Side, SwitchAction, SwitchEvent, SwitchView};
 use crate::controllers::{DeploymentManifest, service_switch::DeploymentStatus};
 use crate::engine::DurationDist;
@@ -72,6 +73,10 @@ pub(super) struct FlaggerPlan {
     verdicts: Vec<Verdict>,
     /// Each check's value this tick (`None`: no data, or a custom query).
     values: Vec<Option<f64>>,
+    /// Since when the primary (0) and the target (1) have had fewer available pods than
+    /// `replicas − maxUnavailable`: the `lastUpdateTime` of their `Available=False,
+    /// MinimumReplicasUnavailable` condition.
+    unavailable_since: [Option<SimTime>; 2],
 }
 
 impl Plan {
@@ -112,6 +117,7 @@ impl Plan {
                 tallies: Vec::new(),
                 verdicts: Vec::new(),
                 values: Vec::new(),
+                unavailable_since: [None; 2],
             })),
         }
     }
@@ -238,6 +244,7 @@ impl World<'_> {
                 self.log(now, self.workloads[1].object(), "Applied", message);
                 // The switch sizes the new Deployment first; its controller syncs on that.
                 self.orchestrate(now);
+                self.check_progress(now);
             }
             Plan::Mesh(_) => {
                 self.workloads[1].applied = true;
@@ -260,6 +267,9 @@ impl World<'_> {
 
     /// What the strategy does after the workloads synced.
     pub(super) fn orchestrate(&mut self, now: SimTime) {
+        if let Plan::Flagger(_) = &self.plan {
+            self.track_availability(now);
+        }
         match &self.plan {
             Plan::Switch(_) => self.reconcile_switch(now),
             // The first step once the new Deployment is fully available.
@@ -720,7 +730,12 @@ impl World<'_> {
                 if self.detected_at.is_none() {
                     self.detect(now, "flagger_analysis", format!("Flagger: {event}"));
                 }
-                if self.undo_at.is_none() {
+                // Before the promotion, a rollback takes the new version away. After it the
+                // primary already runs the new template, and Flagger only marks the Canary
+                // failed: the release is stuck, not rolled back.
+                if self.workloads[0].dep().template() == NEW {
+                    self.timed_out = true;
+                } else if self.undo_at.is_none() {
                     self.undo_at = Some(now);
                 }
             }
@@ -733,6 +748,26 @@ impl World<'_> {
         self.queue.schedule_in(interval, Event::FlaggerTick);
     }
 
+    /// Keeps each Flagger workload's `Available` condition: False from the first sync that
+    /// sees fewer than `replicas − maxUnavailable` available pods, True again once enough are.
+    fn track_availability(&mut self, now: SimTime) {
+        let mut short = [false; 2];
+        for (w, short) in short.iter_mut().enumerate() {
+            let replicas = self.workloads[w].dep().replicas();
+            let min_available = replicas - max_unavailable(&self.sc.deployment.strategy, replicas);
+            let available: i64 = (0..self.cluster.replica_sets.len())
+                .filter(|&rs| self.rs_owner[rs] == w as u32)
+                .map(|rs| self.cluster.rs_counts(rs as RsId).available)
+                .sum();
+            *short = available < min_available;
+        }
+        if let Plan::Flagger(p) = &mut self.plan {
+            for (since, short) in p.unavailable_since.iter_mut().zip(short) {
+                *since = if short { Some(since.unwrap_or(now)) } else { None };
+            }
+        }
+    }
+
     /// What Flagger's `isDeploymentReady` reads of workload `w`.
     fn flagger_status(&self, w: u32) -> WorkloadStatus {
         let dep = self.workloads[w as usize].dep();
@@ -743,6 +778,10 @@ impl World<'_> {
             observed: true,
             has_progressing_condition: true,
             deadline_exceeded: dep.timed_out(),
+            unavailable_since: match &self.plan {
+                Plan::Flagger(p) => p.unavailable_since[w as usize],
+                _ => None,
+            },
             ..WorkloadStatus::default()
         };
         for rs in 0..self.cluster.replica_sets.len() {
@@ -773,7 +812,12 @@ impl World<'_> {
                     let r = self.workloads[0].rollout();
                     r.stable_template() == Some(NEW) && r.phase() == RolloutPhase::Healthy
                 }
-                Plan::Flagger(p) => p.canary.phase() == FlaggerPhase::Succeeded,
+                Plan::Flagger(p) => {
+                    let primary = self.workloads[0].dep();
+                    p.canary.phase() == FlaggerPhase::Succeeded
+                        && primary.template() == NEW
+                        && primary.complete()
+                }
             };
             if complete {
                 self.completed_at = Some(now);
@@ -792,7 +836,17 @@ impl World<'_> {
                 self.log(now, self.release_object(), "RolloutComplete", message);
             }
         }
-        if self.undo_at.is_some() && self.rolled_back_at.is_none() && self.live_new_pods == 0 {
+        // An Argo abort whose abortScaleDownDelaySeconds is 0 keeps the canary pods forever:
+        // back when no traffic reaches them.
+        let keeps_canary = match &self.sc.strategy {
+            Strategy::Rollout(r) => {
+                self.workloads[0].rollout().aborted()
+                    && r.spec.canary().is_some_and(|c| c.abort_scale_down().delay.is_none())
+            }
+            _ => false,
+        };
+        let new_gone = if keeps_canary { self.new_gets_no_traffic() } else { self.live_new_pods == 0 };
+        if self.undo_at.is_some() && self.rolled_back_at.is_none() && new_gone {
             let back = match &self.plan {
                 Plan::Deployment => {
                     let d = self.workloads[0].dep();

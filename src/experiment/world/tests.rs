@@ -388,3 +388,79 @@ fn flagger_ab_testing_sends_no_user_traffic_to_the_canary() {
     assert_eq!(r.record.new_version_requests, 0);
     assert!(rows(&r, "Canary/myapp", "TrafficWeight").any(|e| e.message.contains("matched requests only")));
 }
+
+#[test]
+fn a_controller_rollback_before_any_detection_measures_from_its_start() {
+    // progressDeadlineAbort with detection on the deadline turned off: the rollback ends
+    // before the page, and its time is measured from the abort.
+    let canary = CanaryStrategy { steps: canary_steps(), traffic_routing: true, ..CanaryStrategy::default() };
+    let mut sc = rollout(never_ready(example(1)), RolloutStrategy::Canary(canary), None);
+    sc.detection.on_progress_deadline = false;
+    if let Strategy::Rollout(r) = &mut sc.strategy {
+        r.spec.progress_deadline = 2 * MINUTE;
+        r.spec.progress_deadline_abort = true;
+    }
+    let r = run(&sc, 13);
+    assert_eq!(r.record.outcome, Outcome::RolledBack);
+    let aborted = rows(&r, "Rollout/myapp", "RolloutAborted").next().unwrap().time_s;
+    let back = r.record.rolled_back_at_s.unwrap() + secs(sc.release.at);
+    assert!((r.record.time_to_rollback_s.unwrap() - (back - aborted)).abs() < 1e-6);
+}
+
+#[test]
+fn an_argo_abort_that_keeps_the_canary_is_back_once_no_traffic_reaches_it() {
+    let canary = CanaryStrategy {
+        steps: canary_steps(),
+        traffic_routing: true,
+        abort_scale_down_delay: Some(0),
+        ..CanaryStrategy::default()
+    };
+    let mut sc = rollout(example(2), RolloutStrategy::Canary(canary), None);
+    if let Strategy::Rollout(r) = &mut sc.strategy
+        && let RolloutStrategy::Canary(c) = &mut r.spec.strategy
+    {
+        c.steps[3] = CanaryStep::Pause { duration: None };
+    }
+    let r = run(&sc, 7);
+    assert_eq!(r.record.outcome, Outcome::RolledBack, "{:?}", r.record);
+    // abortScaleDownDelaySeconds: 0 keeps the canary pods: they are never scaled down.
+    assert!(rows(&r, "Rollout/myapp", "ScalingReplicaSet").all(|e| !e.message.contains("to 0")));
+    assert!(r.record.rolled_back_at_s.unwrap() >= r.record.mitigated_at_s.unwrap());
+}
+
+#[test]
+fn flagger_failing_after_the_promotion_is_stalled_not_rolled_back() {
+    // The new pods crash a while after the release: the canary passes its checks, the
+    // primary gets the new template, and its rollout never completes.
+    let mut sc = flagger(example(1));
+    let to = sc.release.to_image.clone();
+    sc.versions.get_mut(&to).unwrap().faults = vec![crate::scenario::Fault {
+        kind: crate::scenario::FaultKind::CrashAtStart,
+        after: 2 * MINUTE + 10 * SECOND,
+        anchor: crate::scenario::FaultAnchor::Release,
+        ramp: None,
+    }];
+    if let Strategy::Flagger(f) = &mut sc.strategy {
+        f.spec.analysis.step_weight = 50;
+        f.checks.clear();
+    }
+    let r = run(&sc, 14);
+    assert!(rows(&r, "Canary/myapp", "Promotion").next().is_some(), "promoted");
+    assert_eq!(r.record.outcome, Outcome::Stalled, "{:?}", r.record);
+    assert_eq!(r.record.completed_at_s, None);
+    assert_eq!(r.record.rolled_back_at_s, None);
+}
+
+#[test]
+fn flagger_skip_analysis_completes_only_when_the_primary_runs_the_new_version() {
+    let mut sc = flagger(healthy(example(1)));
+    if let Strategy::Flagger(f) = &mut sc.strategy {
+        f.spec.skip_analysis = true;
+    }
+    let r = run(&sc, 15);
+    assert_eq!(r.record.outcome, Outcome::Completed);
+    let succeeded = rows(&r, "Canary/myapp", "Promotion").next().unwrap().time_s;
+    let primary_done = rows(&r, "Deployment/myapp-primary", "NewReplicaSetAvailable").last().unwrap().time_s;
+    let completed = r.record.completed_at_s.unwrap() + secs(sc.release.at);
+    assert!(completed >= primary_done && completed > succeeded, "{completed} {primary_done} {succeeded}");
+}
