@@ -215,6 +215,7 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
     // release names: then "not in this file" would be noise.
     m.all_read = manifests_ok && objects.len() + ignored == roots.len();
     place_unnamespaced(&mut m);
+    apply_autoscalers(&roots, &mut m);
     let resolved = match (&simulation.release, &simulation.version_names) {
         (Some(release), Some(versions)) => resolve(report, release, versions, &m),
         _ => None,
@@ -230,6 +231,39 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
         return None;
     }
     Some(assemble(doc, release, deployment, strategy, m.services))
+}
+
+/// A HorizontalPodAutoscaler is not simulated (replicas stay fixed), but a Deployment that
+/// leaves `spec.replicas` to one (as the Flagger tutorial's podinfo does) runs its
+/// `minReplicas` (default 1): what the HPA keeps at least, and what Flagger scales a canary
+/// to from zero. An HPA that cannot be read is skipped like any kind rollsim does not
+/// simulate.
+fn apply_autoscalers(roots: &[&Node], m: &mut Manifests) {
+    let text = |n: Option<&Node>| n.and_then(Node::as_scalar).map(|s| s.text.clone());
+    for root in roots {
+        if text(root.get("kind")).as_deref() != Some("HorizontalPodAutoscaler") {
+            continue;
+        }
+        let target = root.get("spec").and_then(|s| s.get("scaleTargetRef"));
+        if text(target.and_then(|t| t.get("kind"))).as_deref() != Some("Deployment") {
+            continue;
+        }
+        let Some(name) = text(target.and_then(|t| t.get("name"))) else { continue };
+        let namespace = text(root.get("metadata").and_then(|md| md.get("namespace")));
+        let min = match text(root.get("spec").and_then(|s| s.get("minReplicas"))) {
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n >= 1 => n,
+                _ => continue,
+            },
+            None => 1,
+        };
+        for d in &mut m.deployments {
+            let same_namespace = namespace.as_deref().is_none_or(|ns| ns == d.manifest.namespace);
+            if !d.replicas_written && d.manifest.name == name && same_namespace {
+                d.manifest.replicas = min;
+            }
+        }
+    }
 }
 
 /// The replicas running before the release must fit in the cluster: the simulation starts

@@ -25,6 +25,9 @@ pub(crate) struct DeploymentDoc {
     /// (`kubectl apply -n`, a kustomization's `namespace:`), which
     /// [`place_unnamespaced`](super::release::place_unnamespaced) infers.
     pub namespace_written: bool,
+    /// `spec.replicas` is written. Without it, an HPA that targets the Deployment sets the
+    /// count (its `minReplicas`, see `load::apply_autoscalers`).
+    pub replicas_written: bool,
 }
 
 /// `metadata.namespace` is present in the document.
@@ -67,6 +70,7 @@ pub(crate) fn read_metadata(
 
 pub(crate) fn read_deployment(report: &mut Report, root: &Node, kind_pos: Pos) -> Option<DeploymentDoc> {
     let namespace_written = namespace_written(root);
+    let replicas_written = root.get("spec").and_then(|spec| spec.get("replicas")).is_some();
     let mut doc = Fields::new(report, root, kind_pos, "")?;
     let (name, namespace) = read_metadata(report, &mut doc);
     let mut spec = doc.req_child(report, "spec", "{replicas: 3, template: ...}")?;
@@ -115,6 +119,7 @@ pub(crate) fn read_deployment(report: &mut Report, root: &Node, kind_pos: Pos) -
         name_pos: name.1,
         image_pos: template.image_pos,
         namespace_written,
+        replicas_written,
     })
 }
 

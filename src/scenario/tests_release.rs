@@ -1183,3 +1183,20 @@ fn a_deployment_without_a_namespace_goes_where_its_canary_is() {
         "targets Deployment `podinfo`, which is not in this file",
     );
 }
+
+#[test]
+fn an_hpa_sizes_a_deployment_that_leaves_its_replicas_to_it() {
+    let release = "{workload: Canary/podinfo, from: ghcr.io/stefanprodan/podinfo:6.0.1, at: 5m}";
+    let hpa = NOT_SIMULATED.replace("minReplicas: 2", "minReplicas: 3");
+    // `spec.replicas` written: the HPA is not simulated, the written count stays.
+    let written = format!("{PODINFO}{hpa}{}", simulation(release, &PODINFO_VERSIONS));
+    assert_eq!(load(&written).deployment.replicas, 2);
+    // Left to the HPA: its minReplicas.
+    let unwritten = PODINFO.replacen("  replicas: 2\n", "", 1);
+    assert_ne!(unwritten, PODINFO);
+    let text = format!("{unwritten}{hpa}{}", simulation(release, &PODINFO_VERSIONS));
+    assert_eq!(load(&text).deployment.replicas, 3);
+    // No HPA: the apps/v1 default of 1.
+    let text = format!("{unwritten}{}", simulation(release, &PODINFO_VERSIONS));
+    assert_eq!(load(&text).deployment.replicas, 1);
+}
