@@ -180,6 +180,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 scenario.replications,
                 scenario::units::format_duration(scenario.duration)
             );
+            for note in &scenario.notes {
+                println!("  note: {note}");
+            }
             Ok(())
         }
     }
@@ -306,6 +309,9 @@ fn simulate(
         scenario.fidelity.as_str(),
         out_dir.display()
     );
+    for note in &scenario.notes {
+        eprintln!("rollsim: note: {note}");
+    }
     let plan = RunPlan { threads, timeline_of: Some(0), trace_of: None };
     let results = run_all(scenario, plan);
     let records: Vec<_> = results.iter().map(|r| r.record.clone()).collect();

@@ -143,12 +143,14 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
     let docs = tree::parse_stream(text, 0, 0, report)?;
     let roots: Vec<&Node> = docs.iter().filter_map(|d| d.root.as_ref()).filter(|n| !n.is_null()).collect();
     let mut ignored = 0;
+    let mut skipped = Vec::new();
     let objects: Vec<Object> = roots
         .iter()
         .filter_map(|root| match classify(report, root) {
             Class::Read(object) => Some(object),
             Class::Ignored => {
                 ignored += 1;
+                skipped.push(describe_object(root));
                 None
             }
             Class::Bad => None,
@@ -230,7 +232,57 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
     {
         return None;
     }
-    Some(assemble(doc, release, deployment, strategy, m.services))
+    let mut notes: Vec<String> = skipped
+        .into_iter()
+        .map(|object| {
+            if object.starts_with("HorizontalPodAutoscaler/") {
+                format!(
+                    "{object} is not simulated: replicas stay fixed (a Deployment that leaves them to it runs its minReplicas)"
+                )
+            } else {
+                format!("{object} is not simulated (rollsim skips this kind)")
+            }
+        })
+        .collect();
+    let simulated = simulated_deployments(&strategy, &deployment);
+    for d in &m.deployments {
+        let name = &d.manifest.name;
+        if !simulated.contains(&name.as_str()) {
+            let why = match &strategy {
+                Strategy::Rollout(_) => {
+                    "not simulated: only the Rollout's pods run (a workloadRef Deployment only lends its template)"
+                }
+                _ => "not part of the release, not simulated",
+            };
+            notes.push(format!("Deployment/{name}: {why}"));
+        }
+    }
+    let mut scenario = assemble(doc, release, deployment, strategy, m.services);
+    scenario.notes = notes;
+    Some(scenario)
+}
+
+/// The Deployments whose pods the strategy runs.
+fn simulated_deployments<'a>(
+    strategy: &'a Strategy,
+    deployment: &'a super::model::DeploymentManifest,
+) -> Vec<&'a str> {
+    match strategy {
+        Strategy::Deployment | Strategy::Flagger(_) => vec![deployment.name.as_str()],
+        Strategy::ServiceSwitch(r) => vec![deployment.name.as_str(), r.new_deployment.name.as_str()],
+        Strategy::Mesh(r) => vec![deployment.name.as_str(), r.new_deployment.name.as_str()],
+        Strategy::Rollout(_) => Vec::new(),
+    }
+}
+
+/// `Kind/name` of a document, as well as it can be read.
+fn describe_object(root: &Node) -> String {
+    let text = |n: Option<&Node>| n.and_then(Node::as_scalar).map(|s| s.text.clone());
+    let kind = text(root.get("kind")).unwrap_or_default();
+    match text(root.get("metadata").and_then(|m| m.get("name"))) {
+        Some(name) => format!("{kind}/{name}"),
+        None => kind,
+    }
 }
 
 /// A HorizontalPodAutoscaler is not simulated (replicas stay fixed), but a Deployment that
@@ -411,5 +463,6 @@ fn assemble(
         deployment,
         strategy,
         services,
+        notes: Vec::new(),
     }
 }

@@ -41,6 +41,9 @@ pub struct Scenario {
     pub strategy: Strategy,
     /// Every Service in the file, in file order.
     pub services: Vec<ServiceManifest>,
+    /// What the file holds that the simulation leaves out (a kind it skips, a Deployment no
+    /// part of the release), one sentence each, for `validate` and `run` to show.
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug)]

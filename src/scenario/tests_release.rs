@@ -1200,3 +1200,17 @@ fn an_hpa_sizes_a_deployment_that_leaves_its_replicas_to_it() {
     let text = format!("{unwritten}{}", simulation(release, &PODINFO_VERSIONS));
     assert_eq!(load(&text).deployment.replicas, 1);
 }
+
+#[test]
+fn what_the_simulation_leaves_out_is_noted() {
+    let release = "{workload: Canary/podinfo, from: ghcr.io/stefanprodan/podinfo:6.0.1, at: 5m}";
+    let text = format!("{PODINFO}{NOT_SIMULATED}{}", simulation(release, &PODINFO_VERSIONS));
+    let notes = load(&text).notes;
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert!(notes[0].starts_with("HorizontalPodAutoscaler/podinfo is not simulated: replicas stay fixed"));
+    assert_eq!(notes[1], "ServiceAccount/bookinfo-reviews is not simulated (rollsim skips this kind)");
+    assert_eq!(notes[2], "Gateway/public-gateway is not simulated (rollsim skips this kind)");
+    // Nothing to note for a file that is all simulated.
+    let text = format!("{PODINFO}{}", simulation(release, &PODINFO_VERSIONS));
+    assert!(load(&text).notes.is_empty());
+}

@@ -422,3 +422,17 @@ fn a_bad_file_among_several_runs_nothing() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.matches("--set bogus").count(), 1, "{stderr}");
 }
+
+#[test]
+fn validate_notes_what_is_not_simulated() {
+    let out =
+        rollsim().args(["validate", "scenarios/docs/istio-bookinfo-reviews-90-10.yaml"]).output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("by VirtualService/reviews (Istio split by hand: subset v1 → v2"), "{stdout}");
+    assert!(
+        stdout.contains("note: Deployment/reviews-v3: not part of the release, not simulated"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("note: ServiceAccount/bookinfo-reviews is not simulated"), "{stdout}");
+}
