@@ -39,11 +39,12 @@ fn request_and_aggregated_agree_under_crashes_timeouts_and_overload() {
     agree(DISRUPTIONS);
 }
 
+type Column = (&'static str, fn(&RunRecord) -> f64);
+
 fn agree(faults: &str) {
     let n = 300;
     let request = records("request", n, faults);
     let aggregated = records("aggregated", n, faults);
-    type Column = (&'static str, fn(&RunRecord) -> f64);
     let columns: [Column; 5] = [
         ("failed_requests", |r| r.failed_requests as f64),
         ("dropped_requests", |r| r.dropped_requests as f64),
@@ -51,18 +52,28 @@ fn agree(faults: &str) {
         ("bad_requests", |r| r.bad_requests as f64),
         ("requests", |r| r.requests as f64),
     ];
+    assert_same_distribution(faults, &request, &aggregated, &columns);
+    // The comparison has power: the columns really vary across replications.
+    let spread = request.iter().map(|r| r.failed_requests).max().unwrap()
+        - request.iter().map(|r| r.failed_requests).min().unwrap();
+    assert!(spread > 10);
+}
+
+/// KS and Welch tests, column by column, both with p > 0.001.
+fn assert_same_distribution(
+    label: &str,
+    request: &[RunRecord],
+    aggregated: &[RunRecord],
+    columns: &[Column],
+) {
     for (name, f) in columns {
         let a: Vec<f64> = request.iter().map(f).collect();
         let b: Vec<f64> = aggregated.iter().map(f).collect();
         let ks = ks_two_sample(&a, &b);
         let welch = welch_t_test(&a, &b);
-        assert!(ks.p_value > 0.001, "{faults} {name}: KS D={} p={}", ks.statistic, ks.p_value);
-        assert!(welch.p_value > 0.001, "{faults} {name}: Welch t={} p={}", welch.statistic, welch.p_value);
+        assert!(ks.p_value > 0.001, "{label} {name}: KS D={} p={}", ks.statistic, ks.p_value);
+        assert!(welch.p_value > 0.001, "{label} {name}: Welch t={} p={}", welch.statistic, welch.p_value);
     }
-    // The comparison has power: the columns really vary across replications.
-    let spread = request.iter().map(|r| r.failed_requests).max().unwrap()
-        - request.iter().map(|r| r.failed_requests).min().unwrap();
-    assert!(spread > 10);
 }
 
 /// An Argo canary with Istio routing: requests are split between two destinations by weight
@@ -91,7 +102,6 @@ fn request_and_aggregated_agree_for_a_routed_canary() {
     };
     let request = load("request");
     let aggregated = load("aggregated");
-    type Column = (&'static str, fn(&RunRecord) -> f64);
     let columns: [Column; 5] = [
         ("new_version_requests", |r| r.new_version_requests as f64),
         ("bad_requests", |r| r.bad_requests as f64),
@@ -99,14 +109,7 @@ fn request_and_aggregated_agree_for_a_routed_canary() {
         ("users_affected", |r| r.users_affected as f64),
         ("requests", |r| r.requests as f64),
     ];
-    for (name, f) in columns {
-        let a: Vec<f64> = request.iter().map(f).collect();
-        let b: Vec<f64> = aggregated.iter().map(f).collect();
-        let ks = ks_two_sample(&a, &b);
-        let welch = welch_t_test(&a, &b);
-        assert!(ks.p_value > 0.001, "canary {name}: KS D={} p={}", ks.statistic, ks.p_value);
-        assert!(welch.p_value > 0.001, "canary {name}: Welch t={} p={}", welch.statistic, welch.p_value);
-    }
+    assert_same_distribution("routed canary", &request, &aggregated, &columns);
     // Both send the canary its weight: about 10% of the requests from the 10% step on.
     let share = |v: &[RunRecord]| {
         v.iter().map(|r| r.new_version_requests as f64 / r.requests as f64).sum::<f64>() / v.len() as f64
