@@ -312,16 +312,30 @@ fn simulate(
     for note in &scenario.notes {
         eprintln!("rollsim: note: {note}");
     }
+    // Before the replications run, so that a bad --out fails at once.
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        let hint = if out_dir.is_file() { "; it is a file: give --out a directory" } else { "" };
+        Failure {
+            code: 1,
+            message: format!("error: cannot create the output directory {}: {e}{hint}", out_dir.display()),
+        }
+    })?;
     let plan = RunPlan { threads, timeline_of: Some(0), trace_of: None };
     let results = run_all(scenario, plan);
     let records: Vec<_> = results.iter().map(|r| r.record.clone()).collect();
     let summary =
         crate::experiment::stats::summarize_runs(&records).with_scenario(&scenario.name, scenario.seed);
-    std::fs::create_dir_all(out_dir)?;
-    report::write_runs_csv(&out_dir.join("runs.csv"), &records)?;
-    report::write_summary_json(&out_dir.join("summary.json"), &summary, &scenario.name)?;
+    let written = |path: std::path::PathBuf, result: std::io::Result<()>| {
+        result
+            .map_err(|e| Failure { code: 1, message: format!("error: cannot write {}: {e}", path.display()) })
+    };
+    let path = out_dir.join("runs.csv");
+    written(path.clone(), report::write_runs_csv(&path, &records))?;
+    let path = out_dir.join("summary.json");
+    written(path.clone(), report::write_summary_json(&path, &summary, &scenario.name))?;
     let timeline = results.first().map(|r| r.timeline.as_slice()).unwrap_or(&[]);
-    report::write_timeline_csv(&out_dir.join("timeline.csv"), timeline)?;
+    let path = out_dir.join("timeline.csv");
+    written(path.clone(), report::write_timeline_csv(&path, timeline))?;
     Ok(summary)
 }
 

@@ -436,3 +436,20 @@ fn validate_notes_what_is_not_simulated() {
     );
     assert!(stdout.contains("note: ServiceAccount/bookinfo-reviews is not simulated"), "{stdout}");
 }
+
+#[test]
+fn an_out_that_is_a_file_is_named_in_the_error_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out = rollsim()
+        .args(["run", "scenarios/rolling-healthy.yaml", "--replications", "1", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&format!("cannot create the output directory {}", file.display())), "{stderr}");
+    assert!(stderr.contains("give --out a directory"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
+}
