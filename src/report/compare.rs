@@ -78,8 +78,25 @@ pub fn render_compare_table(columns: &[(String, SummaryTable)], width: usize, co
         out.push_str("\n\n");
     }
 
-    let grid = Grid::new(columns);
-    let layout = grid.layout(width);
+    // When the names would have to be abbreviated, names that share a prefix
+    // (`same-fault-rolling`, `same-fault-bluegreen`) are shown without it first, so that
+    // narrow columns keep what tells them apart.
+    let full: Vec<&str> = columns.iter().map(|(l, _)| l.as_str()).collect();
+    let mut prefix = "";
+    let mut shown = full.clone();
+    let mut grid = Grid::new(columns, full.clone());
+    let mut layout = grid.layout(width);
+    let abbreviated = |layout: &Layout, labels: &[&str]| {
+        labels.iter().enumerate().any(|(c, l)| layout.value[c].is_some_and(|w| w < l.chars().count()))
+    };
+    if abbreviated(&layout, &full) {
+        prefix = common_prefix(full.iter().copied());
+        if !prefix.is_empty() {
+            shown = full.iter().map(|l| &l[prefix.len()..]).collect();
+            grid = Grid::new(columns, shown.clone());
+            layout = grid.layout(width);
+        }
+    }
     out.push_str(&grid.line(&layout, None, width));
     out.push('\n');
     for i in 0..grid.rows.len() {
@@ -92,11 +109,15 @@ pub fn render_compare_table(columns: &[(String, SummaryTable)], width: usize, co
     out.push('\n');
     out.push_str(&fit("95% CI: Student t (means), Wilson (shares)", width));
     out.push('\n');
+    if !prefix.is_empty() {
+        out.push_str(&fit(&format!("columns: names without `{prefix}`"), width));
+        out.push('\n');
+    }
     for (c, (label, _)) in columns.iter().enumerate() {
         if let Some(w) = layout.value[c]
-            && w < label.chars().count()
+            && w < shown[c].chars().count()
         {
-            out.push_str(&fit(&format!("{} = {label}", abbreviate_middle(label, w)), width));
+            out.push_str(&fit(&format!("{} = {label}", abbreviate_middle(shown[c], w)), width));
             out.push('\n');
         }
     }
@@ -143,8 +164,7 @@ struct Grid<'a> {
 }
 
 impl<'a> Grid<'a> {
-    fn new(columns: &'a [(String, SummaryTable)]) -> Self {
-        let labels: Vec<&str> = columns.iter().map(|(l, _)| l.as_str()).collect();
+    fn new(columns: &'a [(String, SummaryTable)], labels: Vec<&'a str>) -> Self {
         let tables: Vec<&SummaryTable> = columns.iter().map(|(_, t)| t).collect();
         let mut rows = vec![
             Row {
@@ -355,6 +375,26 @@ fn metric_cell(summary: Option<&Summary>) -> Cell {
         trim_zeros(number(s.mean, decimals_for(s.mean, 6)))
     };
     Cell::plain(figure, s.n.to_string())
+}
+
+/// The longest prefix, ending in `-` or `_`, that every one of two or more names has and
+/// that leaves each of them non-empty; `""` if there is none.
+fn common_prefix<'a>(names: impl Iterator<Item = &'a str> + Clone) -> &'a str {
+    let mut names_iter = names.clone();
+    let (Some(first), Some(_)) = (names_iter.next(), names_iter.next()) else { return "" };
+    let mut end = 0;
+    for (i, c) in first.char_indices() {
+        if c != '-' && c != '_' {
+            continue;
+        }
+        let candidate = &first[..=i];
+        if names.clone().all(|n| n.starts_with(candidate) && n.len() > candidate.len()) {
+            end = i + 1;
+        } else {
+            break;
+        }
+    }
+    &first[..end]
 }
 
 /// Cuts `s` to `width` characters by replacing its middle with `…`, so that names that
@@ -585,7 +625,9 @@ mod tests {
 
     #[test]
     fn abbreviated_labels_stay_apart_and_are_spelled_out() {
-        let cols = columns();
+        let mut cols = columns();
+        // Names with no common prefix to leave out.
+        cols[1].0 = "recreate-healthy".into();
         // Narrow enough that the labels must be abbreviated.
         let text = render_compare_table(&cols, 44, false);
         assert_fits(&text, 44);
@@ -625,6 +667,27 @@ mod tests {
         // A suffix never takes a name another scenario has in its own right.
         assert_eq!(distinct_labels(&["a", "a", "a-2"]), ["a", "a-3", "a-2"]);
         assert_eq!(distinct_labels(&[]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_common_prefix_is_left_out_of_the_column_headers() {
+        assert_eq!(common_prefix(["same-fault-rolling", "same-fault-bluegreen"].into_iter()), "same-fault-");
+        assert_eq!(common_prefix(["rolling-bad-release", "rolling-healthy"].into_iter()), "rolling-");
+        assert_eq!(common_prefix(["a-b", "a-b"].into_iter().take(1)), "");
+        assert_eq!(common_prefix(["x-1", "x-1-y"].into_iter()), "x-");
+        assert_eq!(common_prefix(["rolling", "recreate"].into_iter()), "");
+        let mut cols = columns();
+        cols[0].0 = "same-fault-rolling".into();
+        cols[1].0 = "same-fault-bluegreen".into();
+        // Wide enough for the full names: they stay.
+        let text = render_compare_table(&cols, 200, false);
+        assert!(text.lines().nth(2).unwrap().contains("same-fault-bluegreen"), "{text}");
+        // Too narrow for them: the shared prefix goes first.
+        let text = render_compare_table(&cols, 40, false);
+        assert_fits(&text, 40);
+        let header = cells(row(&text, "metric"));
+        assert_eq!(&header[1..], ["rolling", "bluegreen"], "{text}");
+        assert!(text.contains("columns: names without `same-fault-`"), "{text}");
     }
 
     #[test]
