@@ -831,9 +831,10 @@ impl<'s> World<'s> {
         })
     }
 
-    /// Whether the route can pick destination `d` (the only one, or one with weight).
+    /// Whether the route the proxies apply now can pick destination `d` (the only one, or one
+    /// with weight; intended weights not yet propagated do not count).
     fn dest_routed(&self, d: usize) -> bool {
-        self.dests.len() == 1 || self.weights[d.min(1)] > 0
+        self.traffic.route().destinations().any(|x| x.index() == d)
     }
 
     /// Endpoints of the destinations the route can pick (destination 0 alone without a
