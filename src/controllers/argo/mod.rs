@@ -16,7 +16,9 @@
 //!
 //! Counts are `i64` (upstream: `int32`) so that differences may go negative without wrapping.
 
+pub mod analysis;
 pub mod bluegreen;
+pub mod condition;
 pub mod delays;
 pub mod replicas;
 pub mod rollout;
