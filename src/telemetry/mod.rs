@@ -2,6 +2,8 @@
 //! Workbook's multiwindow burn-rate page over the Service's observed error ratio. The
 //! monitoring issue replaces it with scraped counters, PromQL and alerting rules.
 
+pub mod alert;
+pub mod rate;
 pub mod spec;
 pub use spec::*;
 
