@@ -3,6 +3,7 @@
 //! monitoring issue replaces it with scraped counters, PromQL and alerting rules.
 
 pub mod alert;
+pub mod promql;
 pub mod rate;
 pub mod spec;
 pub use spec::*;

@@ -1,0 +1,885 @@
+//! A small PromQL evaluator over an in-memory store: enough for alerting rules and canary
+//! analysis queries (`rate`, `sum by`, `histogram_quantile`, ratios and thresholds).
+//!
+//! [`parse`] reads an expression with the `promql-parser` crate, then lowers its AST into this
+//! module's own, smaller one, rejecting everything outside the subset with an error that names
+//! the construct. Nothing unsupported is ever evaluated. [`Query::eval_instant`] evaluates an
+//! instant query at one simulated instant, as Prometheus's `/api/v1/query?time=…` does.
+//!
+//! Semantics follow prometheus/prometheus (`promql/engine.go`, `promql/functions.go`,
+//! `promql/quantile.go`, Prometheus 3):
+//! - Instant selectors see the latest sample in `(t − 5m, t]` (the default lookback delta);
+//!   `offset d` moves `t` back by `d`. Regex matchers are fully anchored.
+//! - Range selectors `[d]` exist only as the argument of `rate`, `increase`, `delta`, `irate`
+//!   and `idelta`, over the left-open window `(t − d, t]` ([`super::rate`]).
+//! - Functions and arithmetic drop `__name__`; comparisons without `bool` filter and keep it;
+//!   with `bool` they return 0/1 and drop it. One-to-one vector matching on all labels but
+//!   `__name__`, or `on(…)` (the result keeps only those labels) / `ignoring(…)` (the result
+//!   loses them).
+//! - `sum`/`avg`/`min`/`max`/`count`: `by` keeps only the listed labels, `without` drops them and
+//!   `__name__`; `sum` and `avg` use Kahan–Neumaier summation as Prometheus does, and `avg`
+//!   switches to an incremental mean when the sum overflows.
+//! - `histogram_quantile` over classic `le` buckets, with Prometheus's interpolation, the +Inf
+//!   rules, merging of equal bounds, the monotonicity fix and its NaN cases.
+//!
+//! Not supported (rejected by [`parse`]): every other function and aggregation, subqueries,
+//! `@`, string literals, `group_left`/`group_right`, `atan2`, `fill` modifiers, `or` inside
+//! label matchers, native histograms, staleness markers, and PromQL's annotations (warnings).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::parser::{self, Expr, LabelModifier, Offset, VectorMatchCardinality, VectorSelector};
+
+use super::rate::{self, RateKind, Sample, Window};
+use crate::engine::{MINUTE, SimTime};
+
+/// A series' label set, including `__name__`.
+pub type Labels = BTreeMap<String, String>;
+
+/// The label holding the metric name.
+pub const METRIC_NAME: &str = "__name__";
+/// The label holding a classic histogram bucket's upper bound.
+pub const BUCKET_LABEL: &str = "le";
+/// Prometheus's default `--query.lookback-delta`.
+pub const LOOKBACK_DELTA: SimTime = 5 * MINUTE;
+
+/// Builds a label set from pairs: `labels(&[("__name__", "up"), ("job", "api")])`.
+pub fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PromqlError {
+    /// promql-parser rejected the expression.
+    #[error("invalid PromQL: {0}")]
+    Parse(String),
+    /// Valid PromQL outside the simulator's subset; the message names the construct.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Evaluation failed as it would in Prometheus (e.g. duplicate series in a match group).
+    #[error("{0}")]
+    Eval(String),
+}
+
+fn unsupported<T>(what: impl std::fmt::Display) -> Result<T, PromqlError> {
+    Err(PromqlError::Unsupported(format!("{what} is not supported")))
+}
+
+fn no_subqueries<T>() -> Result<T, PromqlError> {
+    Err(PromqlError::Unsupported("subqueries are not supported".into()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store
+
+/// One time series: its labels and its samples in strictly increasing time order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+/// Index of a series in a [`Store`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesId(usize);
+
+/// A minimal in-memory TSDB: float samples per label set.
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    series: Vec<Series>,
+    index: BTreeMap<Labels, SeriesId>,
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The series with these labels, created empty if it does not exist yet.
+    pub fn series_id(&mut self, labels: Labels) -> SeriesId {
+        if let Some(&id) = self.index.get(&labels) {
+            return id;
+        }
+        let id = SeriesId(self.series.len());
+        self.series.push(Series { labels: labels.clone(), samples: Vec::new() });
+        self.index.insert(labels, id);
+        id
+    }
+
+    /// Appends a sample; samples of one series must come in strictly increasing time order.
+    pub fn push(&mut self, id: SeriesId, sample: Sample) {
+        let samples = &mut self.series[id.0].samples;
+        assert!(
+            samples.last().is_none_or(|last| last.t < sample.t),
+            "samples must be appended in time order"
+        );
+        samples.push(sample);
+    }
+
+    /// Appends `v` at `t` to the series with `labels`, creating it if needed.
+    pub fn append(&mut self, labels: &Labels, t: SimTime, v: f64) {
+        let id = match self.index.get(labels) {
+            Some(&id) => id,
+            None => self.series_id(labels.clone()),
+        };
+        self.push(id, Sample::new(t, v));
+    }
+
+    pub fn series(&self) -> &[Series] {
+        &self.series
+    }
+
+    pub fn get(&self, id: SeriesId) -> &Series {
+        &self.series[id.0]
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The supported subset, as our own AST
+
+/// A parsed, checked PromQL expression, ready to evaluate.
+#[derive(Clone, Debug)]
+pub struct Query {
+    source: String,
+    root: Node,
+}
+
+#[derive(Clone, Debug)]
+struct Selector {
+    matchers: Vec<Matcher>,
+    /// `offset` in microseconds; positive looks back, negative forward.
+    offset: i128,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RangeFunc {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AggOp {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+}
+
+#[derive(Clone, Debug)]
+enum Grouping {
+    By(Vec<String>),
+    Without(Vec<String>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    And,
+    Or,
+    Unless,
+}
+
+impl BinOp {
+    fn is_comparison(self) -> bool {
+        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Gt | BinOp::Lt | BinOp::Ge | BinOp::Le)
+    }
+
+    fn is_set(self) -> bool {
+        matches!(self, BinOp::And | BinOp::Or | BinOp::Unless)
+    }
+
+    /// `(value, keep)`: arithmetic always keeps; a comparison keeps the left value if it holds.
+    fn apply(self, l: f64, r: f64) -> (f64, bool) {
+        match self {
+            BinOp::Add => (l + r, true),
+            BinOp::Sub => (l - r, true),
+            BinOp::Mul => (l * r, true),
+            BinOp::Div => (l / r, true),
+            BinOp::Mod => (l % r, true),
+            BinOp::Pow => (l.powf(r), true),
+            BinOp::Eq => (l, l == r),
+            BinOp::Ne => (l, l != r),
+            BinOp::Gt => (l, l > r),
+            BinOp::Lt => (l, l < r),
+            BinOp::Ge => (l, l >= r),
+            BinOp::Le => (l, l <= r),
+            BinOp::And | BinOp::Or | BinOp::Unless => unreachable!("set operators have no element value"),
+        }
+    }
+}
+
+/// Which labels identify a match group in a vector-vector operation.
+#[derive(Clone, Debug)]
+enum Matching {
+    /// No modifier: all labels but `__name__`.
+    All,
+    On(Vec<String>),
+    Ignoring(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+struct Binary {
+    op: BinOp,
+    lhs: Node,
+    rhs: Node,
+    matching: Matching,
+    return_bool: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Node {
+    Number(f64),
+    Instant(Selector),
+    Range { func: RangeFunc, selector: Selector, range: SimTime },
+    Aggregate { op: AggOp, grouping: Grouping, expr: Box<Node> },
+    HistogramQuantile { phi: Box<Node>, expr: Box<Node> },
+    Negate(Box<Node>),
+    Binary(Box<Binary>),
+}
+
+/// Parses `expr` and checks it against the supported subset.
+pub fn parse(expr: &str) -> Result<Query, PromqlError> {
+    let ast = parser::parse(expr).map_err(PromqlError::Parse)?;
+    Ok(Query { source: expr.to_string(), root: lower(&ast)? })
+}
+
+fn micros(d: &Duration) -> i128 {
+    d.as_micros() as i128
+}
+
+fn selector(vs: &VectorSelector) -> Result<Selector, PromqlError> {
+    if vs.at.is_some() {
+        return unsupported("the `@` modifier");
+    }
+    if !vs.matchers.or_matchers.is_empty() {
+        return unsupported("`or` inside label matchers");
+    }
+    let mut matchers = vs.matchers.matchers.clone();
+    if let Some(name) = &vs.name {
+        matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name));
+    }
+    let offset = match &vs.offset {
+        None => 0,
+        Some(Offset::Pos(d)) => micros(d),
+        Some(Offset::Neg(d)) => -micros(d),
+    };
+    Ok(Selector { matchers, offset })
+}
+
+fn label_list(modifier: &LabelModifier) -> Vec<String> {
+    modifier.labels().labels.to_vec()
+}
+
+fn lower(expr: &Expr) -> Result<Node, PromqlError> {
+    Ok(match expr {
+        Expr::NumberLiteral(n) => Node::Number(n.val),
+        Expr::Paren(p) => lower(&p.expr)?,
+        Expr::Unary(u) => Node::Negate(Box::new(lower(&u.expr)?)),
+        Expr::VectorSelector(vs) => Node::Instant(selector(vs)?),
+        Expr::MatrixSelector(_) => {
+            return unsupported(
+                "a range selector outside of `rate`, `increase`, `delta`, `irate` or `idelta`",
+            );
+        }
+        Expr::Subquery(_) => return no_subqueries(),
+        Expr::StringLiteral(_) => return unsupported("a string literal"),
+        Expr::Extension(_) => return unsupported("an extension expression"),
+        Expr::Call(call) => {
+            let name = call.func.name;
+            let args = &call.args.args;
+            let func = match name {
+                "rate" => Some(RangeFunc::Rate),
+                "increase" => Some(RangeFunc::Increase),
+                "delta" => Some(RangeFunc::Delta),
+                "irate" => Some(RangeFunc::Irate),
+                "idelta" => Some(RangeFunc::Idelta),
+                "histogram_quantile" => None,
+                other => return unsupported(format!("function `{other}`")),
+            };
+            match func {
+                Some(func) => match args.as_slice() {
+                    [arg] => match arg.as_ref() {
+                        Expr::MatrixSelector(m) => {
+                            let range = m.range.as_micros() as SimTime;
+                            if range == 0 {
+                                return Err(PromqlError::Parse(
+                                    "a range selector needs a positive range".into(),
+                                ));
+                            }
+                            Node::Range { func, selector: selector(&m.vs)?, range }
+                        }
+                        Expr::Subquery(_) => return no_subqueries(),
+                        _ => return Err(PromqlError::Parse(format!("`{name}` expects a range selector"))),
+                    },
+                    _ => return Err(PromqlError::Parse(format!("`{name}` expects one argument"))),
+                },
+                None => match args.as_slice() {
+                    [phi, v] => {
+                        Node::HistogramQuantile { phi: Box::new(lower(phi)?), expr: Box::new(lower(v)?) }
+                    }
+                    _ => return Err(PromqlError::Parse("`histogram_quantile` expects two arguments".into())),
+                },
+            }
+        }
+        Expr::Aggregate(agg) => {
+            let op = match agg.op.to_string().to_lowercase().as_str() {
+                "sum" => AggOp::Sum,
+                "avg" => AggOp::Avg,
+                "min" => AggOp::Min,
+                "max" => AggOp::Max,
+                "count" => AggOp::Count,
+                other => return unsupported(format!("aggregation `{other}`")),
+            };
+            if agg.param.is_some() {
+                return unsupported(format!("a parameter to `{op:?}`"));
+            }
+            let grouping = match &agg.modifier {
+                None => Grouping::By(Vec::new()),
+                Some(m @ LabelModifier::Include(_)) => Grouping::By(label_list(m)),
+                Some(m @ LabelModifier::Exclude(_)) => Grouping::Without(label_list(m)),
+            };
+            Node::Aggregate { op, grouping, expr: Box::new(lower(&agg.expr)?) }
+        }
+        Expr::Binary(b) => {
+            let op = match b.op.to_string().to_lowercase().as_str() {
+                "+" => BinOp::Add,
+                "-" => BinOp::Sub,
+                "*" => BinOp::Mul,
+                "/" => BinOp::Div,
+                "%" => BinOp::Mod,
+                "^" => BinOp::Pow,
+                "==" => BinOp::Eq,
+                "!=" => BinOp::Ne,
+                ">" => BinOp::Gt,
+                "<" => BinOp::Lt,
+                ">=" => BinOp::Ge,
+                "<=" => BinOp::Le,
+                "and" => BinOp::And,
+                "or" => BinOp::Or,
+                "unless" => BinOp::Unless,
+                other => return unsupported(format!("operator `{other}`")),
+            };
+            let mut matching = Matching::All;
+            let mut return_bool = false;
+            if let Some(m) = &b.modifier {
+                match m.card {
+                    VectorMatchCardinality::ManyToOne(_) => return unsupported("`group_left`"),
+                    VectorMatchCardinality::OneToMany(_) => return unsupported("`group_right`"),
+                    VectorMatchCardinality::OneToOne | VectorMatchCardinality::ManyToMany => {}
+                }
+                if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
+                    return unsupported("the `fill` modifier");
+                }
+                matching = match &m.matching {
+                    None => Matching::All,
+                    Some(l @ LabelModifier::Include(_)) => Matching::On(label_list(l)),
+                    Some(l @ LabelModifier::Exclude(_)) => Matching::Ignoring(label_list(l)),
+                };
+                return_bool = m.return_bool;
+            }
+            Node::Binary(Box::new(Binary {
+                op,
+                lhs: lower(&b.lhs)?,
+                rhs: lower(&b.rhs)?,
+                matching,
+                return_bool,
+            }))
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+/// The result of an instant query. Vectors are sorted by label set.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Scalar(f64),
+    Vector(Vec<(Labels, f64)>),
+}
+
+impl Value {
+    pub fn as_scalar(&self) -> Option<f64> {
+        match self {
+            Value::Scalar(v) => Some(*v),
+            Value::Vector(_) => None,
+        }
+    }
+
+    pub fn as_vector(&self) -> Option<&[(Labels, f64)]> {
+        match self {
+            Value::Vector(v) => Some(v),
+            Value::Scalar(_) => None,
+        }
+    }
+}
+
+type Vector = Vec<(Labels, f64)>;
+
+impl Query {
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates the query at `at`, as a Prometheus instant query.
+    pub fn eval_instant(&self, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
+        let mut value = eval(&self.root, store, at)?;
+        if let Value::Vector(v) = &mut value {
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        Ok(value)
+    }
+}
+
+fn matches(matchers: &[Matcher], labels: &Labels) -> bool {
+    matchers.iter().all(|m| m.is_match(labels.get(&m.name).map_or("", String::as_str)))
+}
+
+/// `at − offset`, or None when that lies before t = 0 (where no sample can be).
+fn shifted(at: SimTime, offset: i128) -> Option<SimTime> {
+    u64::try_from(at as i128 - offset).ok()
+}
+
+fn without_name(mut labels: Labels) -> Labels {
+    labels.remove(METRIC_NAME);
+    labels
+}
+
+/// Prometheus refuses a result with two equal label sets (e.g. after dropping `__name__`).
+fn check_unique(v: &Vector) -> Result<(), PromqlError> {
+    let mut seen = HashSet::with_capacity(v.len());
+    for (labels, _) in v {
+        if !seen.insert(labels) {
+            return Err(PromqlError::Eval(format!(
+                "vector cannot contain metrics with the same labelset {}",
+                fmt_labels(labels)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn fmt_labels(labels: &Labels) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+fn vector(value: Value, what: &str) -> Result<Vector, PromqlError> {
+    match value {
+        Value::Vector(v) => Ok(v),
+        Value::Scalar(_) => Err(PromqlError::Eval(format!("{what} expects an instant vector, got a scalar"))),
+    }
+}
+
+fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
+    Ok(match node {
+        Node::Number(v) => Value::Scalar(*v),
+        Node::Instant(sel) => Value::Vector(instant_selector(sel, store, at)),
+        Node::Range { func, selector, range } => {
+            let mut out = Vec::new();
+            if let Some(end) = shifted(at, selector.offset) {
+                let window = Window::new(end, *range);
+                for series in store.series.iter().filter(|s| matches(&selector.matchers, &s.labels)) {
+                    let samples = window.select(&series.samples);
+                    let value = match func {
+                        RangeFunc::Rate => rate::extrapolated_rate(samples, window, RateKind::Rate),
+                        RangeFunc::Increase => rate::extrapolated_rate(samples, window, RateKind::Increase),
+                        RangeFunc::Delta => rate::extrapolated_rate(samples, window, RateKind::Delta),
+                        RangeFunc::Irate => rate::irate(samples),
+                        RangeFunc::Idelta => rate::idelta(samples),
+                    };
+                    if let Some(v) = value {
+                        out.push((without_name(series.labels.clone()), v));
+                    }
+                }
+            }
+            check_unique(&out)?;
+            Value::Vector(out)
+        }
+        Node::Negate(inner) => match eval(inner, store, at)? {
+            Value::Scalar(v) => Value::Scalar(-v),
+            Value::Vector(v) => {
+                let out: Vector = v.into_iter().map(|(l, x)| (without_name(l), -x)).collect();
+                check_unique(&out)?;
+                Value::Vector(out)
+            }
+        },
+        Node::Aggregate { op, grouping, expr } => {
+            let input = vector(eval(expr, store, at)?, "an aggregation")?;
+            Value::Vector(aggregate(*op, grouping, input))
+        }
+        Node::HistogramQuantile { phi, expr } => {
+            let phi = match eval(phi, store, at)? {
+                Value::Scalar(p) => p,
+                Value::Vector(_) => {
+                    return Err(PromqlError::Eval("histogram_quantile expects a scalar quantile".into()));
+                }
+            };
+            let input = vector(eval(expr, store, at)?, "histogram_quantile")?;
+            Value::Vector(histogram_quantile(phi, input)?)
+        }
+        Node::Binary(b) => binary(b, eval(&b.lhs, store, at)?, eval(&b.rhs, store, at)?)?,
+    })
+}
+
+fn instant_selector(sel: &Selector, store: &Store, at: SimTime) -> Vector {
+    let Some(t) = shifted(at, sel.offset) else {
+        return Vec::new();
+    };
+    let window = Window::new(t, LOOKBACK_DELTA);
+    store
+        .series
+        .iter()
+        .filter(|s| matches(&sel.matchers, &s.labels))
+        .filter_map(|s| window.select(&s.samples).last().map(|last| (s.labels.clone(), last.v)))
+        .collect()
+}
+
+/// Kahan–Neumaier summation step, as Prometheus's `kahanSumInc`.
+fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+fn group_labels(grouping: &Grouping, labels: &Labels) -> Labels {
+    match grouping {
+        Grouping::By(keep) => {
+            labels.iter().filter(|(k, _)| keep.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        }
+        Grouping::Without(drop) => labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != METRIC_NAME && !drop.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+struct Group {
+    sum: f64,
+    c: f64,
+    count: usize,
+    min: f64,
+    max: f64,
+    /// `avg` after its Kahan sum overflowed: the running mean and its compensation.
+    mean: Option<(f64, f64)>,
+}
+
+fn aggregate(op: AggOp, grouping: &Grouping, input: Vector) -> Vector {
+    let mut groups: BTreeMap<Labels, Group> = BTreeMap::new();
+    for (labels, v) in input {
+        let key = group_labels(grouping, &labels);
+        match groups.get_mut(&key) {
+            None => {
+                groups.insert(key, Group { sum: v, c: 0.0, count: 1, min: v, max: v, mean: None });
+            }
+            Some(g) => {
+                g.count += 1;
+                let n = g.count as f64;
+                if op == AggOp::Avg {
+                    // Prometheus's `avg`: a Kahan sum until it overflows, then an incremental
+                    // mean (which cannot overflow for finite inputs).
+                    if g.mean.is_none() {
+                        let (sum, c) = kahan_inc(v, g.sum, g.c);
+                        if sum.is_infinite() {
+                            g.mean = Some((g.sum / (n - 1.0), g.c / (n - 1.0)));
+                        } else {
+                            (g.sum, g.c) = (sum, c);
+                        }
+                    }
+                    if let Some((mean, c)) = g.mean {
+                        let q = (n - 1.0) / n;
+                        g.mean = Some(kahan_inc(v / n, q * mean, q * c));
+                    }
+                } else {
+                    (g.sum, g.c) = kahan_inc(v, g.sum, g.c);
+                }
+                // A NaN is replaced by any later number.
+                if g.max < v || g.max.is_nan() {
+                    g.max = v;
+                }
+                if g.min > v || g.min.is_nan() {
+                    g.min = v;
+                }
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(labels, g)| {
+            let n = g.count as f64;
+            let v = match op {
+                AggOp::Sum => g.sum + g.c,
+                AggOp::Avg => match g.mean {
+                    Some((mean, c)) => mean + c,
+                    None => g.sum / n + g.c / n,
+                },
+                AggOp::Min => g.min,
+                AggOp::Max => g.max,
+                AggOp::Count => n,
+            };
+            (labels, v)
+        })
+        .collect()
+}
+
+/// Prometheus's `smallDeltaTolerance`.
+const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
+
+/// Prometheus's `almost.Equal`: relative difference below `epsilon`.
+fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
+    const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
+    if a.is_nan() && b.is_nan() {
+        return true;
+    }
+    if a == b {
+        return true;
+    }
+    let abs_sum = a.abs() + b.abs();
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || abs_sum < MIN_NORMAL {
+        return diff < epsilon * MIN_NORMAL;
+    }
+    diff / abs_sum.min(f64::MAX) < epsilon
+}
+
+/// `histogram_quantile` over classic buckets: series are grouped by their labels without `le`
+/// (the name included); series without a parseable `le` are ignored. The results drop
+/// `__name__`, so two histograms that differ only by name are an error, as upstream.
+fn histogram_quantile(phi: f64, input: Vector) -> Result<Vector, PromqlError> {
+    let mut groups: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
+    for (mut labels, v) in input {
+        let Some(upper) = labels.remove(BUCKET_LABEL).and_then(|le| le.parse::<f64>().ok()) else {
+            continue;
+        };
+        groups.entry(labels).or_default().push((upper, v));
+    }
+    let out: Vector = groups
+        .into_iter()
+        .map(|(labels, buckets)| (without_name(labels), bucket_quantile(phi, buckets)))
+        .collect();
+    check_unique(&out)?;
+    Ok(out)
+}
+
+/// Prometheus's `BucketQuantile`: buckets are `(upper bound, cumulative count)`.
+pub fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    match buckets.last() {
+        Some(&(upper, _)) if upper == f64::INFINITY => {}
+        _ => return f64::NAN,
+    }
+    // Equal upper bounds (`0.2` and `2e-1`) are one bucket.
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for (upper, count) in buckets {
+        match merged.last_mut() {
+            Some(last) if last.0 == upper => last.1 += count,
+            _ => merged.push((upper, count)),
+        }
+    }
+    let mut buckets = merged;
+    // Ignore floating-point noise between neighbours, then remove any decrease.
+    let mut prev = buckets[0].1;
+    for b in buckets.iter_mut().skip(1) {
+        let curr = b.1;
+        if curr == prev {
+            continue;
+        }
+        if almost_equal(prev, curr, SMALL_DELTA_TOLERANCE) || curr < prev {
+            b.1 = prev;
+            continue;
+        }
+        prev = curr;
+    }
+    if buckets.len() < 2 {
+        return f64::NAN;
+    }
+    let observations = buckets[buckets.len() - 1].1;
+    if observations == 0.0 {
+        return f64::NAN;
+    }
+    let mut rank = q * observations;
+    let n = buckets.len();
+    let b = buckets[..n - 1].partition_point(|bucket| bucket.1 < rank);
+    if b == n - 1 {
+        return buckets[n - 2].0;
+    }
+    if b == 0 && buckets[0].0 <= 0.0 {
+        return buckets[0].0;
+    }
+    let bucket_end = buckets[b].0;
+    let mut count = buckets[b].1;
+    let mut bucket_start = 0.0;
+    if b > 0 {
+        bucket_start = buckets[b - 1].0;
+        count -= buckets[b - 1].1;
+        rank -= buckets[b - 1].1;
+    }
+    bucket_start + (bucket_end - bucket_start) * (rank / count)
+}
+
+fn signature(matching: &Matching, labels: &Labels) -> Labels {
+    let keep = |k: &String| match matching {
+        Matching::All => k != METRIC_NAME,
+        Matching::On(on) => on.contains(k),
+        Matching::Ignoring(ignored) => k != METRIC_NAME && !ignored.contains(k),
+    };
+    labels.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn binary(b: &Binary, lhs: Value, rhs: Value) -> Result<Value, PromqlError> {
+    let op = b.op;
+    match (lhs, rhs) {
+        (Value::Scalar(l), Value::Scalar(r)) => {
+            if op.is_set() {
+                return Err(PromqlError::Eval("set operators need instant vectors on both sides".into()));
+            }
+            let (v, keep) = op.apply(l, r);
+            if op.is_comparison() && !b.return_bool {
+                return Err(PromqlError::Eval(
+                    "comparisons between scalars must use the `bool` modifier".into(),
+                ));
+            }
+            Ok(Value::Scalar(if op.is_comparison() { f64::from(u8::from(keep)) } else { v }))
+        }
+        (Value::Vector(v), Value::Scalar(s)) => vector_scalar(b, v, s, false),
+        (Value::Scalar(s), Value::Vector(v)) => vector_scalar(b, v, s, true),
+        (Value::Vector(l), Value::Vector(r)) => {
+            if op.is_set() {
+                Ok(Value::Vector(set_operation(op, &b.matching, l, r)))
+            } else {
+                vector_vector(b, l, r).map(Value::Vector)
+            }
+        }
+    }
+}
+
+/// `swapped`: the scalar is on the left.
+fn vector_scalar(b: &Binary, v: Vector, s: f64, swapped: bool) -> Result<Value, PromqlError> {
+    if b.op.is_set() {
+        return Err(PromqlError::Eval("set operators need instant vectors on both sides".into()));
+    }
+    let mut out = Vec::with_capacity(v.len());
+    for (labels, x) in v {
+        let (l, r) = if swapped { (s, x) } else { (x, s) };
+        let (mut value, mut keep) = b.op.apply(l, r);
+        // A comparison always returns the vector's value, whichever side it is on.
+        if b.op.is_comparison() {
+            value = x;
+        }
+        if b.return_bool {
+            value = f64::from(u8::from(keep));
+            keep = true;
+        }
+        if keep {
+            let labels = if !b.op.is_comparison() || b.return_bool { without_name(labels) } else { labels };
+            out.push((labels, value));
+        }
+    }
+    check_unique(&out)?;
+    Ok(Value::Vector(out))
+}
+
+fn vector_vector(b: &Binary, lhs: Vector, rhs: Vector) -> Result<Vector, PromqlError> {
+    if lhs.is_empty() || rhs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut right: HashMap<Labels, (Labels, f64)> = HashMap::with_capacity(rhs.len());
+    for (labels, v) in rhs {
+        let sig = signature(&b.matching, &labels);
+        if let Some((other, _)) = right.get(&sig) {
+            return Err(PromqlError::Eval(format!(
+                "found duplicate series for the match group {} on the right hand-side of the operation: \
+                 [{}, {}]; many-to-many matching not allowed: matching labels must be unique on one side",
+                fmt_labels(&sig),
+                fmt_labels(&labels),
+                fmt_labels(other)
+            )));
+        }
+        right.insert(sig, (labels, v));
+    }
+    let mut matched: HashSet<Labels> = HashSet::new();
+    let mut out = Vec::new();
+    for (labels, l) in lhs {
+        let sig = signature(&b.matching, &labels);
+        let Some(&(_, r)) = right.get(&sig) else {
+            continue;
+        };
+        let (mut value, mut keep) = b.op.apply(l, r);
+        if b.return_bool {
+            value = f64::from(u8::from(keep));
+            keep = true;
+        }
+        if !keep {
+            continue;
+        }
+        let mut metric = labels;
+        if !b.op.is_comparison() || b.return_bool {
+            metric.remove(METRIC_NAME);
+        }
+        match &b.matching {
+            Matching::All => {}
+            Matching::On(on) => metric.retain(|k, _| on.contains(k)),
+            Matching::Ignoring(ignored) => metric.retain(|k, _| !ignored.contains(k)),
+        }
+        if !matched.insert(sig) {
+            return Err(PromqlError::Eval(
+                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+                    .into(),
+            ));
+        }
+        out.push((metric, value));
+    }
+    Ok(out)
+}
+
+fn set_operation(op: BinOp, matching: &Matching, lhs: Vector, rhs: Vector) -> Vector {
+    let right: HashSet<Labels> = rhs.iter().map(|(l, _)| signature(matching, l)).collect();
+    match op {
+        BinOp::And => lhs.into_iter().filter(|(l, _)| right.contains(&signature(matching, l))).collect(),
+        BinOp::Unless => lhs.into_iter().filter(|(l, _)| !right.contains(&signature(matching, l))).collect(),
+        BinOp::Or => {
+            let left: HashSet<Labels> = lhs.iter().map(|(l, _)| signature(matching, l)).collect();
+            let mut out = lhs;
+            out.extend(rhs.into_iter().filter(|(l, _)| !left.contains(&signature(matching, l))));
+            out
+        }
+        _ => unreachable!("not a set operator"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
