@@ -289,11 +289,18 @@ impl World<'_> {
     }
 
     fn deployment_status(&self, w: u32) -> DeploymentStatus {
-        let available = (0..self.cluster.replica_sets.len())
+        DeploymentStatus {
+            replicas: self.workloads[w as usize].dep().replicas(),
+            available: self.available_of(w),
+        }
+    }
+
+    /// `status.availableReplicas` of workload `w`: available pods over the RSs it owns.
+    fn available_of(&self, w: u32) -> i64 {
+        (0..self.cluster.replica_sets.len())
             .filter(|&rs| self.rs_owner[rs] == w)
             .map(|rs| self.cluster.rs_counts(rs as RsId).available)
-            .sum();
-        DeploymentStatus { replicas: self.workloads[w as usize].dep().replicas(), available }
+            .sum()
     }
 
     fn switch_view(&self) -> SwitchView {
@@ -755,11 +762,7 @@ impl World<'_> {
         for (w, short) in short.iter_mut().enumerate() {
             let replicas = self.workloads[w].dep().replicas();
             let min_available = replicas - max_unavailable(&self.sc.deployment.strategy, replicas);
-            let available: i64 = (0..self.cluster.replica_sets.len())
-                .filter(|&rs| self.rs_owner[rs] == w as u32)
-                .map(|rs| self.cluster.rs_counts(rs as RsId).available)
-                .sum();
-            *short = available < min_available;
+            *short = self.available_of(w as u32) < min_available;
         }
         if let Plan::Flagger(p) = &mut self.plan {
             for (since, short) in p.unavailable_since.iter_mut().zip(short) {
