@@ -216,5 +216,5 @@ fn read_metric(report: &mut Report, item: &Node, what: &str) -> Option<FlaggerCh
             None => (None, None),
         },
     };
-    Some(FlaggerCheck { name, kind, min, max })
+    Some(FlaggerCheck { name, kind, min, max, interval: crate::engine::MINUTE, query: None })
 }

@@ -458,6 +458,7 @@ fn assemble(
         cluster: sim.cluster,
         slo: sim.slo,
         detection: sim.detection,
+        monitoring: sim.monitoring,
         rollback: sim.rollback,
         controller: sim.controller,
         deployment,

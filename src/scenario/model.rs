@@ -5,7 +5,12 @@
 pub use crate::cluster::{ClusterSpec, PodTiming, Probe, Resources};
 pub use crate::controllers::{ControllerTiming, DeploymentManifest, DeploymentStrategy, IntOrPercent};
 pub use crate::engine::{DurationDist, SimTime};
-pub use crate::telemetry::{Detection, Slo};
+pub use crate::controllers::argo::analysis::{AnalysisMetric, AnalysisRunSpec, MetricProvider};
+pub use crate::telemetry::promql::Query;
+pub use crate::telemetry::{
+    AlertAction, AlertRoute, AlertingRule, CounterInit, Detection, Monitoring, RecordingRule, Rule, RuleGroup,
+    Slo,
+};
 pub use crate::traffic::{
     Fault, FaultAnchor, FaultKind, Fidelity, Latency, RatePattern, RateStep, ServiceManifest, Traffic,
     VersionProfile,
@@ -33,6 +38,9 @@ pub struct Scenario {
     pub cluster: ClusterSpec,
     pub slo: Slo,
     pub detection: Detection,
+    /// Simulated Prometheus: scrape and evaluation timing, the PrometheusRules' groups, and
+    /// what each alert triggers.
+    pub monitoring: Monitoring,
     pub rollback: RollbackPolicy,
     pub controller: ControllerTiming,
     /// The workload whose pods run the old version before the release (see [`Strategy`]).
@@ -146,6 +154,33 @@ pub struct RolloutRelease {
     /// `release.analysisDuration` (default 1m): how long an analysis run takes before it
     /// succeeds — a stand-in until AnalysisRuns are simulated.
     pub analysis_duration: SimTime,
+    /// The AnalysisRuns the Rollout creates, templates resolved.
+    pub analyses: RolloutAnalyses,
+}
+
+/// The AnalysisRuns a Rollout can create, each with its templates' metrics merged and `args`
+/// substituted.
+#[derive(Clone, Debug, Default)]
+pub struct RolloutAnalyses {
+    /// `steps[i].analysis`, by canary step index.
+    pub steps: BTreeMap<usize, AnalysisRunSpec>,
+    /// `strategy.canary.analysis`: runs in the background from `startingStep` (None: from
+    /// the start of the update) until the rollout is fully promoted.
+    pub background: Option<(AnalysisRunSpec, Option<usize>)>,
+    /// `strategy.blueGreen.prePromotionAnalysis`.
+    pub pre_promotion: Option<AnalysisRunSpec>,
+    /// `strategy.blueGreen.postPromotionAnalysis`.
+    pub post_promotion: Option<AnalysisRunSpec>,
+    /// `release.inconclusive`: what someone does when a run ends Inconclusive and the Rollout
+    /// pauses (`None`: nobody; it stays paused).
+    pub on_inconclusive: Option<ManualDecision>,
+}
+
+/// A person's decision on an Inconclusive analysis: `promote` or `abort`, after a while.
+#[derive(Clone, Copy, Debug)]
+pub struct ManualDecision {
+    pub promote: bool,
+    pub after: DurationDist,
 }
 
 /// A Flagger Canary.
@@ -166,6 +201,12 @@ pub struct FlaggerCheck {
     /// rate and to `max` otherwise).
     pub min: Option<f64>,
     pub max: Option<f64>,
+    /// The metric's `interval` (default 1m), the range of the builtin queries.
+    pub interval: SimTime,
+    /// The PromQL Flagger runs: the builtin Istio query with the Canary's namespace, target and
+    /// interval, or the MetricTemplate's `query` rendered with them. `None` only in scenarios
+    /// built by hand (the stand-in of the strategies issue).
+    pub query: Option<Query>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -589,6 +589,7 @@ fn rollout(
             virtual_service: r.virtual_service.as_ref().map(|(n, _)| n.clone()),
             promote_after: release.promote_after.as_ref().map(|p| p.0),
             analysis_duration: release.analysis_duration.map_or(DEFAULT_ANALYSIS_DURATION, |a| a.0),
+            analyses: Default::default(),
         }),
     })
 }

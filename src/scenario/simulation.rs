@@ -27,6 +27,7 @@ pub(crate) struct SimulationDoc {
     pub cluster: ClusterSpec,
     pub slo: Slo,
     pub detection: Detection,
+    pub monitoring: Monitoring,
     pub rollback: RollbackPolicy,
     pub controller: ControllerTiming,
 }
@@ -254,6 +255,15 @@ fn read_document(
         cluster: cluster?,
         slo: slo?,
         detection: detection?,
+        monitoring: Monitoring {
+            scrape_interval: 15 * SECOND,
+            scrape_offset: None,
+            evaluation_offset: None,
+            counters: CounterInit::Lazy,
+            group_wait: 30 * SECOND,
+            groups: Vec::new(),
+            on_alert: Vec::new(),
+        },
         rollback: rollback?,
         controller: controller?,
     })

@@ -433,6 +433,13 @@ impl Value {
 
 type Vector = Vec<(Labels, f64)>;
 
+/// Two queries are equal when they were parsed from the same text.
+impl PartialEq for Query {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
 impl Query {
     /// The expression as written.
     pub fn source(&self) -> &str {

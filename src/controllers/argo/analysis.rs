@@ -428,6 +428,36 @@ pub fn next_run_measurement_at(
     metrics.iter().filter_map(|&(spec, ms)| next_measurement_at(&spec, started_at, ms)).min()
 }
 
+// ---------------------------------------------------------------------------------------------
+// What an AnalysisRun measures: the metrics of its templates, arguments resolved.
+
+/// Where a metric's value comes from.
+#[derive(Clone, Debug)]
+pub enum MetricProvider {
+    /// `provider.prometheus.query`, evaluated as an instant query at the measurement's time.
+    Prometheus { query: crate::telemetry::promql::Query },
+}
+
+/// One metric of an AnalysisRun: its scheduling and phase fields, conditions and provider.
+#[derive(Clone, Debug)]
+pub struct AnalysisMetric {
+    pub name: String,
+    pub spec: MetricSpec,
+    pub success: Option<super::condition::Condition>,
+    pub failure: Option<super::condition::Condition>,
+    pub provider: MetricProvider,
+}
+
+/// The metrics of one AnalysisRun: every template a step, background analysis or blue-green
+/// gate names, merged in order (`AnalysisTemplate` and `ClusterAnalysisTemplate`), with
+/// `args` substituted into their queries.
+#[derive(Clone, Debug, Default)]
+pub struct AnalysisRunSpec {
+    /// The template names, for the trace (`success-rate`, `latency`).
+    pub templates: Vec<String>,
+    pub metrics: Vec<AnalysisMetric>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
