@@ -64,6 +64,18 @@ pub struct CanaryStrategy {
     pub abort_scale_down_delay: Option<SimTime>,
     /// `minPodsPerReplicaSet` (traffic routing only).
     pub min_pods_per_replica_set: Option<i64>,
+    /// `canary.analysis`: a background analysis run from `startingStep` until the rollout
+    /// is fully promoted (`None`: none).
+    pub background_analysis: Option<BackgroundAnalysis>,
+}
+
+/// `canary.analysis` (a `RolloutAnalysisBackground`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackgroundAnalysis {
+    /// The template names.
+    pub templates: Vec<String>,
+    /// `startingStep`: the step index from which the run starts (`None`: with the update).
+    pub starting_step: Option<usize>,
 }
 
 /// One entry of `canary.steps`. Upstream validation allows exactly one kind per step.
@@ -176,6 +188,7 @@ impl Default for CanaryStrategy {
             scale_down_delay: None,
             abort_scale_down_delay: None,
             min_pods_per_replica_set: None,
+            background_analysis: None,
         }
     }
 }
