@@ -328,6 +328,27 @@ pub enum SpecError {
     NegativePreviewReplicaCount(i64),
 }
 
+/// The `rollouts-pod-template-hash` label of a Rollout's ReplicaSet whose pods run `image`:
+/// ten characters from Kubernetes' safe alphabet, a stable function of the image. (Upstream
+/// hashes the whole pod template; a release here changes only the image, so the image decides.)
+/// AnalysisTemplate arguments with `valueFrom.podTemplateHashValue` resolve to it, and the
+/// simulated pods carry it as a label.
+pub fn pod_template_hash(image: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in image.as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..10)
+        .map(|_| {
+            h ^= h >> 29;
+            h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            ALPHABET[(h >> 40) as usize % ALPHABET.len()] as char
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
