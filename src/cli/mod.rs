@@ -341,7 +341,7 @@ fn simulate(
 
 fn trace(args: &TraceArgs) -> Result<(), Failure> {
     let scenario = load(&args.scenario, None)?;
-    let collect = crate::experiment::world::Collect { timeline: false, trace: true };
+    let collect = crate::experiment::world::Collect { timeline: false, trace: true, store: false };
     let result = crate::experiment::world::run_replication(&scenario, args.replication, collect);
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();

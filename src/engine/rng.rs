@@ -22,6 +22,8 @@ pub enum Stream {
     People = 3,
     /// Anything the controllers randomise (none yet; reserved so streams stay stable).
     Controllers = 4,
+    /// Simulated monitoring: scrape and evaluation phases, latency histogram buckets.
+    Monitoring = 5,
 }
 
 /// One step of SplitMix64 (Steele, Lea and Flood 2014), the usual seeder for xoshiro.

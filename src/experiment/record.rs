@@ -40,8 +40,10 @@ pub struct RunRecord {
     pub replication: u64,
     pub seed: u64,
     pub outcome: Outcome,
-    /// Which signal detected the bad release: `burn_rate`, `progress_deadline` or blank.
-    pub detected_by: Option<&'static str>,
+    /// What detected the release and led to its rollback: `alert:NAME` (a PrometheusRule
+    /// alert with an action), `analysis:METRIC` (an Argo AnalysisRun), `flagger:CHECK`
+    /// (Flagger's checks), `progress_deadline`, or blank.
+    pub detected_by: Option<String>,
     pub detected_at_s: Option<f64>,
     /// The new version stops getting traffic (after a rollback).
     pub mitigated_at_s: Option<f64>,
@@ -73,6 +75,11 @@ pub struct RunRecord {
     pub overhead_pct: f64,
     /// Fewest Ready pods behind the Service at once, from the release on.
     pub min_ready_pods: u64,
+    /// 1 if the release was rolled back although the new version has no fault (no injected
+    /// fault, and an error rate no higher than the old version's), else 0.
+    pub false_alarm: u64,
+    /// Alerts that fired (pending → firing transitions, any rule, any label set).
+    pub alerts_fired: u64,
 }
 
 /// One row of `timeline.csv`: the state of one version at one tick (tidy format).

@@ -30,8 +30,11 @@ pub fn run_range(scenario: &Scenario, range: std::ops::Range<u64>, plan: RunPlan
             .clone()
             .into_par_iter()
             .map(|i| {
-                let collect =
-                    Collect { timeline: plan.timeline_of == Some(i), trace: plan.trace_of == Some(i) };
+                let collect = Collect {
+                    timeline: plan.timeline_of == Some(i),
+                    trace: plan.trace_of == Some(i),
+                    store: false,
+                };
                 run_replication(scenario, i, collect)
             })
             .collect::<Vec<_>>()

@@ -296,6 +296,11 @@ pub enum Unit {
     Pods,
     #[serde(rename = "pod_s")]
     PodSeconds,
+    /// A 0/1 indicator whose mean is a probability.
+    #[serde(rename = "share")]
+    Share,
+    #[serde(rename = "alerts")]
+    Alerts,
 }
 
 impl Unit {
@@ -308,6 +313,8 @@ impl Unit {
             Unit::Users => "users",
             Unit::Pods => "pods",
             Unit::PodSeconds => "pod·s",
+            Unit::Share => "",
+            Unit::Alerts => "alerts",
         }
     }
 }
@@ -317,7 +324,7 @@ type Getter = fn(&RunRecord) -> Option<f64>;
 /// The numeric columns of `runs.csv`, in column order (everything but `replication`,
 /// `seed`, `outcome` and `detected_by`). A test checks this against the serialized header,
 /// so a field added to [`RunRecord`] without a line here fails the build's tests.
-pub const METRICS: [(&str, Unit, Getter); 18] = [
+pub const METRICS: [(&str, Unit, Getter); 20] = [
     ("detected_at_s", Unit::Seconds, |r| r.detected_at_s),
     ("mitigated_at_s", Unit::Seconds, |r| r.mitigated_at_s),
     ("rolled_back_at_s", Unit::Seconds, |r| r.rolled_back_at_s),
@@ -336,6 +343,8 @@ pub const METRICS: [(&str, Unit, Getter); 18] = [
     ("extra_pod_seconds", Unit::PodSeconds, |r| Some(r.extra_pod_seconds)),
     ("overhead_pct", Unit::Percent, |r| Some(r.overhead_pct)),
     ("min_ready_pods", Unit::Pods, |r| Some(r.min_ready_pods as f64)),
+    ("false_alarm", Unit::Share, |r| Some(r.false_alarm as f64)),
+    ("alerts_fired", Unit::Alerts, |r| Some(r.alerts_fired as f64)),
 ];
 
 /// Every outcome, in the order summaries list them.
@@ -734,7 +743,11 @@ pub(crate) mod tests {
             replication,
             seed: 1000 + replication,
             outcome,
-            detected_by: if outcome == Outcome::RolledBack { Some("burn_rate") } else { None },
+            detected_by: if outcome == Outcome::RolledBack {
+                Some("alert:HighErrorRate".into())
+            } else {
+                None
+            },
             detected_at_s: (outcome == Outcome::RolledBack).then_some(300.0 + 10.0 * x),
             mitigated_at_s: (outcome == Outcome::RolledBack).then_some(330.0 + 10.0 * x),
             rolled_back_at_s: (outcome == Outcome::RolledBack).then_some(420.5 + 10.0 * x),
@@ -753,6 +766,8 @@ pub(crate) mod tests {
             extra_pod_seconds: 1234.5,
             overhead_pct: 30.0,
             min_ready_pods: 9,
+            false_alarm: 0,
+            alerts_fired: u64::from(outcome == Outcome::RolledBack),
         }
     }
 

@@ -12,6 +12,7 @@
 //! or of one ReplicaSet, and an endpoint change reaches the traffic after the propagation
 //! delay. Route weights (Istio) reach the traffic after the same delay.
 
+mod monitor;
 mod release;
 
 use super::record::{Outcome, PodExtremes, ReplicationResult, RunRecord, TimelineRow, TraceEvent};
@@ -22,10 +23,9 @@ use crate::engine::rng::replication_seed;
 use crate::engine::{EventQueue, SECOND, SimRng, SimTime, Stream, to_secs_f64};
 use crate::scenario::units::format_duration;
 use crate::scenario::{FaultAnchor, FaultKind, Scenario};
-use crate::telemetry::{BurnRateDetector, SteadyState};
 use crate::traffic::mesh::WeightedRoute;
 use crate::traffic::routing::DestinationId;
-use crate::traffic::{Rate, Tally, TrafficSim, VersionModel};
+use crate::traffic::{Tally, TrafficSim, VersionModel};
 use release::Plan;
 
 /// The template ids of a release: the version running before it and the one it rolls out.
@@ -43,6 +43,8 @@ const MAX_EVENTS: u64 = 50_000_000;
 pub struct Collect {
     pub timeline: bool,
     pub trace: bool,
+    /// Keep Prometheus's samples (every metric family exported), for `rollsim query`.
+    pub store: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,8 +76,12 @@ enum Event {
     MeshNext,
     /// The new template is applied.
     Release,
-    /// The built-in detector evaluates.
-    Evaluate,
+    /// Prometheus scrapes the targets due now.
+    Scrape,
+    /// Prometheus evaluates the rule groups due now.
+    RuleEval,
+    /// Alertmanager sends the first notification of alerting rule `n`'s group.
+    Notify(u16),
     /// Someone runs `kubectl rollout undo`.
     Undo,
     /// A timeline row is due.
@@ -115,7 +121,9 @@ struct World<'s> {
     /// after the propagation delay).
     weights: [u8; 2],
     plan: Plan,
-    detector: BurnRateDetector,
+    monitor: Option<Box<monitor::Monitor>>,
+    /// Someone was paged (the human rollback is scheduled).
+    paged: bool,
     pods_rng: SimRng,
     people_rng: SimRng,
     /// ReplicaSet id for each RS the controller created, in creation order.
@@ -134,7 +142,7 @@ struct World<'s> {
     tallies: Vec<Tally>,
     // Measurements.
     detected_at: Option<SimTime>,
-    detected_by: Option<&'static str>,
+    detected_by: Option<String>,
     undo_at: Option<SimTime>,
     mitigated_at: Option<SimTime>,
     rolled_back_at: Option<SimTime>,
@@ -273,14 +281,8 @@ impl<'s> World<'s> {
             dests: Vec::with_capacity(2),
             weights: [100, 0],
             plan: Plan::new(sc),
-            detector: BurnRateDetector::new(
-                &sc.slo,
-                &sc.detection,
-                SteadyState {
-                    requests_per_second: Rate::new(&sc.traffic).at(0),
-                    error_ratio: sc.versions[sc.release.from_image.as_str()].error_rate,
-                },
-            ),
+            monitor: monitor::Monitor::new(sc, seed, collect.store).map(Box::new),
+            paged: false,
             pods_rng: SimRng::new(seed, Stream::Pods),
             people_rng: SimRng::new(seed, Stream::People),
             rs_names: Vec::new(),
@@ -334,9 +336,13 @@ impl<'s> World<'s> {
         }
         self.queue.schedule(0, Event::Sync);
         self.sync_pending = true;
+        for pod in 0..self.cluster.pods.len() as u32 {
+            if self.cluster.pods[pod as usize].ready {
+                self.monitor_started(0, pod, true);
+            }
+        }
+        self.schedule_first_evaluation();
         self.queue.schedule(self.sc.release.at, Event::Release);
-        let first_eval = self.sc.release.at + self.sc.detection.evaluation_interval.max(1);
-        self.queue.schedule(first_eval, Event::Evaluate);
         if self.collect.timeline {
             self.queue.schedule(self.sc.tick.max(1), Event::Tick);
         }
@@ -417,23 +423,9 @@ impl<'s> World<'s> {
             Event::FlaggerTick => self.flagger_tick(now),
             Event::MeshNext => self.mesh_next(now),
             Event::Release => self.release(now),
-            Event::Evaluate => {
-                if self.detected_at.is_none() {
-                    if let Some(alert) = self.detector.evaluate(self.traffic.per_second(), now) {
-                        self.detect(now, "burn_rate", format!(
-                            "error ratio {:.3}% over {} and {:.3}% over {} exceed {:.3}% ({}x burn rate of the {:.3}% SLO)",
-                            alert.long_ratio * 100.0,
-                            format_duration(self.sc.detection.long_window),
-                            alert.short_ratio * 100.0,
-                            format_duration(self.sc.detection.short_window),
-                            alert.threshold * 100.0,
-                            self.sc.detection.burn_rate,
-                            self.sc.slo.objective * 100.0
-                        ));
-                    }
-                    self.queue.schedule_in(self.sc.detection.evaluation_interval.max(1), Event::Evaluate);
-                }
-            }
+            Event::Scrape => self.on_scrape(now),
+            Event::RuleEval => self.on_rule_eval(now),
+            Event::Notify(alert) => self.on_notify(now, alert as usize),
             Event::Undo => self.undo(now),
             Event::Tick => {
                 self.timeline_row(now);
@@ -511,9 +503,11 @@ impl<'s> World<'s> {
             Notice::BackOff { .. } => {}
             Notice::Started { pod } => {
                 let p = &self.cluster.pods[pod as usize];
-                if p.first_started_at == Some(now) && p.restarts == 0 {
+                let first = p.first_started_at == Some(now) && p.restarts == 0;
+                if first {
                     self.traffic.set_first_start(pod, now);
                 }
+                self.monitor_started(now, pod, first);
             }
             Notice::Listening { pod } => self.traffic.set_accepting(pod, true),
             Notice::StoppedAccepting { pod } => self.traffic.set_accepting(pod, false),
@@ -533,7 +527,10 @@ impl<'s> World<'s> {
                 self.request_sync(now);
             }
             Notice::Available { .. } => self.request_sync(now),
-            Notice::Crashed { pod, .. } | Notice::Killed { pod } => self.traffic.kill_in_flight(pod, now),
+            Notice::Crashed { pod, .. } | Notice::Killed { pod } => {
+                self.traffic.kill_in_flight(pod, now);
+                self.monitor_stopped(pod);
+            }
             Notice::Terminating { pod } => {
                 if self.cluster.pods[pod as usize].template == NEW {
                     self.active_new_pods -= 1;
@@ -555,6 +552,7 @@ impl<'s> World<'s> {
                 // The process is gone, but the endpoint stays until the Terminating path
                 // removes it: requests routed there meanwhile are refused.
                 self.traffic.set_accepting(pod, false);
+                self.monitor_gone(pod);
                 self.request_sync(now);
             }
         }
@@ -735,7 +733,12 @@ impl<'s> World<'s> {
                 && now >= self.sc.release.at
             {
                 let kind = self.workloads[w as usize].kind();
-                self.detect(now, "progress_deadline", format!("the {kind} reports ProgressDeadlineExceeded"));
+                self.detect(
+                    now,
+                    "progress_deadline".into(),
+                    format!("the {kind} reports ProgressDeadlineExceeded"),
+                );
+                self.page(now);
             }
         }
     }
@@ -773,14 +776,22 @@ impl<'s> World<'s> {
         self.log(now, self.workloads[w as usize].object(), reason, message);
     }
 
-    fn detect(&mut self, now: SimTime, by: &'static str, why: String) {
+    /// The first signal that leads to a rollback: an alert with an action, a failed analysis,
+    /// Flagger's checks, or ProgressDeadlineExceeded.
+    fn detect(&mut self, now: SimTime, by: String, why: String) {
         self.detected_at = Some(now);
         self.detected_by = Some(by);
         self.log(now, "Simulation".to_string(), "Detected", why);
+    }
+
+    /// The on-call engineer is paged: they roll back after `rollback.manual.after`.
+    fn page(&mut self, _now: SimTime) {
         if let Some(after) = self.sc.rollback.manual_after
             && self.plan.human_rolls_back()
             && self.undo_at.is_none()
+            && !self.paged
         {
+            self.paged = true;
             let delay = after.sample(&mut self.people_rng);
             self.queue.schedule_in(delay, Event::Undo);
         }
@@ -923,7 +934,7 @@ impl<'s> World<'s> {
             replication: self.replication,
             seed: self.seed,
             outcome,
-            detected_by: self.detected_by,
+            detected_by: self.detected_by.clone(),
             detected_at_s: rel(self.detected_at),
             mitigated_at_s: rel(self.mitigated_at),
             rolled_back_at_s: rel(self.rolled_back_at),
@@ -948,6 +959,8 @@ impl<'s> World<'s> {
             extra_pod_seconds: self.extra_pod_time as f64 / SECOND as f64,
             overhead_pct: (f64::from(self.peak_pods) - replicas) / replicas * 100.0,
             min_ready_pods: if self.min_ready_pods == u64::MAX { 0 } else { self.min_ready_pods },
+            false_alarm: u64::from(self.undo_at.is_some() && fault_free(sc)),
+            alerts_fired: self.monitor.as_ref().map_or(0, |m| m.alerts_fired),
         };
         ReplicationResult { record, extremes: self.extremes, timeline: self.timeline, trace: self.trace }
     }
@@ -987,6 +1000,14 @@ impl<'s> World<'s> {
             message,
         });
     }
+}
+
+/// Whether the new version is as good as the old: no injected fault and an error rate no
+/// higher. Rolling such a version back is a false alarm.
+fn fault_free(sc: &Scenario) -> bool {
+    let (old, new) =
+        (&sc.versions[sc.release.from_image.as_str()], &sc.versions[sc.release.to_image.as_str()]);
+    new.faults.is_empty() && new.error_rate <= old.error_rate
 }
 
 /// The container misbehaviour that a version's faults imply.

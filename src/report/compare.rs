@@ -729,10 +729,10 @@ mod tests {
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("scenario,metric,unit,n,mean,ci95_low,ci95_high,median,p95"));
         let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-        // Per scenario: 4 outcomes and 18 metrics.
-        assert_eq!(rows.len(), 2 * (4 + 18));
+        // Per scenario: 4 outcomes and 20 metrics.
+        assert_eq!(rows.len(), 2 * (4 + 20));
         assert!(rows.iter().all(|r| r.len() == 9));
-        assert_eq!(rows.iter().filter(|r| r[0] == "rolling-healthy").count(), 22);
+        assert_eq!(rows.iter().filter(|r| r[0] == "rolling-healthy").count(), 24);
         let find = |s: &str, m: &str| rows.iter().find(|r| r[0] == s && r[1] == m).unwrap().clone();
         let rb = find("rolling-bad-release", "outcome.rolled_back");
         assert_eq!(rb[2..4], ["share", "10"]);

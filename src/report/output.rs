@@ -15,8 +15,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// The columns of `runs.csv`: the [`RunRecord`] fields in order.
-pub const RUNS_HEADER: [&str; 22] = {
-    let mut h = [""; 22];
+pub const RUNS_HEADER: [&str; 24] = {
+    let mut h = [""; 24];
     h[0] = "replication";
     h[1] = "seed";
     h[2] = "outcome";
@@ -233,13 +233,13 @@ mod tests {
             "replication,seed,outcome,detected_by,detected_at_s,mitigated_at_s,rolled_back_at_s,\
              completed_at_s,time_to_rollback_s,requests,"
         ));
-        assert!(lines[0].ends_with(",overhead_pct,min_ready_pods"));
+        assert!(lines[0].ends_with(",overhead_pct,min_ready_pods,false_alarm,alerts_fired"));
         // Completed: no detection, so detected_by … rolled_back_at_s are blank; 600.25 kept.
         assert_eq!(
             lines[1],
-            "0,1000,completed,,,,,600.25,,100000,99000,900,100,20000,950,850.5,300,12.5,13,1234.5,30.0,9"
+            "0,1000,completed,,,,,600.25,,100000,99000,900,100,20000,950,850.5,300,12.5,13,1234.5,30.0,9,0,0"
         );
-        assert!(lines[2].starts_with("1,1001,rolled_back,burn_rate,310.0,340.0,430.5,,120.5,"));
+        assert!(lines[2].starts_with("1,1001,rolled_back,alert:HighErrorRate,310.0,340.0,430.5,,120.5,"));
         // Every row has as many cells as the header.
         for l in &lines {
             assert_eq!(l.split(',').count(), RUNS_HEADER.len(), "{l}");

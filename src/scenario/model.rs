@@ -3,13 +3,13 @@
 //! memory in bytes, percentages as ratios) and every default is filled in.
 
 pub use crate::cluster::{ClusterSpec, PodTiming, Probe, Resources};
+pub use crate::controllers::argo::analysis::{AnalysisMetric, AnalysisRunSpec, MetricProvider};
 pub use crate::controllers::{ControllerTiming, DeploymentManifest, DeploymentStrategy, IntOrPercent};
 pub use crate::engine::{DurationDist, SimTime};
-pub use crate::controllers::argo::analysis::{AnalysisMetric, AnalysisRunSpec, MetricProvider};
 pub use crate::telemetry::promql::Query;
 pub use crate::telemetry::{
-    AlertAction, AlertRoute, AlertingRule, CounterInit, Detection, Monitoring, RecordingRule, Rule, RuleGroup,
-    Slo,
+    AlertAction, AlertRoute, AlertingRule, CounterInit, Detection, Monitoring, RecordingRule, Rule,
+    RuleGroup, Slo,
 };
 pub use crate::traffic::{
     Fault, FaultAnchor, FaultKind, Fidelity, Latency, RatePattern, RateStep, ServiceManifest, Traffic,

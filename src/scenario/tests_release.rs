@@ -878,13 +878,17 @@ fn flagger_podinfo() {
                 name: "request-success-rate".into(),
                 kind: FlaggerCheckKind::RequestSuccessRate,
                 min: Some(99.0),
-                max: None
+                max: None,
+                interval: crate::engine::MINUTE,
+                query: None,
             },
             FlaggerCheck {
                 name: "request-duration".into(),
                 kind: FlaggerCheckKind::RequestDuration,
                 min: None,
-                max: Some(500.0)
+                max: Some(500.0),
+                interval: crate::engine::MINUTE,
+                query: None,
             },
         ]
     );

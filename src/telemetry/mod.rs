@@ -5,6 +5,8 @@
 pub mod alert;
 pub mod promql;
 pub mod rate;
+pub mod rules;
+pub mod scrape;
 pub mod spec;
 pub use spec::*;
 

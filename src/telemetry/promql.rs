@@ -446,6 +446,45 @@ impl Query {
         &self.source
     }
 
+    /// The metric names its selectors read, or `None` when a selector does not pin the name
+    /// (`{__name__=~"http_.*"}`, `{job="x"}`).
+    pub fn metric_names(&self) -> Option<std::collections::BTreeSet<String>> {
+        let mut names = std::collections::BTreeSet::new();
+        collect_names(&self.root, &mut names).then_some(names)
+    }
+
+    /// For `LHS op NUMBER` (a comparison without `bool` against a number, the usual alert
+    /// shape), the left side, the operator and the number: what the alert compares.
+    pub fn threshold(&self) -> Option<(Query, &'static str, f64)> {
+        let Node::Binary(b) = &self.root else { return None };
+        let Node::Number(n) = b.rhs else { return None };
+        if !b.op.is_comparison() || b.return_bool {
+            return None;
+        }
+        let op = match b.op {
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Gt => ">",
+            BinOp::Lt => "<",
+            BinOp::Ge => ">=",
+            _ => "<=",
+        };
+        Some((Query { source: self.source.clone(), root: b.lhs.clone() }, op, n))
+    }
+
+    /// Whether the result is a scalar (the expression holds no selector).
+    pub fn is_scalar(&self) -> bool {
+        fn scalar(n: &Node) -> bool {
+            match n {
+                Node::Number(_) => true,
+                Node::Negate(inner) => scalar(inner),
+                Node::Binary(b) => scalar(&b.lhs) && scalar(&b.rhs),
+                _ => false,
+            }
+        }
+        scalar(&self.root)
+    }
+
     /// Evaluates the query at `at`, as a Prometheus instant query.
     pub fn eval_instant(&self, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
         let mut value = eval(&self.root, store, at)?;
@@ -453,6 +492,28 @@ impl Query {
             v.sort_by(|a, b| a.0.cmp(&b.0));
         }
         Ok(value)
+    }
+}
+
+/// Adds the names `node`'s selectors pin; false if one does not pin its name.
+fn collect_names(node: &Node, names: &mut std::collections::BTreeSet<String>) -> bool {
+    let pinned = |sel: &Selector, names: &mut std::collections::BTreeSet<String>| match sel
+        .matchers
+        .iter()
+        .find(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal))
+    {
+        Some(m) => {
+            names.insert(m.value.clone());
+            true
+        }
+        None => false,
+    };
+    match node {
+        Node::Number(_) => true,
+        Node::Instant(sel) | Node::Range { selector: sel, .. } => pinned(sel, names),
+        Node::Aggregate { expr, .. } | Node::Negate(expr) => collect_names(expr, names),
+        Node::HistogramQuantile { phi, expr } => collect_names(phi, names) && collect_names(expr, names),
+        Node::Binary(b) => collect_names(&b.lhs, names) && collect_names(&b.rhs, names),
     }
 }
 

@@ -85,6 +85,9 @@ struct PodTraffic {
     window_count: u64,
     /// Requests this pod served successfully (an upper bound on what a kill can fail).
     succeeded: u64,
+    /// Requests that reached the pod by outcome, as its metrics count them: served, failed,
+    /// shed over capacity, timed out (`telemetry::scrape::STATUS_CODES`).
+    status: [u64; 4],
     /// Request fidelity: successful requests that may still be in flight.
     inflight: Vec<InFlight>,
     /// Prune `inflight` of finished requests when it reaches this length.
@@ -204,6 +207,7 @@ impl TrafficSim {
             window: u64::MAX,
             window_count: 0,
             succeeded: 0,
+            status: [0; 4],
             inflight: Vec::new(),
             prune_at: INFLIGHT_PRUNE_AT,
             receiving_since: None,
@@ -331,6 +335,24 @@ impl TrafficSim {
     pub fn take_destination_tallies(&mut self, out: &mut Vec<Tally>) {
         out.clear();
         out.extend(self.routing.destinations.iter_mut().map(|d| std::mem::take(&mut d.tally)));
+    }
+
+    /// Requests that reached `pod` by outcome (served, failed, shed, timed out).
+    pub fn pod_status_counts(&self, pod: u32) -> [u64; 4] {
+        self.pods[pod as usize].status
+    }
+
+    /// The latency distribution of `pod`'s version at `t`, and whether it changes over time
+    /// (a latency fault).
+    pub fn pod_latency(&self, pod: u32, t: SimTime) -> (LatencyModel, bool) {
+        let p = &self.pods[pod as usize];
+        let model = &self.versions[p.version as usize];
+        (model.latency_at(t, p.first_start), model.has_latency_fault())
+    }
+
+    /// The request timeout.
+    pub fn timeout(&self) -> SimTime {
+        self.timeout
     }
 
     /// The pod died (crash or SIGKILL): its requests in flight fail.
@@ -533,6 +555,7 @@ impl TrafficSim {
             return self.request_failed(version, destination, user, second);
         }
         if p.count_in_window(t, 1) >= self.capacity_per_window {
+            p.status[2] += 1;
             self.totals.dropped += 1;
             self.totals.over_capacity += 1;
             return self.request_failed(version, destination, user, second);
@@ -544,6 +567,7 @@ impl TrafficSim {
         };
         let p_fail = model.error_probability(t, p.first_start, class);
         if self.rng.chance(p_fail) {
+            self.pods[pod as usize].status[1] += 1;
             self.totals.failed += 1;
             return self.request_failed(version, destination, user, second);
         }
@@ -551,6 +575,7 @@ impl TrafficSim {
         let seconds = self.rng.lognormal(latency.mu, latency.sigma);
         let duration = crate::engine::from_secs_f64(seconds);
         if duration > self.timeout {
+            self.pods[pod as usize].status[3] += 1;
             self.totals.failed += 1;
             self.totals.timed_out += 1;
             return self.request_failed(version, destination, user, second);
@@ -558,6 +583,7 @@ impl TrafficSim {
         self.totals.succeeded += 1;
         let p = &mut self.pods[pod as usize];
         p.succeeded += 1;
+        p.status[0] += 1;
         if p.inflight.len() >= p.prune_at {
             p.inflight.retain(|r| r.done > t);
             // Amortised: prune again only when the live list has doubled.
@@ -700,6 +726,7 @@ impl TrafficSim {
         let accepted = n.min(self.capacity_per_window.saturating_sub(before));
         let over = n - accepted;
         if over > 0 {
+            p.status[2] += over;
             self.totals.dropped += over;
             self.totals.over_capacity += over;
             self.batch_failed(version, destination, over, (0, self.users), second);
@@ -759,6 +786,10 @@ impl TrafficSim {
         self.totals.failed += failed + timed_out;
         self.totals.timed_out += timed_out;
         self.totals.succeeded += succeeded;
+        let status = &mut self.pods[pod as usize].status;
+        status[0] += succeeded;
+        status[1] += failed;
+        status[3] += timed_out;
         self.pods[pod as usize].succeeded += succeeded;
         self.batch_failed(version, destination, failed + timed_out, users, second);
     }

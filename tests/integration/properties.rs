@@ -87,7 +87,7 @@ proptest! {
             ..Params::default()
         };
         let sc = scenario(&params);
-        let result = run_replication(&sc, 0, Collect { timeline: true, trace: false });
+        let result = run_replication(&sc, 0, Collect { timeline: true, trace: false, store: false });
         let r = result.record;
         prop_assert_eq!(r.requests, r.succeeded_requests + r.failed_requests + r.dropped_requests);
         // An independent count: the timeline's per-tick, per-version tallies (including the
@@ -127,7 +127,7 @@ fn same_seed_same_output_and_any_thread_count() {
 #[test]
 fn recreate_never_mixes_versions_and_has_downtime() {
     let sc = scenario(&Params { strategy: "Recreate", replications: 1, ..Params::default() });
-    let r = run_replication(&sc, 0, Collect { timeline: true, trace: false });
+    let r = run_replication(&sc, 0, Collect { timeline: true, trace: false, store: false });
     assert_eq!(r.record.outcome.as_str(), "completed");
     assert_eq!(r.record.min_ready_pods, 0);
     assert!(r.record.dropped_requests > 0);

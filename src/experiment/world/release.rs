@@ -629,9 +629,10 @@ impl World<'_> {
                 {
                     self.detect(
                         now,
-                        "progress_deadline",
+                        "progress_deadline".into(),
                         "the Rollout reports ProgressDeadlineExceeded".to_string(),
                     );
+                    self.page(now);
                 }
                 (
                     "ProgressDeadlineExceeded",
@@ -735,7 +736,7 @@ impl World<'_> {
         for (event, message) in out.events.into_iter().zip(messages) {
             if let flagger::Event::RolledBack { .. } = event {
                 if self.detected_at.is_none() {
-                    self.detect(now, "flagger_analysis", format!("Flagger: {event}"));
+                    self.detect(now, "flagger_analysis".into(), format!("Flagger: {event}"));
                 }
                 // Before the promotion, a rollback takes the new version away. After it the
                 // primary already runs the new template, and Flagger only marks the Canary

@@ -14,14 +14,39 @@ use crate::scenario::{
     RolloutRelease, ServiceSwitchRelease, Strategy, load_str,
 };
 
-const ALL: Collect = Collect { timeline: true, trace: true };
+const ALL: Collect = Collect { timeline: true, trace: true, store: false };
 
 /// The example (10 replicas, 500 rps, 5% errors from the new version's start, release at
 /// 5m, a human undo 10m median after the page), for `hours` of simulated time.
 fn example(hours: u64) -> Scenario {
     let mut sc = load_str(EXAMPLE_FILE_NAME, EXAMPLE_YAML, &[]).expect("the example loads");
     sc.duration = hours * 60 * MINUTE;
+    if sc.monitoring.groups.is_empty() {
+        sc.monitoring.groups.push(slo_page_rule());
+    }
     sc
+}
+
+/// The SRE Workbook's fast page (1h and 5m over 14.4 × 0.1%) on the pods' counters, paging.
+fn slo_page_rule() -> crate::scenario::RuleGroup {
+    let ratio = |w: &str| {
+        format!(
+            r#"sum(rate(http_requests_total{{status=~"5.."}}[{w}])) / sum(rate(http_requests_total[{w}]))"#
+        )
+    };
+    let expr = format!("{} > 0.0144 and {} > 0.0144", ratio("1h"), ratio("5m"));
+    crate::scenario::RuleGroup {
+        object: "PrometheusRule/myapp-slo".into(),
+        name: "slo".into(),
+        interval: 30 * crate::engine::SECOND,
+        rules: vec![crate::scenario::Rule::Alerting(crate::scenario::AlertingRule {
+            name: "ErrorBudgetBurn".into(),
+            expr: crate::telemetry::promql::parse(&expr).unwrap(),
+            for_: 0,
+            keep_firing_for: 0,
+            labels: [("severity".to_string(), "page".to_string())].into(),
+        })],
+    }
 }
 
 fn healthy(mut sc: Scenario) -> Scenario {
@@ -73,6 +98,7 @@ fn rollout(mut sc: Scenario, strategy: RolloutStrategy, promote_after: Option<Si
         virtual_service: None,
         promote_after: promote_after.map(DurationDist::Fixed),
         analysis_duration: MINUTE,
+        analyses: Default::default(),
     });
     sc
 }
@@ -108,6 +134,8 @@ fn flagger(mut sc: Scenario) -> Scenario {
         kind: FlaggerCheckKind::RequestSuccessRate,
         min: Some(99.0),
         max: None,
+        interval: MINUTE,
+        query: None,
     }];
     sc.strategy = Strategy::Flagger(FlaggerRelease { spec, checks });
     sc
@@ -154,7 +182,7 @@ fn service_switch_doubles_the_pods_switches_once_available_and_scales_the_old_do
 fn service_switch_rollback_switches_the_selector_back_at_once() {
     let sc = switch(example(2));
     let r = run(&sc, 1);
-    assert_eq!(r.record.detected_by, Some("burn_rate"));
+    assert_eq!(r.record.detected_by, Some("alert:ErrorBudgetBurn".to_string()));
     let undo = rows(&r, "Service/myapp", "RollbackStarted").next().expect("rolled back by hand");
     // Detection comes ~17 min after the switch, after keepOldFor: the old Deployment must
     // come back first, so mitigation waits for it to be available.
@@ -276,7 +304,7 @@ fn an_aborted_argo_canary_goes_back_to_stable() {
         c.steps[3] = CanaryStep::Pause { duration: None };
     }
     let r = run(&sc, 7);
-    assert_eq!(r.record.detected_by, Some("burn_rate"));
+    assert_eq!(r.record.detected_by, Some("alert:ErrorBudgetBurn".to_string()));
     assert_eq!(r.record.outcome, Outcome::RolledBack, "{:?}", r.record);
     let aborted = rows(&r, "Rollout/myapp", "RolloutAborted").next().unwrap();
     let zero = rows(&r, "Rollout/myapp", "TrafficWeight").last().unwrap();
@@ -288,7 +316,7 @@ fn an_aborted_argo_canary_goes_back_to_stable() {
 fn flagger_rolls_a_failing_canary_back_after_threshold_failed_checks() {
     let sc = flagger(example(1));
     let r = run(&sc, 8);
-    assert_eq!(r.record.detected_by, Some("flagger_analysis"), "{:?}", r.record);
+    assert_eq!(r.record.detected_by, Some("flagger_analysis".to_string()), "{:?}", r.record);
     let weights: Vec<_> = rows(&r, "Canary/myapp", "TrafficWeight").map(|e| e.message.clone()).collect();
     assert!(weights.iter().any(|m| m == "canary 10% stable 90%"), "{weights:?}");
     assert!(weights.iter().all(|m| m != "canary 20% stable 80%"), "{weights:?}");
@@ -339,7 +367,7 @@ fn an_argo_canary_past_its_progress_deadline_aborts_itself_with_progress_deadlin
         r.spec.progress_deadline_abort = true;
     }
     let r = run(&sc, 10);
-    assert_eq!(r.record.detected_by, Some("progress_deadline"), "{:?}", r.record);
+    assert_eq!(r.record.detected_by, Some("progress_deadline".to_string()), "{:?}", r.record);
     let deadline = rows(&r, "Rollout/myapp", "ProgressDeadlineExceeded").next().unwrap();
     let aborted = rows(&r, "Rollout/myapp", "RolloutAborted").next().unwrap();
     assert_eq!(deadline.time_s, aborted.time_s);
@@ -384,7 +412,7 @@ fn flagger_ab_testing_sends_no_user_traffic_to_the_canary() {
     let r = run(&sc, 12);
     // The checks are a stand-in from the canary's true error rate (5% > 1%): rolled back
     // after `threshold` failed checks, with no user ever on the canary.
-    assert_eq!(r.record.detected_by, Some("flagger_analysis"));
+    assert_eq!(r.record.detected_by, Some("flagger_analysis".to_string()));
     assert_eq!(r.record.new_version_requests, 0);
     assert!(rows(&r, "Canary/myapp", "TrafficWeight").any(|e| e.message.contains("matched requests only")));
 }
