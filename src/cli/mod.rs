@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 1 an I/O or internal failure, 2 bad input (a scenario or an
 //! argument that does not parse or validate).
 
+mod query;
+
 use crate::experiment::runner::{RunPlan, run_all};
 use crate::report;
 use crate::scenario::{self, Override, Scenario, ScenarioError};
@@ -43,6 +45,12 @@ pub enum Command {
         after_help = "Example:\n  rollsim trace scenarios/rolling-never-ready.yaml --replication 3 --format csv"
     )]
     Trace(TraceArgs),
+    /// Evaluate a PromQL expression against one replication's simulated Prometheus: what an
+    /// alert or an analysis would have seen at that moment.
+    #[command(
+        after_help = "Examples:\n  rollsim query scenarios/rolling-bad-release.yaml --at 10m 'sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))'\n  rollsim query scenarios/flagger-canary.yaml --at 8m --at 9m 'ALERTS'"
+    )]
+    Query(query::QueryArgs),
     /// Check a scenario file and report every problem with its file, line and column.
     #[command(after_help = "Example:\n  rollsim validate scenarios/recreate-downtime.yaml")]
     Validate(ValidateArgs),
@@ -168,6 +176,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Some(Command::Run(args)) => run_command(&args),
         Some(Command::Trace(args)) => trace(&args),
+        Some(Command::Query(args)) => query::query(&args),
         Some(Command::Validate(args)) => {
             let scenario = scenario::load_file(&args.file, &[])?;
             println!(

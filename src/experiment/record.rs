@@ -138,4 +138,6 @@ pub struct ReplicationResult {
     pub timeline: Vec<TimelineRow>,
     /// Filled only when the runner asks for it (`rollsim trace`).
     pub trace: Vec<TraceEvent>,
+    /// Simulated Prometheus's samples, kept only for `rollsim query`.
+    pub store: Option<crate::telemetry::promql::Store>,
 }

@@ -962,7 +962,8 @@ impl<'s> World<'s> {
             false_alarm: u64::from(self.undo_at.is_some() && fault_free(sc)),
             alerts_fired: self.monitor.as_ref().map_or(0, |m| m.alerts_fired),
         };
-        ReplicationResult { record, extremes: self.extremes, timeline: self.timeline, trace: self.trace }
+        let store = if self.collect.store { self.monitor.take().map(|m| m.prom.store) } else { None };
+        ReplicationResult { record, extremes: self.extremes, timeline: self.timeline, trace: self.trace, store }
     }
 
     // ---- trace helpers ----------------------------------------------------------------

@@ -669,10 +669,13 @@ impl World<'_> {
         let mirrored = p.canary.routes().mirrored;
         p.verdicts.clear();
         p.values.clear();
+        let store = self.monitor.as_ref().map(|m| &m.prom.store);
         for check in &p.checks {
             let use_observed = p.routed && !mirrored;
-            let (verdict, value) =
-                stand_in_check(check, observed, use_observed, &p.model, now, first_new_start);
+            let (verdict, value) = match (&check.query, store) {
+                (Some(query), Some(store)) => prometheus_check(check, query, store, now),
+                _ => stand_in_check(check, observed, use_observed, &p.model, now, first_new_start),
+            };
             p.verdicts.push(verdict);
             p.values.push(value);
         }
@@ -690,12 +693,10 @@ impl World<'_> {
                 );
                 let value = match p.values[check] {
                     Some(v) => format!("{v:.2} outside {range}"),
-                    None => "no values found (the canary got no traffic)".to_string(),
+                    None => "no values found for the query (probably not receiving traffic)".to_string(),
                 };
-                Some(format!(
-                    "halt advancement: {} {value} ({failed_checks}/{threshold}; stand-in check, not a Prometheus query)",
-                    c.name
-                ))
+                let how = if c.query.is_some() { "" } else { "; stand-in check, not a Prometheus query" };
+                Some(format!("halt advancement: {} {value} ({failed_checks}/{threshold}{how})", c.name))
             }
             _ => None,
         };
@@ -959,6 +960,32 @@ fn describe_step(step: &CanaryStep) -> String {
 /// is the canary's observed share of good responses since the last tick (routed traffic),
 /// or its version's true error probability (mirrored or unrouted canary, as a load tester
 /// would see it); the duration is the version's true p99 latency. Custom queries pass.
+/// One Flagger metric check as Flagger runs it: the query at `now`; one series with a number
+/// is the value (`request-duration` truncated to whole milliseconds); no series, or NaN, is
+/// "no values found", and several series are an error, both failed checks (controllers.md
+/// §3.5).
+fn prometheus_check(
+    check: &FlaggerCheck,
+    query: &crate::telemetry::promql::Query,
+    store: &crate::telemetry::promql::Store,
+    now: SimTime,
+) -> (Verdict, Option<f64>) {
+    use crate::telemetry::promql::Value;
+    let value = match query.eval_instant(store, now) {
+        Ok(Value::Scalar(v)) => v,
+        Ok(Value::Vector(v)) if v.len() == 1 => v[0].1,
+        Ok(Value::Vector(v)) if v.is_empty() => return (Verdict::NoData, None),
+        _ => return (Verdict::Fail, None),
+    };
+    if value.is_nan() {
+        return (Verdict::NoData, None);
+    }
+    let value = if check.kind == FlaggerCheckKind::RequestDuration { value.trunc() } else { value };
+    let below = check.min.is_some_and(|min| value < min);
+    let above = check.max.is_some_and(|max| value > max);
+    (if below || above { Verdict::Fail } else { Verdict::Pass }, Some(value))
+}
+
 fn stand_in_check(
     check: &FlaggerCheck,
     observed: Tally,

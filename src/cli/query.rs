@@ -1,0 +1,94 @@
+//! `rollsim query FILE --at DURATION 'EXPR'`: what an alert or an analysis would have seen.
+//! Runs one replication with every metric family exported and evaluates a PromQL instant
+//! query against its simulated Prometheus at the given instants.
+
+use super::{Failure, ScenarioArgs, load};
+use crate::experiment::world::{Collect, run_replication};
+use crate::scenario::units::{format_duration, parse_duration};
+use crate::telemetry::promql::{self, METRIC_NAME, Value};
+use std::io::Write;
+
+#[derive(clap::Args, Debug)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// The PromQL expression (rollsim's subset: selectors, rate/increase/delta/irate/idelta,
+    /// sum/avg/min/max/count by/without, histogram_quantile, arithmetic, comparisons, on/ignoring,
+    /// offset).
+    #[arg(value_name = "EXPR")]
+    pub expr: String,
+    /// When to evaluate, as time since the replication started (`12m`, `1h5m30s`; the
+    /// release happens at `spec.release.at`). Repeatable.
+    #[arg(long = "at", value_name = "DURATION", required = true)]
+    pub at: Vec<String>,
+    /// Which replication.
+    #[arg(long, default_value_t = 0)]
+    pub replication: u64,
+}
+
+pub fn query(args: &QueryArgs) -> Result<(), Failure> {
+    let scenario = load(&args.scenario, None)?;
+    let query = promql::parse(&args.expr).map_err(|e| Failure {
+        code: 2,
+        message: format!("error: the query `{}`: {e}\n  help: see `rollsim query --help` for the supported subset", args.expr),
+    })?;
+    let mut instants = Vec::new();
+    for at in &args.at {
+        let t = parse_duration(at).map_err(|e| Failure { code: 2, message: format!("error: --at {at}: {e}") })?;
+        if t > scenario.duration {
+            return Err(Failure {
+                code: 2,
+                message: format!(
+                    "error: --at {at} is after the end of the replication ({})",
+                    format_duration(scenario.duration)
+                ),
+            });
+        }
+        instants.push(t);
+    }
+    let collect = Collect { timeline: false, trace: false, store: true };
+    let result = run_replication(&scenario, args.replication, collect);
+    let store = result.store.unwrap_or_default();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
+        "# {} replication {} (seed {}), release at {}: {}",
+        scenario.name,
+        args.replication,
+        result.record.seed,
+        format_duration(scenario.release.at),
+        args.expr
+    )?;
+    for t in instants {
+        let value = query.eval_instant(&store, t).map_err(|e| Failure { code: 1, message: format!("error: {e}") })?;
+        writeln!(out, "t={}", format_duration(t))?;
+        match value {
+            Value::Scalar(v) => writeln!(out, "  scalar {}", fmt(v))?,
+            Value::Vector(v) if v.is_empty() => writeln!(out, "  (no series)")?,
+            Value::Vector(v) => {
+                for (labels, x) in v {
+                    let name = labels.get(METRIC_NAME).cloned().unwrap_or_default();
+                    let rest: Vec<String> = labels
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != METRIC_NAME)
+                        .map(|(k, v)| format!("{k}={v:?}"))
+                        .collect();
+                    writeln!(out, "  {name}{{{}}} {}", rest.join(", "), fmt(x))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prometheus's number formatting: NaN, +Inf, or the shortest round-trip decimal.
+fn fmt(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v}")
+    }
+}
