@@ -30,11 +30,15 @@ pub fn query(args: &QueryArgs) -> Result<(), Failure> {
     let scenario = load(&args.scenario, None)?;
     let query = promql::parse(&args.expr).map_err(|e| Failure {
         code: 2,
-        message: format!("error: the query `{}`: {e}\n  help: see `rollsim query --help` for the supported subset", args.expr),
+        message: format!(
+            "error: the query `{}`: {e}\n  help: see `rollsim query --help` for the supported subset",
+            args.expr
+        ),
     })?;
     let mut instants = Vec::new();
     for at in &args.at {
-        let t = parse_duration(at).map_err(|e| Failure { code: 2, message: format!("error: --at {at}: {e}") })?;
+        let t =
+            parse_duration(at).map_err(|e| Failure { code: 2, message: format!("error: --at {at}: {e}") })?;
         if t > scenario.duration {
             return Err(Failure {
                 code: 2,
@@ -61,7 +65,8 @@ pub fn query(args: &QueryArgs) -> Result<(), Failure> {
         args.expr
     )?;
     for t in instants {
-        let value = query.eval_instant(&store, t).map_err(|e| Failure { code: 1, message: format!("error: {e}") })?;
+        let value =
+            query.eval_instant(&store, t).map_err(|e| Failure { code: 1, message: format!("error: {e}") })?;
         writeln!(out, "t={}", format_duration(t))?;
         match value {
             Value::Scalar(v) => writeln!(out, "  scalar {}", fmt(v))?,

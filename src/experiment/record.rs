@@ -103,6 +103,13 @@ pub struct TimelineRow {
     pub request_rps: f64,
     /// Failed or dropped requests per second on this version during the tick.
     pub error_rps: f64,
+    /// On an alert's row (`version` is `PrometheusRule/NAME/ALERT`, written at each of its
+    /// group's evaluations, pod and traffic columns 0): the value the alert compares (the
+    /// left side of `… > 0.1`, the largest over its series), blank when the query returned
+    /// nothing.
+    pub alert_value: Option<f64>,
+    /// On an alert's row: the number it is compared with.
+    pub alert_threshold: Option<f64>,
 }
 
 /// One line of the event log, as Kubernetes would record it.

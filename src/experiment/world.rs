@@ -963,7 +963,13 @@ impl<'s> World<'s> {
             alerts_fired: self.monitor.as_ref().map_or(0, |m| m.alerts_fired),
         };
         let store = if self.collect.store { self.monitor.take().map(|m| m.prom.store) } else { None };
-        ReplicationResult { record, extremes: self.extremes, timeline: self.timeline, trace: self.trace, store }
+        ReplicationResult {
+            record,
+            extremes: self.extremes,
+            timeline: self.timeline,
+            trace: self.trace,
+            store,
+        }
     }
 
     // ---- trace helpers ----------------------------------------------------------------
@@ -1041,6 +1047,8 @@ fn timeline_row(time_s: f64, version: &str, tally: Tally, requests: u64, tick_s:
         intended_share: 0.0,
         request_rps: tally.requests as f64 / tick_s,
         error_rps: tally.errors as f64 / tick_s,
+        alert_value: None,
+        alert_threshold: None,
     }
 }
 

@@ -98,6 +98,13 @@ impl RuleEngine {
         self.runs.iter().map(|r| r.next).min()
     }
 
+    /// Whether group `group` evaluated at `now` (its last slot; call after
+    /// [`RuleEngine::evaluate_due`]).
+    pub fn evaluated_at(&self, group: usize, now: SimTime) -> bool {
+        let r = &self.runs[group];
+        r.next == now + r.schedule.interval
+    }
+
     /// Whether any alert of rule `alert` is firing.
     pub fn firing(&self, alert: usize) -> bool {
         self.states[alert].values().any(AlertState::is_firing)

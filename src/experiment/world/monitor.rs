@@ -208,17 +208,33 @@ impl World<'_> {
         changes.clear();
         m.rules.evaluate_due(now, &mut m.prom.store, &mut changes);
         if self.collect.timeline {
+            let time_s = (i128::from(now) - i128::from(self.sc.release.at)) as f64 / SECOND as f64;
             for (a, info) in m.rules.alerts().iter().enumerate() {
-                if let Some((lhs, _, _)) = &info.threshold
-                    && let Ok(v) = lhs.eval_instant(&m.prom.store, now)
-                {
-                    m.last_values[a] = match v {
-                        crate::telemetry::promql::Value::Scalar(x) => x,
-                        crate::telemetry::promql::Value::Vector(v) => {
-                            v.iter().map(|(_, x)| *x).fold(f64::NAN, f64::max)
-                        }
-                    };
+                // Only the alerts of the groups that just evaluated.
+                let Some((lhs, _, threshold)) = &info.threshold else { continue };
+                if !m.rules.evaluated_at(info.group, now) {
+                    continue;
                 }
+                let value = match lhs.eval_instant(&m.prom.store, now) {
+                    Ok(crate::telemetry::promql::Value::Scalar(x)) => x,
+                    Ok(crate::telemetry::promql::Value::Vector(v)) => {
+                        v.iter().map(|(_, x)| *x).fold(f64::NAN, f64::max)
+                    }
+                    Err(_) => f64::NAN,
+                };
+                m.last_values[a] = value;
+                self.timeline.push(TimelineRow {
+                    time_s,
+                    version: info.object.clone(),
+                    pods_desired: 0,
+                    pods_ready: 0,
+                    traffic_share: 0.0,
+                    intended_share: 0.0,
+                    request_rps: 0.0,
+                    error_rps: 0.0,
+                    alert_value: (!value.is_nan()).then_some(value),
+                    alert_threshold: Some(*threshold),
+                });
             }
         }
         if let Some(next) = m.rules.next_evaluation() {
