@@ -22,6 +22,7 @@ pub mod condition;
 pub mod delays;
 pub mod replicas;
 pub mod rollout;
+pub mod run;
 pub mod spec;
 pub mod steps;
 
