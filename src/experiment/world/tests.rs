@@ -492,3 +492,53 @@ fn flagger_skip_analysis_completes_only_when_the_primary_runs_the_new_version() 
     let completed = r.record.completed_at_s.unwrap() + secs(sc.release.at);
     assert!(completed >= primary_done && completed > succeeded, "{completed} {primary_done} {succeeded}");
 }
+
+/// alerting.md §4 / controllers.md §5.3: the time from a step change in the error ratio to
+/// the alert firing is the scrape delay, the window fill, the wait for the next evaluation
+/// and `for`; so it lies within one scrape interval and one evaluation interval of the fluid
+/// crossing plus `for`.
+#[test]
+fn alert_timing_for_a_step_change_matches_the_formula() {
+    use crate::scenario::{Fault, FaultAnchor, FaultKind, RuleGroup};
+    let mut sc = healthy(example(1));
+    let to = sc.release.to_image.clone();
+    let onset = 20 * MINUTE;
+    let (e, p0, threshold) = (0.5, 0.001, 0.1);
+    sc.versions.get_mut(&to).unwrap().faults.push(Fault {
+        kind: FaultKind::Errors { rate: e },
+        after: onset,
+        anchor: FaultAnchor::Release,
+        ramp: None,
+    });
+    let (window, for_) = (5 * MINUTE, 5 * MINUTE);
+    let (scrape, eval) = (15 * crate::engine::SECOND, 30 * crate::engine::SECOND);
+    sc.monitoring.scrape_interval = scrape;
+    sc.monitoring.groups = vec![RuleGroup {
+        object: "PrometheusRule/myapp".into(),
+        name: "myapp".into(),
+        interval: eval,
+        rules: vec![crate::scenario::Rule::Alerting(crate::scenario::AlertingRule {
+            name: "HighErrorRate".into(),
+            expr: crate::telemetry::promql::parse(
+                r#"sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) > 0.1"#,
+            )
+            .unwrap(),
+            for_,
+            keep_firing_for: 0,
+            labels: Default::default(),
+        })],
+    }];
+    // The error ratio over the window after the step (version error rate p0, fault e on
+    // top): p0 + (1 − p0)·e·f for the share f of the window past the onset.
+    let p1 = p0 + (1.0 - p0) * e;
+    let fill = (threshold - p0) / (p1 - p0) * crate::engine::to_secs_f64(window);
+    let base = crate::engine::to_secs_f64(onset + for_) + fill;
+    let (s, v) = (crate::engine::to_secs_f64(scrape), crate::engine::to_secs_f64(eval));
+    for replication in 0..40 {
+        let r = run_replication(&sc, replication, Collect::default());
+        let fired = r.record.detected_at_s.expect("the alert fires");
+        assert_eq!(r.record.detected_by.as_deref(), Some("alert:HighErrorRate"));
+        let late = fired - base;
+        assert!(late >= -s && late <= s + v, "replication {replication}: fired {fired} s, formula {base} s");
+    }
+}
