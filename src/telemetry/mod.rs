@@ -8,5 +8,6 @@ pub mod promql;
 pub mod rate;
 pub mod rules;
 pub mod scrape;
+pub mod slo_rules;
 pub mod spec;
 pub use spec::*;
