@@ -4,6 +4,7 @@
 //! ([`rules`], with [`alert`]'s state machine and Alertmanager timing).
 
 pub mod alert;
+pub mod detection_stats;
 pub mod promql;
 pub mod rate;
 pub mod rules;
