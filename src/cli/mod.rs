@@ -4,6 +4,7 @@
 //! argument that does not parse or validate).
 
 mod query;
+pub mod slo_rules;
 
 use crate::experiment::runner::{RunPlan, run_all};
 use crate::report;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Check a scenario file and report every problem with its file, line and column.
     #[command(after_help = "Example:\n  rollsim validate scenarios/recreate-downtime.yaml")]
     Validate(ValidateArgs),
+    /// Write the SRE Workbook's SLO alerts (multiwindow, multi-burn-rate) as a PrometheusRule.
+    #[command(after_help = slo_rules::AFTER_HELP)]
+    SloRules(slo_rules::SloRulesArgs),
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -177,6 +181,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Command::Run(args)) => run_command(&args),
         Some(Command::Trace(args)) => trace(&args),
         Some(Command::Query(args)) => query::query(&args),
+        Some(Command::SloRules(args)) => slo_rules::run(&args),
         Some(Command::Validate(args)) => {
             let scenario = scenario::load_file(&args.file, &[])?;
             println!(

@@ -1,9 +1,10 @@
 //! The integration tests: one binary (it links once). End-to-end tests of the CLI, property
-//! tests of whole replications, the agreement of the two fidelities, and the shipped strategy
-//! scenarios.
+//! tests of whole replications, the agreement of the two fidelities, the shipped strategy
+//! scenarios, and `rollsim slo-rules`.
 
 mod cli;
 mod common;
 mod fidelity;
 mod properties;
+mod slo_rules;
 mod strategies;
