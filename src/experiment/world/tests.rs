@@ -542,3 +542,49 @@ fn alert_timing_for_a_step_change_matches_the_formula() {
         assert!(late >= -s && late <= s + v, "replication {replication}: fired {fired} s, formula {base} s");
     }
 }
+
+/// alerting.md §5: one evaluation of a canary-only error-ratio rule fires with probability
+/// Σₙ Pois(n; μ)·P[Bin(n, p) > T·n]. With every target scraped at the same phase and
+/// zero-initialised counters, the ratio of two `increase`s over one window is the ratio of the
+/// counts between its first and last sample (the extrapolation factors cancel), so μ is the
+/// canary's request rate times the sampled span, W − scrape interval. Windows a minute apart
+/// are disjoint, so their evaluations are independent draws.
+#[test]
+fn a_canary_only_ratio_fires_as_often_as_the_exact_poisson_binomial_sum() {
+    use crate::telemetry::detection_stats::canary_fire_probability;
+    use crate::telemetry::promql::{Value, parse};
+    let mut sc = healthy(mesh(example(2), vec![MeshStep { weight: 10, hold: None }]));
+    let to = sc.release.to_image.clone();
+    let p = 0.05;
+    sc.versions.get_mut(&to).unwrap().error_rate = p;
+    sc.monitoring.groups.clear();
+    sc.monitoring.counters = crate::scenario::CounterInit::Zero;
+    sc.monitoring.scrape_offset = Some(0);
+    let threshold = 0.055;
+    let query = parse(
+        r#"sum(increase(http_requests_total{pod=~"myapp-green-.*",status=~"5.."}[1m])) / sum(increase(http_requests_total{pod=~"myapp-green-.*"}[1m])) > 0.055"#,
+    )
+    .unwrap();
+    let collect = Collect { timeline: false, trace: false, store: true };
+    let (mut fired, mut n) = (0u64, 0u64);
+    for replication in 0..8 {
+        let r = run_replication(&sc, replication, collect);
+        let store = r.store.expect("kept");
+        // From 15 minutes after the release (the canary long since serving), every minute.
+        let mut t = sc.release.at + 15 * MINUTE;
+        while t + MINUTE <= sc.duration {
+            if let Value::Vector(v) = query.eval_instant(&store, t).unwrap() {
+                fired += u64::from(!v.is_empty());
+            }
+            n += 1;
+            t += MINUTE;
+        }
+    }
+    let rps = crate::traffic::Rate::new(&sc.traffic).at(0);
+    let mu = 0.1 * rps * 45.0;
+    let q = canary_fire_probability(mu, p, threshold, 1);
+    let share = fired as f64 / n as f64;
+    let se = (q * (1.0 - q) / n as f64).sqrt();
+    assert!(q > 0.05 && q < 0.5, "a probability a test can tell: {q}");
+    assert!((share - q).abs() < 4.0 * se, "fired {fired} of {n} ({share:.4}), exact {q:.4} ± {se:.4}");
+}
