@@ -15,33 +15,56 @@
 //! - **Canary.** A template change only resets the status (step 0, or past every step when the
 //!   template is the stable one) and requeues. Otherwise: create the new RS if missing (already
 //!   at its computed size); drop stale scale-down deadlines; point the stable and canary Services
-//!   (traffic routing only); write the router weight ([`steps::router_weight`]); start a step
-//!   analysis; scale the stable RS, else the new RS (with the abort delay), else the other RSs
-//!   (at most one of the three per reconcile); add the pause condition if on a pause step; then
+//!   (traffic routing only); write the router weight ([`steps::router_weight`]); the analysis
+//!   runs (a pause or abort they decide skips the scaling); scale the stable RS, else the new RS
+//!   (with the abort delay), else the other RSs (at most one of the three per reconcile); add
+//!   the pause condition if on a pause step; then
 //!   the status: full promotion (all steps done — judged on the index *before* this reconcile —
 //!   and the new RS fully available), the abort index, or at most one step completed.
 //! - **Blue-green.** A template change creates the new RS and requeues. Then: scale the new RS
 //!   (preview size, or full, or the abort delay); scale down old RSs not behind the active
-//!   Service once their deadline passed; point the preview Service; once the new RS is ready,
-//!   the pre-promotion analysis, the promotion pause, the active Service switch (back to the
-//!   stable on abort), the post-promotion analysis, and the stable switch. The previous active
-//!   RS gets its deadline when the active Service leaves it.
+//!   Service once their deadline passed; point the preview Service; the pre-promotion run; once
+//!   the new RS is ready, the pre-promotion gate, the promotion pause, the active Service switch
+//!   (back to the stable on abort); the post-promotion run; and the stable switch. The previous
+//!   active RS gets its deadline when the active Service leaves it.
 //! - **Both.** The progress deadline ([`steps::progress_deadline_applies`],
 //!   [`steps::rollout_timed_out`]; with `progressDeadlineAbort` it aborts), then the phase.
 //!
 //! Status changes that upstream persists and then reconciles again on at once (a step
-//! completed, a promotion, a template change, an abort by the progress deadline) ask for a
+//! completed, a promotion, a template change, an abort by the progress deadline or by an
+//! analysis run) ask for a
 //! requeue at `now`: the world should reconcile again at the same instant, after applying the
 //! actions. Each such chain is finite (at most one step per reconcile). Time-based waits (a
-//! timed pause, `autoPromotionSeconds`, an analysis, a scale-down deadline, the progress
+//! timed pause, `autoPromotionSeconds`, a scale-down deadline, the progress
 //! deadline) ask for a requeue at the first instant the wait is over. Pod availability changes
 //! are the world's cue to reconcile too, as for the Deployment controller.
 //!
-//! Analysis is a placeholder until AnalysisRuns are simulated: every run (step, pre- and
-//! post-promotion) is `Successful` once `analysis_duration` has passed since it started.
+//! **AnalysisRuns** (`rollout/analysis.go`) are run by the world: the controller asks for one
+//! with [`RolloutAction::StartAnalysis`], stops one with [`RolloutAction::TerminateAnalysis`],
+//! and learns each run's phase through [`RolloutController::set_analysis_phase`] (then the world
+//! reconciles). There is at most one run per [`AnalysisKind`]. A run is reconciled only while the
+//! rollout is updating: when aborted, fully promoting, rolling back within a scale-down delay, or
+//! once the stable is the current template, every unfinished run is terminated. Otherwise:
 //!
-//! Not modelled: `spec.paused`, experiments, background analysis, `setHeaderRoute` and
-//! `setMirrorRoute`, router weight and target-group verification, `scaleDownDelayRevisionLimit`,
+//! - a canary `analysis` step's run starts when the step is reached (not while a pause condition
+//!   exists) and is terminated when the index leaves the step (`promote`);
+//! - the background run starts with the update once the index reaches `startingStep`, and is
+//!   terminated when the rollout completes;
+//! - the blue-green pre-promotion run starts once the new RS is saturated behind the preview and
+//!   gates the promotion pause and the active switch; the post-promotion run starts once the
+//!   active Service selects the saturated new RS and gates `stableRS`. Either is terminated when
+//!   its condition stops holding (a lost pod), and a terminated run counts as `Successful` (what
+//!   upstream's AnalysisRun reports after `terminate`) — so a preview that loses a pod mid-run
+//!   passes its gate once it is saturated again, as upstream.
+//!
+//! Phases: `Successful` completes the step or opens the gate; `Failed` or `Error` aborts
+//! ([`AbortReason::Analysis`]); `Inconclusive` adds the `InconclusiveAnalysis` pause condition,
+//! which holds all progress (no step completes, no blue-green pause or switch, no old RS scaled
+//! down) until `promote` (which clears it; the next reconcile starts a fresh run of the same
+//! kind, as upstream's `needsNewAnalysisRun`) or `abort`. A run's phase is reacted to at every
+//! reconcile, so a `Failed` background run aborts whatever step the rollout is on.
+//!
+//! Not modelled: `spec.paused`, experiments, `setHeaderRoute` and `setMirrorRoute`, router weight and target-group verification, `scaleDownDelayRevisionLimit`,
 //! `rollbackWindow`, `replicaProgressThreshold`, revision-history pruning (and the revision
 //! bump of a re-used RS), HPA scaling (the replica count is fixed), Istio's DestinationRule
 //! hash switch, and the unhealthy-replica cleanup of old RSs (`cleanupUnhealthyReplicas`).
@@ -49,7 +72,7 @@
 use super::bluegreen::{self, BlueGreenStatus};
 use super::delays::{self, AbortScaleDown};
 use super::spec::{BlueGreenStrategy, CanaryStep, CanaryStrategy, MAX_WEIGHT, RolloutSpec, RolloutStrategy};
-use super::steps::{self, AnalysisPhase, StepContext};
+use super::steps::{self, AnalysisPhase, AnalysisReaction, StepContext};
 use super::{CanaryStatus, CanaryView, RsState, TrafficWeights};
 use crate::controllers::deployment::{ReplicaSetView, SyncResult};
 use crate::controllers::rolling::RsCounts;
@@ -69,11 +92,13 @@ pub enum ServiceRole {
     Canary,
 }
 
-/// Which gate an analysis run belongs to.
+/// Which analysis run: the controller keeps at most one of each kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnalysisKind {
     /// A canary `analysis` step, at this step index.
     Step(usize),
+    /// Canary background analysis (`canary.analysis`).
+    Background,
     /// Blue-green `prePromotionAnalysis`.
     PrePromotion,
     /// Blue-green `postPromotionAnalysis`.
@@ -96,9 +121,13 @@ pub enum RolloutAction {
     SetScaleDownDeadline { rs: u32, at: SimTime },
     /// Remove the scale-down deadline of `rs`.
     ClearScaleDownDeadline { rs: u32 },
-    /// Create an AnalysisRun. Until AnalysisRuns are simulated it succeeds after the configured
-    /// duration, which the controller tracks itself.
+    /// Create an AnalysisRun of `kind` from `templates`. It replaces any earlier run of that kind:
+    /// phases reported for `kind` from now on are this run's. The world runs it and reports its
+    /// phase with [`RolloutController::set_analysis_phase`].
     StartAnalysis { kind: AnalysisKind, templates: Vec<String> },
+    /// Terminate the unfinished run of `kind` (`spec.terminate`). The controller counts it as
+    /// `Successful` from now on and ignores later reports for `kind` until it starts a new run.
+    TerminateAnalysis { kind: AnalysisKind },
 }
 
 /// The Rollout's `status.phase`.
@@ -117,6 +146,8 @@ pub enum PauseReason {
     CanaryPauseStep,
     /// Blue-green, before switching the active Service.
     BlueGreenPause,
+    /// An analysis run was `Inconclusive`: held until `promote` or `abort`.
+    InconclusiveAnalysis,
 }
 
 /// Why the rollout aborted.
@@ -126,6 +157,8 @@ pub enum AbortReason {
     User,
     /// The progress deadline passed with `progressDeadlineAbort: true`.
     ProgressDeadline,
+    /// An analysis run ended `Failed` or `Error`.
+    Analysis { kind: AnalysisKind, phase: AnalysisPhase },
 }
 
 /// Something the trace should show, in the order it happened within a reconcile.
@@ -143,8 +176,16 @@ pub enum RolloutEvent {
     TrafficWeight { canary: i64, stable: i64 },
     /// An analysis run started.
     AnalysisStarted(AnalysisKind),
-    /// An analysis run succeeded.
+    /// The controller saw the run of this kind `Successful`.
     AnalysisSuccessful(AnalysisKind),
+    /// The controller saw the run of this kind `Failed` (it aborts).
+    AnalysisFailed(AnalysisKind),
+    /// The controller saw the run of this kind end in `Error` (it aborts).
+    AnalysisError(AnalysisKind),
+    /// The controller saw the run of this kind `Inconclusive` (it pauses).
+    AnalysisInconclusive(AnalysisKind),
+    /// The controller terminated the unfinished run of this kind.
+    AnalysisTerminated(AnalysisKind),
     /// The stable RS is now the current template (`RolloutCompleted`).
     Promoted { template: u32 },
     /// The rollout aborted.
@@ -162,11 +203,27 @@ struct Pause {
     started: SimTime,
 }
 
-/// An analysis run in progress or done.
+/// An AnalysisRun the controller created, as far as it knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Analysis {
+struct Run {
     kind: AnalysisKind,
-    started: SimTime,
+    /// The phase last reported (`Pending` until the first report); `Successful` once terminated.
+    phase: AnalysisPhase,
+    /// Terminated by the controller: later reports are ignored.
+    terminated: bool,
+    /// The completed phase the controller has reacted to (and told as an event).
+    noticed: Option<AnalysisPhase>,
+}
+
+impl Run {
+    fn unfinished(&self) -> bool {
+        !self.terminated && !completed(self.phase)
+    }
+}
+
+/// `AnalysisPhase.Completed()`.
+fn completed(phase: AnalysisPhase) -> bool {
+    !matches!(phase, AnalysisPhase::Pending | AnalysisPhase::Running)
 }
 
 /// What counts as progress (`RolloutProgressing`): any change of these.
@@ -185,7 +242,6 @@ struct ProgressMark {
 /// One Rollout's controller state.
 pub struct RolloutController {
     spec: Arc<RolloutSpec>,
-    analysis_duration: SimTime,
     /// `spec.template`.
     template: u32,
     /// `status.currentPodHash`: the template the status was last reset for.
@@ -197,13 +253,18 @@ pub struct RolloutController {
     /// An abort not yet reported.
     abort_event: Option<AbortReason>,
     promote_full: bool,
+    /// The `CanaryPauseStep` or `BlueGreenPause` condition.
     pause: Option<Pause>,
+    /// Start of the `InconclusiveAnalysis` pause condition, if present.
+    inconclusive: Option<SimTime>,
     controller_pause: bool,
     weights: Option<TrafficWeights>,
-    /// The current step's, or the current blue-green gate's, analysis run.
-    analysis: Option<Analysis>,
-    pre_promotion_done: bool,
-    post_promotion_done: bool,
+    /// The analysis runs of the current update (`status.canary.current*AnalysisRunStatus`,
+    /// `status.blueGreen.*PromotionAnalysisRunStatus`), at most one per kind.
+    runs: Vec<Run>,
+    /// Runs dropped outside a reconcile (retry) or by a template change, whose termination the
+    /// next actions must still carry.
+    retired: Vec<AnalysisKind>,
     /// Selectors of the managed Services (RS ids).
     services: [Option<u32>; 4],
     checkpoint: bool,
@@ -244,12 +305,10 @@ fn service_slot(role: ServiceRole) -> usize {
 }
 
 impl RolloutController {
-    /// A controller for `spec` whose pod template is `template`. Every analysis run succeeds
-    /// `analysis_duration` after it started.
-    pub fn new(spec: &RolloutSpec, template: u32, analysis_duration: SimTime) -> Self {
+    /// A controller for `spec` whose pod template is `template`.
+    pub fn new(spec: &RolloutSpec, template: u32) -> Self {
         Self {
             spec: Arc::new(spec.clone()),
-            analysis_duration,
             template,
             current: None,
             stable: None,
@@ -258,11 +317,11 @@ impl RolloutController {
             abort_event: None,
             promote_full: false,
             pause: None,
+            inconclusive: None,
             controller_pause: false,
             weights: None,
-            analysis: None,
-            pre_promotion_done: false,
-            post_promotion_done: false,
+            runs: Vec::new(),
+            retired: Vec::new(),
             services: [None; 4],
             checkpoint: false,
             deadlines: Vec::new(),
@@ -281,14 +340,17 @@ impl RolloutController {
         self.template = template;
     }
 
-    /// `kubectl argo rollouts promote`: ends the current pause; when not paused, skips the
-    /// current canary step.
+    /// `kubectl argo rollouts promote`: removes every pause condition; when there is none,
+    /// skips the current canary step (an analysis step's run is then terminated). After an
+    /// `Inconclusive` pause the next reconcile starts a fresh run of the same kind.
     pub fn promote(&mut self) {
-        if self.pause.take().is_none() {
+        if self.paused() {
+            self.pause = None;
+            self.inconclusive = None;
+        } else {
             let steps = self.spec.canary().map_or(0, |c| c.steps.len());
             if !self.aborted && self.step_index < steps {
                 self.step_index += 1;
-                self.analysis = None;
             }
         }
     }
@@ -297,6 +359,24 @@ impl RolloutController {
     pub fn promote_full(&mut self) {
         self.promote_full = true;
         self.pause = None;
+        self.inconclusive = None;
+    }
+
+    /// The phase of the run of `kind`, as the world measured it; the world calls this, then
+    /// reconciles. Ignored when the controller has no run of `kind` or terminated it (a late
+    /// report of a run it no longer follows); a completed phase is final.
+    pub fn set_analysis_phase(&mut self, kind: AnalysisKind, phase: AnalysisPhase) {
+        if let Some(run) = self.runs.iter_mut().find(|r| r.kind == kind)
+            && run.unfinished()
+        {
+            run.phase = phase;
+        }
+    }
+
+    /// The phase of the run of `kind` as the controller knows it (`Successful` once it
+    /// terminated the run), if it has one.
+    pub fn analysis_phase(&self, kind: AnalysisKind) -> Option<AnalysisPhase> {
+        self.run(kind).map(|r| r.phase)
     }
 
     /// `kubectl argo rollouts abort`. Takes effect at the next reconcile.
@@ -347,7 +427,13 @@ impl RolloutController {
 
     /// Whether a pause condition is present.
     pub fn paused(&self) -> bool {
-        self.pause.is_some()
+        self.pause.is_some() || self.inconclusive.is_some()
+    }
+
+    /// The pause conditions present, in the order upstream would list them.
+    pub fn pause_reasons(&self) -> impl Iterator<Item = PauseReason> + '_ {
+        let inconclusive = self.inconclusive.map(|_| PauseReason::InconclusiveAnalysis);
+        self.pause.map(|p| p.reason).into_iter().chain(inconclusive)
     }
 
     /// The RS a managed Service selects, if any.
@@ -397,19 +483,20 @@ impl RolloutController {
         events: &mut Vec<RolloutEvent>,
     ) -> SyncResult {
         self.requeue = None;
+        self.flush_retired(actions, events);
         if let Some(reason) = self.abort_event.take() {
             events.push(RolloutEvent::Aborted(reason));
         }
         if self.aborted {
             // CalculatePauseStatus: an aborted rollout keeps no pause condition.
-            self.pause = None;
-            self.controller_pause = false;
+            self.clear_pause();
         }
         let spec = Arc::clone(&self.spec);
         match &spec.strategy {
             RolloutStrategy::Canary(c) => self.reconcile_canary(now, rss, c, actions, events),
             RolloutStrategy::BlueGreen(b) => self.reconcile_blue_green(now, rss, b, actions, events),
         }
+        self.flush_retired(actions, events);
         SyncResult { requeue_at: self.requeue }
     }
 
@@ -462,19 +549,22 @@ impl RolloutController {
 
     fn clear_pause(&mut self) {
         self.pause = None;
+        self.inconclusive = None;
         self.controller_pause = false;
     }
 
     /// What both a retry and a new template start afresh: no pause, no abort, no deadline,
-    /// no analysis in progress or done.
+    /// no analysis run (unfinished ones are terminated with the next actions).
     fn clear_run_state(&mut self) {
         self.clear_pause();
         self.aborted = false;
         self.abort_event = None;
         self.timed_out = false;
-        self.analysis = None;
-        self.pre_promotion_done = false;
-        self.post_promotion_done = false;
+        for run in self.runs.drain(..) {
+            if run.unfinished() {
+                self.retired.push(run.kind);
+            }
+        }
     }
 
     /// `resetRolloutStatus` on a new template.
@@ -489,31 +579,131 @@ impl RolloutController {
         self.requeue_at(now);
     }
 
-    /// Starts `kind` unless it runs already; returns its phase.
-    fn run_analysis(
+    fn run(&self, kind: AnalysisKind) -> Option<&Run> {
+        self.runs.iter().find(|r| r.kind == kind)
+    }
+
+    /// Creates a run of `kind`, replacing any earlier one.
+    fn start_run(
+        &mut self,
+        kind: AnalysisKind,
+        templates: &[String],
+        actions: &mut Vec<RolloutAction>,
+        events: &mut Vec<RolloutEvent>,
+    ) {
+        self.runs.retain(|r| r.kind != kind);
+        self.runs.push(Run { kind, phase: AnalysisPhase::Pending, terminated: false, noticed: None });
+        actions.push(RolloutAction::StartAnalysis { kind, templates: templates.to_vec() });
+        events.push(RolloutEvent::AnalysisStarted(kind));
+    }
+
+    /// `cancelAnalysisRuns` for `kind`: an unfinished run is terminated and from then on counts
+    /// as `Successful`; a completed one is left as it is.
+    fn terminate_run(
+        &mut self,
+        kind: AnalysisKind,
+        actions: &mut Vec<RolloutAction>,
+        events: &mut Vec<RolloutEvent>,
+    ) {
+        if let Some(run) = self.runs.iter_mut().find(|r| r.kind == kind)
+            && run.unfinished()
+        {
+            run.terminated = true;
+            run.phase = AnalysisPhase::Successful;
+            actions.push(RolloutAction::TerminateAnalysis { kind });
+            events.push(RolloutEvent::AnalysisTerminated(kind));
+        }
+    }
+
+    /// Terminates the run of `kind` if unfinished and forgets it.
+    fn drop_run(
+        &mut self,
+        kind: AnalysisKind,
+        actions: &mut Vec<RolloutAction>,
+        events: &mut Vec<RolloutEvent>,
+    ) {
+        self.terminate_run(kind, actions, events);
+        self.runs.retain(|r| r.kind != kind);
+    }
+
+    fn drop_all_runs(&mut self, actions: &mut Vec<RolloutAction>, events: &mut Vec<RolloutEvent>) {
+        while let Some(run) = self.runs.first() {
+            self.drop_run(run.kind, actions, events);
+        }
+    }
+
+    fn flush_retired(&mut self, actions: &mut Vec<RolloutAction>, events: &mut Vec<RolloutEvent>) {
+        for kind in self.retired.drain(..) {
+            actions.push(RolloutAction::TerminateAnalysis { kind });
+            events.push(RolloutEvent::AnalysisTerminated(kind));
+        }
+    }
+
+    /// `reconcileAnalysisRuns` skips (and cancels) every run while aborted, fully promoting,
+    /// rolling back to an RS within its scale-down delay, on the initial deploy, or once the
+    /// stable is the current template (nothing to analyse).
+    fn analysis_skipped(&self, rollback_within_delay: bool) -> bool {
+        self.aborted
+            || self.promote_full
+            || rollback_within_delay
+            || self.stable.is_none()
+            || self.stable == Some(self.template)
+    }
+
+    /// `needsNewAnalysisRun`: none yet, or the last one was `Inconclusive` and a promote has
+    /// just removed the pause conditions (`controllerPause` still set, no step or blue-green
+    /// pause condition).
+    fn needs_new_run(&self, kind: AnalysisKind) -> bool {
+        match self.run(kind) {
+            None => true,
+            Some(run) => {
+                self.controller_pause && self.pause.is_none() && run.phase == AnalysisPhase::Inconclusive
+            }
+        }
+    }
+
+    /// Starts the run of `kind` if it needs one, else reacts to its phase (`setPauseOrAbort`).
+    /// The caller has checked that no `InconclusiveAnalysis` pause is present.
+    fn reconcile_run(
         &mut self,
         now: SimTime,
         kind: AnalysisKind,
         templates: &[String],
         actions: &mut Vec<RolloutAction>,
         events: &mut Vec<RolloutEvent>,
-    ) -> AnalysisPhase {
-        let run = match self.analysis {
-            Some(run) if run.kind == kind => run,
-            _ => {
-                let run = Analysis { kind, started: now };
-                self.analysis = Some(run);
-                actions.push(RolloutAction::StartAnalysis { kind, templates: templates.to_vec() });
-                events.push(RolloutEvent::AnalysisStarted(kind));
-                run
+    ) {
+        if self.needs_new_run(kind) {
+            self.start_run(kind, templates, actions, events);
+            return;
+        }
+        let Some(run) = self.runs.iter_mut().find(|r| r.kind == kind) else { return };
+        let phase = run.phase;
+        if !completed(phase) {
+            return;
+        }
+        if run.noticed != Some(phase) {
+            run.noticed = Some(phase);
+            events.push(match phase {
+                AnalysisPhase::Failed => RolloutEvent::AnalysisFailed(kind),
+                AnalysisPhase::Error => RolloutEvent::AnalysisError(kind),
+                AnalysisPhase::Inconclusive => RolloutEvent::AnalysisInconclusive(kind),
+                _ => RolloutEvent::AnalysisSuccessful(kind),
+            });
+        }
+        match steps::analysis_reaction(phase) {
+            AnalysisReaction::Wait | AnalysisReaction::Proceed => {}
+            AnalysisReaction::Pause => {
+                self.inconclusive = Some(now);
+                events.push(RolloutEvent::Paused(PauseReason::InconclusiveAnalysis));
             }
-        };
-        let done_at = run.started.saturating_add(self.analysis_duration);
-        if now >= done_at {
-            AnalysisPhase::Successful
-        } else {
-            self.requeue_at(done_at);
-            AnalysisPhase::Running
+            AnalysisReaction::Abort => {
+                // `AddAbort`: persisted, then reconciled again at once.
+                self.aborted = true;
+                self.abort_event = None;
+                self.clear_pause();
+                events.push(RolloutEvent::Aborted(AbortReason::Analysis { kind, phase }));
+                self.requeue_at(now);
+            }
         }
     }
 
@@ -577,16 +767,14 @@ impl RolloutController {
         let status_before = self.canary_status();
         let controller_pause_before = self.controller_pause;
         let pause_before = self.pause;
-        if let Some(CanaryStep::Analysis { templates }) = steps::current_step(c, &status_before)
-            && !self.aborted
-            && !status_before.stable_is_current
-        {
-            let kind = AnalysisKind::Step(self.step_index);
-            self.run_analysis(now, kind, templates, actions, events);
-        }
-        let scaled = self.reconcile_canary_replica_sets(now, rss, c, &sv, new, stable, &others, actions);
-        if !scaled {
-            self.reconcile_canary_pause(now, c, controller_pause_before, events);
+        // A pause or an abort just decided on a run's phase is persisted before anything is
+        // scaled (upstream returns after `HasAddPause`, and scales on the old status otherwise).
+        let halted = self.reconcile_canary_analysis(now, c, actions, events);
+        if !halted {
+            let scaled = self.reconcile_canary_replica_sets(now, rss, c, &sv, new, stable, &others, actions);
+            if !scaled {
+                self.reconcile_canary_pause(now, c, controller_pause_before, events);
+            }
         }
         if let Some(Pause { started, .. }) = self.pause
             && let Some(CanaryStep::Pause { duration: Some(d) }) = steps::current_step(c, &status_before)
@@ -597,22 +785,69 @@ impl RolloutController {
         let view = self.canary_view(c, Some(new.state), stable, &others);
         let cx = StepContext {
             now,
-            paused: false,
+            // An inconclusive analysis holds every step (`haltProgress`).
+            paused: self.inconclusive.is_some(),
             pause_started: pause_before.map(|p| p.started),
             controller_pause: controller_pause_before,
-            analysis: self.analysis.map(|a| self.analysis_phase(a, now)),
+            analysis: self.analysis_phase(AnalysisKind::Step(self.step_index)),
             weight_verified: None,
         };
         self.sync_canary_status(now, c, &view, &cx, events);
         self.finish(now, rss, events);
     }
 
-    fn analysis_phase(&self, run: Analysis, now: SimTime) -> AnalysisPhase {
-        if now >= run.started.saturating_add(self.analysis_duration) {
-            AnalysisPhase::Successful
-        } else {
-            AnalysisPhase::Running
+    /// `reconcileAnalysisRuns` for a canary: the current step's run, then the background run.
+    /// Returns whether a run's phase just paused or aborted the rollout.
+    fn reconcile_canary_analysis(
+        &mut self,
+        now: SimTime,
+        c: &CanaryStrategy,
+        actions: &mut Vec<RolloutAction>,
+        events: &mut Vec<RolloutEvent>,
+    ) -> bool {
+        if self.analysis_skipped(false) {
+            self.drop_all_runs(actions, events);
+            return false;
         }
+        let (had_pause, was_aborted) = (self.inconclusive.is_some(), self.aborted);
+        // `reconcileStepBasedAnalysisRun`: a run of another step (the index moved on by a
+        // promote) is terminated; the current step's is left alone while any pause condition
+        // exists.
+        let step = match steps::current_step(c, &self.canary_status()) {
+            Some(CanaryStep::Analysis { templates }) => {
+                Some((AnalysisKind::Step(self.step_index), templates))
+            }
+            _ => None,
+        };
+        let stale: Vec<AnalysisKind> = self
+            .runs
+            .iter()
+            .map(|r| r.kind)
+            .filter(|&k| matches!(k, AnalysisKind::Step(_)) && Some(k) != step.map(|s| s.0))
+            .collect();
+        for kind in stale {
+            self.drop_run(kind, actions, events);
+        }
+        if let Some((kind, templates)) = step
+            && !self.paused()
+        {
+            self.reconcile_run(now, kind, templates, actions, events);
+        }
+        // `reconcileBackgroundAnalysisRun`.
+        let kind = AnalysisKind::Background;
+        match &c.background_analysis {
+            Some(bg) if !bg.templates.is_empty() => {
+                let before_start =
+                    bg.starting_step.is_some_and(|s| !c.steps.is_empty() && self.step_index < s);
+                if before_start {
+                    self.drop_run(kind, actions, events);
+                } else if !self.aborted && self.inconclusive.is_none() {
+                    self.reconcile_run(now, kind, &bg.templates, actions, events);
+                }
+            }
+            _ => self.drop_run(kind, actions, events),
+        }
+        (!had_pause && self.inconclusive.is_some()) || (!was_aborted && self.aborted)
     }
 
     fn canary_view<'a>(
@@ -877,15 +1112,17 @@ impl RolloutController {
             return;
         }
         if steps::step_completed(view, cx) {
+            // `currentStepAnalysisRunStatus = nil`: the step's run is done with (Successful).
+            let done = AnalysisKind::Step(self.step_index);
+            self.runs.retain(|r| r.kind != done);
             self.step_index += 1;
-            self.analysis = None;
             if self.pause.is_some_and(|p| p.reason == PauseReason::CanaryPauseStep) {
                 self.pause = None;
             }
             events.push(RolloutEvent::StepCompleted { index: self.step_index - 1, steps: len });
             self.requeue_at(now);
         }
-        self.controller_pause = self.pause.is_some();
+        self.controller_pause = self.paused();
     }
 
     /// `promoteStable`.
@@ -894,7 +1131,6 @@ impl RolloutController {
         self.aborted = false;
         self.promote_full = false;
         self.checkpoint = false;
-        self.analysis = None;
         self.step_index = steps_len;
         if self.stable != Some(self.template) {
             self.stable = Some(self.template);
@@ -962,6 +1198,8 @@ impl RolloutController {
         let new = rss[new_idx];
         let stable = sv.stable.map(|i| state(&rss[i]));
         let controller_pause_before = self.controller_pause;
+        // A rollback to an RS still waiting out its scale-down delay skips analysis and pause.
+        let fast_rollback = self.deadline(new.id).is_some();
         let desired =
             bluegreen::new_rs_new_replicas(b, self.spec.replicas, &self.bg_status(Some(new.id), true));
         let target = self.new_rs_target_on_abort(now, new.id, new.spec, desired, stable, actions);
@@ -974,12 +1212,16 @@ impl RolloutController {
         if b.preview_service.is_some() {
             busy |= self.switch_service(ServiceRole::Preview, new.id, actions);
         }
+        let saturated = target == new.spec && bluegreen::ready_for_pause(state(&new), desired);
+        let skip_analysis = self.analysis_skipped(fast_rollback);
+        if skip_analysis {
+            self.drop_all_runs(actions, events);
+        } else {
+            self.reconcile_pre_promotion_analysis(now, b, new.id, saturated, actions, events);
+        }
         let mut gates_passed = false;
-        if !busy && bluegreen::ready_for_pause(state(&new), desired) {
-            // A rollback to an RS still waiting out its scale-down delay skips the pause.
-            let fast_rollback = self.deadline(new.id).is_some();
-            gates_passed =
-                self.blue_green_gates(now, b, controller_pause_before, fast_rollback, actions, events);
+        if !busy && saturated {
+            gates_passed = self.blue_green_gates(now, b, controller_pause_before, fast_rollback, events);
         }
         if gates_passed || (self.aborted && !busy) {
             self.reconcile_active(now, b, rss, &sv, new.id, actions);
@@ -992,10 +1234,10 @@ impl RolloutController {
                 self.awaiting_post_analysis = None;
             }
         }
-        if self.service(ServiceRole::Active) == Some(new.id) && !self.aborted {
-            self.post_promotion(now, b, actions, events);
+        if !skip_analysis && !self.aborted {
+            self.reconcile_post_promotion_analysis(now, b, &new, target, actions, events);
         }
-        self.sync_blue_green_status(now, b, &new, gates_passed, actions, events);
+        self.sync_blue_green_status(now, b, &new, gates_passed, fast_rollback, actions, events);
         self.finish(now, rss, events);
     }
 
@@ -1005,7 +1247,7 @@ impl RolloutController {
             active_is_none_or_new: active.is_none() || (new_id.is_some() && active == new_id),
             promote_full: self.promote_full,
             new_is_current,
-            paused: self.pause.is_some(),
+            paused: self.paused(),
             scale_up_preview_checkpoint: self.checkpoint,
         }
     }
@@ -1019,6 +1261,10 @@ impl RolloutController {
         sv: &Survey,
         actions: &mut Vec<RolloutAction>,
     ) -> bool {
+        if self.inconclusive.is_some() {
+            // Nothing is scaled down while an inconclusive analysis holds the rollout.
+            return false;
+        }
         let active = self.service(ServiceRole::Active);
         let mut scaled = false;
         let old = sv.others.iter().chain(sv.stable.iter()).copied();
@@ -1041,35 +1287,53 @@ impl RolloutController {
         scaled
     }
 
-    /// Pre-promotion analysis and the promotion pause. Returns whether both are behind.
+    /// `reconcilePrePromotionAnalysisRun`: the run exists while the new RS is saturated behind
+    /// the preview, before the switch; when that stops holding it is terminated (and counts as
+    /// `Successful`).
+    fn reconcile_pre_promotion_analysis(
+        &mut self,
+        now: SimTime,
+        b: &BlueGreenStrategy,
+        new_id: u32,
+        saturated: bool,
+        actions: &mut Vec<RolloutAction>,
+        events: &mut Vec<RolloutEvent>,
+    ) {
+        let kind = AnalysisKind::PrePromotion;
+        if b.pre_promotion_analysis.is_empty() {
+            self.drop_run(kind, actions, events);
+            return;
+        }
+        let active = self.service(ServiceRole::Active);
+        if active.is_none() || active == Some(new_id) || !saturated {
+            self.terminate_run(kind, actions, events);
+        } else if self.inconclusive.is_none() {
+            self.reconcile_run(now, kind, &b.pre_promotion_analysis, actions, events);
+        }
+    }
+
+    /// `completedPrePromotionAnalysis`, where the run is required.
+    fn pre_promotion_passed(&self, b: &BlueGreenStrategy) -> bool {
+        b.pre_promotion_analysis.is_empty()
+            || self.analysis_phase(AnalysisKind::PrePromotion) == Some(AnalysisPhase::Successful)
+    }
+
+    /// The pre-promotion gate and the promotion pause. Returns whether both are behind.
     fn blue_green_gates(
         &mut self,
         now: SimTime,
         b: &BlueGreenStrategy,
         controller_pause: bool,
         fast_rollback: bool,
-        actions: &mut Vec<RolloutAction>,
         events: &mut Vec<RolloutEvent>,
     ) -> bool {
-        if self.aborted {
+        if self.aborted || self.inconclusive.is_some() {
             return false;
         }
         let active = self.service(ServiceRole::Active);
         let before_switch = active.is_some() && self.stable != Some(self.template);
-        if before_switch
-            && !self.promote_full
-            && !b.pre_promotion_analysis.is_empty()
-            && !self.pre_promotion_done
-        {
-            let kind = AnalysisKind::PrePromotion;
-            if self.run_analysis(now, kind, &b.pre_promotion_analysis, actions, events)
-                != AnalysisPhase::Successful
-            {
-                return false;
-            }
-            self.pre_promotion_done = true;
-            self.analysis = None;
-            events.push(RolloutEvent::AnalysisSuccessful(kind));
+        if before_switch && !self.promote_full && !fast_rollback && !self.pre_promotion_passed(b) {
+            return false;
         }
         if !before_switch || self.promote_full || fast_rollback || !bluegreen::pauses_before_promotion(b) {
             return true;
@@ -1143,43 +1407,48 @@ impl RolloutController {
         }
     }
 
-    /// The post-promotion analysis, once the active Service selects the new RS.
-    fn post_promotion(
+    /// `reconcilePostPromotionAnalysisRun`: the run exists while the active Service selects the
+    /// saturated new RS; when that stops holding it is terminated (and counts as `Successful`).
+    /// Once it is `Successful` the previous active RS, held for it, gets its deadline.
+    fn reconcile_post_promotion_analysis(
         &mut self,
         now: SimTime,
         b: &BlueGreenStrategy,
+        new: &ReplicaSetView,
+        target: i64,
         actions: &mut Vec<RolloutAction>,
         events: &mut Vec<RolloutEvent>,
     ) {
-        if b.post_promotion_analysis.is_empty()
-            || self.post_promotion_done
-            || self.promote_full
-            || self.stable == Some(self.template)
-        {
+        let kind = AnalysisKind::PostPromotion;
+        if b.post_promotion_analysis.is_empty() {
+            self.drop_run(kind, actions, events);
             return;
         }
-        let kind = AnalysisKind::PostPromotion;
-        if self.run_analysis(now, kind, &b.post_promotion_analysis, actions, events)
-            == AnalysisPhase::Successful
+        let r = self.spec.replicas;
+        let saturated = target == new.spec && new.spec == r && new.available == r;
+        if self.service(ServiceRole::Active) != Some(new.id) || !saturated {
+            self.terminate_run(kind, actions, events);
+        } else if self.inconclusive.is_none() {
+            self.reconcile_run(now, kind, &b.post_promotion_analysis, actions, events);
+        }
+        if self.analysis_phase(kind) == Some(AnalysisPhase::Successful)
+            && let Some(prev) = self.awaiting_post_analysis.take()
         {
-            self.post_promotion_done = true;
-            self.analysis = None;
-            events.push(RolloutEvent::AnalysisSuccessful(kind));
-            if let Some(prev) = self.awaiting_post_analysis.take() {
-                let at = now.saturating_add(delays::previous_stable_scale_down(&self.spec.strategy).delay);
-                self.set_deadline(prev, at, actions);
-                self.requeue_at(at);
-            }
+            let at = now.saturating_add(delays::previous_stable_scale_down(&self.spec.strategy).delay);
+            self.set_deadline(prev, at, actions);
+            self.requeue_at(at);
         }
     }
 
     /// `syncRolloutStatusBlueGreen`: the preview checkpoint, the pause flag, the stable switch.
+    #[allow(clippy::too_many_arguments)]
     fn sync_blue_green_status(
         &mut self,
         now: SimTime,
         b: &BlueGreenStrategy,
         new: &ReplicaSetView,
         gates_passed: bool,
+        fast_rollback: bool,
         actions: &mut Vec<RolloutAction>,
         events: &mut Vec<RolloutEvent>,
     ) {
@@ -1190,7 +1459,10 @@ impl RolloutController {
         } else {
             bluegreen::scale_up_preview_checkpoint(b, self.checkpoint, gates_passed, new.available)
         };
-        let post_ok = b.post_promotion_analysis.is_empty() || self.post_promotion_done || self.promote_full;
+        let post_ok = b.post_promotion_analysis.is_empty()
+            || self.promote_full
+            || fast_rollback
+            || self.analysis_phase(AnalysisKind::PostPromotion) == Some(AnalysisPhase::Successful);
         if self.stable.is_none() || (active == Some(new.id) && !self.aborted && post_ok) {
             self.promote_stable(now, 0, events);
             if let Some(prev) = self.awaiting_post_analysis.take() {
@@ -1201,7 +1473,7 @@ impl RolloutController {
                 self.requeue_at(at);
             }
         }
-        self.controller_pause = self.pause.is_some();
+        self.controller_pause = self.paused();
     }
 }
 
@@ -1219,7 +1491,7 @@ impl RolloutController {
         self.progress_deadline(now, rss, new, canary, healthy, events);
         let phase = if self.aborted || self.timed_out {
             RolloutPhase::Degraded
-        } else if self.pause.is_some() {
+        } else if self.paused() {
             RolloutPhase::Paused
         } else if healthy {
             RolloutPhase::Healthy
@@ -1262,7 +1534,7 @@ impl RolloutController {
             rss.iter().any(|rs| rs.spec > 0 && Some(rs.id) != new_id && self.deadline(rs.id).is_some());
         let applies = !healthy
             && !self.timed_out
-            && steps::progress_deadline_applies(current, self.pause.is_some(), self.aborted, awaiting);
+            && steps::progress_deadline_applies(current, self.paused(), self.aborted, awaiting);
         let Some(last) = self.last_progress else { return };
         if !applies {
             return;

@@ -4,13 +4,12 @@ use super::*;
 use crate::controllers::argo::Counts;
 use crate::controllers::argo::replicas::basic_canary_counts;
 use crate::controllers::argo::spec::CanaryStep::{SetCanaryScale, SetWeight};
-use crate::controllers::argo::spec::{self as argo_spec};
+use crate::controllers::argo::spec::{self as argo_spec, BackgroundAnalysis};
 use crate::controllers::spec::IntOrPercent::Int;
 use crate::engine::{HOUR, MINUTE};
 
 const V1: u32 = 1;
 const V2: u32 = 2;
-const ANALYSIS: SimTime = 5 * MINUTE;
 
 /// How pods become available after each reconcile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,7 +129,7 @@ impl Run {
         let (routed, dynamic) =
             spec.canary().map_or((false, false), |c| (c.traffic_routing, c.dynamic_stable_scale));
         let mut run = Run {
-            ctrl: RolloutController::new(&spec, V1, ANALYSIS),
+            ctrl: RolloutController::new(&spec, V1),
             world: World::settled(replicas, model),
             actions: Vec::new(),
             events: Vec::new(),
@@ -205,6 +204,22 @@ impl Run {
 
     fn has_event(&self, e: RolloutEvent) -> bool {
         self.events.contains(&e)
+    }
+
+    /// Whether the last reconcile started a run of `kind`.
+    fn started(&self, kind: AnalysisKind) -> bool {
+        self.actions.iter().any(|a| matches!(a, RolloutAction::StartAnalysis { kind: k, .. } if *k == kind))
+    }
+
+    /// Whether the last reconcile terminated the run of `kind`.
+    fn terminated(&self, kind: AnalysisKind) -> bool {
+        self.actions.contains(&RolloutAction::TerminateAnalysis { kind })
+    }
+
+    /// The world reports `phase` for the run of `kind`, then reconciles at once.
+    fn report(&mut self, kind: AnalysisKind, phase: AnalysisPhase) {
+        self.ctrl.set_analysis_phase(kind, phase);
+        self.reconcile();
     }
 
     fn counts(&self) -> (i64, i64) {
@@ -647,15 +662,23 @@ fn pause_and_analysis_steps_do_not_count_against_the_deadline() {
     run.ctrl.set_template(V2);
     run.step_until(20, |r| r.ctrl.step_index() == 1);
     run.step();
-    assert!(run.actions.iter().any(|a| matches!(a, RolloutAction::StartAnalysis { .. })));
-    let started = run.now - SECOND;
-    assert_eq!(run.requeue, Some(started + ANALYSIS));
-    run.now = started + ANALYSIS - 1;
-    run.reconcile();
+    let kind = AnalysisKind::Step(1);
+    assert!(run.started(kind));
+    let want = RolloutAction::StartAnalysis { kind, templates: vec!["success-rate".into()] };
+    assert!(run.actions.contains(&want));
+    assert_eq!(run.requeue, None, "nothing to wait for but the analysis");
+    assert_eq!(run.ctrl.analysis_phase(kind), Some(AnalysisPhase::Pending));
+    run.now += 10 * HOUR;
+    run.ctrl.set_analysis_phase(kind, AnalysisPhase::Running);
+    run.step();
     assert_eq!(run.ctrl.step_index(), 1, "analysis still running");
-    run.now = started + ANALYSIS;
-    run.reconcile();
+    assert!(!run.ctrl.aborted() && !run.ctrl.timed_out());
+    assert!(!run.started(kind), "one run per step");
+    run.report(kind, AnalysisPhase::Successful);
+    assert!(run.has_event(RolloutEvent::AnalysisSuccessful(kind)));
+    assert!(run.has_event(RolloutEvent::StepCompleted { index: 1, steps: 3 }));
     assert_eq!(run.ctrl.step_index(), 2);
+    assert_eq!(run.ctrl.analysis_phase(kind), None, "the step's run is done with");
     run.step();
     run.now += 10 * HOUR;
     run.step();
@@ -814,9 +837,12 @@ fn blue_green_abort_during_post_promotion_analysis_switches_active_back() {
     assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v2));
     assert_eq!(run.ctrl.stable_template(), Some(V1), "stable waits for the post-promotion analysis");
     assert!(run.ctrl.scale_down_deadline(v1).is_some());
+    assert!(run.ctrl.analysis_phase(AnalysisKind::PostPromotion).is_some(), "post-promotion run started");
     run.ctrl.abort();
     run.now += SECOND;
     run.reconcile();
+    assert!(run.terminated(AnalysisKind::PostPromotion), "an abort terminates the unfinished run");
+    assert!(run.has_event(RolloutEvent::AnalysisTerminated(AnalysisKind::PostPromotion)));
     assert!(run.actions.contains(&RolloutAction::SwitchService { service: ServiceRole::Active, rs: v1 }));
     assert!(run.actions.contains(&RolloutAction::ClearScaleDownDeadline { rs: v1 }));
     assert_eq!(run.ctrl.scale_down_deadline(v1), None);
@@ -920,36 +946,453 @@ fn blue_green_analyses_gate_the_switch_and_the_old_rs_scale_down() {
     let mut run = Run::new(spec, Model::Batch);
     let v1 = run.world.id(V1);
     run.ctrl.set_template(V2);
-    let started = |r: &Run, kind| {
-        r.actions.iter().any(|a| matches!(a, RolloutAction::StartAnalysis { kind: k, .. } if *k == kind))
-    };
-    run.step_until(20, |r| started(r, AnalysisKind::PrePromotion));
-    let pre_start = run.now - SECOND;
-    run.step();
-    assert_eq!(run.requeue, Some(pre_start + ANALYSIS));
-    run.now = pre_start + ANALYSIS - 1;
-    run.reconcile();
-    assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v1), "waits for the pre-promotion analysis");
-    run.now = pre_start + ANALYSIS;
-    run.reconcile();
+    run.step_until(20, |r| r.started(AnalysisKind::PrePromotion));
+    assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v1));
+    for phase in [AnalysisPhase::Pending, AnalysisPhase::Running] {
+        run.now += HOUR;
+        run.report(AnalysisKind::PrePromotion, phase);
+        assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v1), "waits for the pre-promotion analysis");
+        assert!(!run.started(AnalysisKind::PrePromotion), "one run");
+    }
+    run.now += SECOND;
+    run.report(AnalysisKind::PrePromotion, AnalysisPhase::Successful);
     let v2 = run.world.id(V2);
     assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v2));
     assert!(run.has_event(RolloutEvent::AnalysisSuccessful(AnalysisKind::PrePromotion)));
-    assert!(started(&run, AnalysisKind::PostPromotion));
+    assert!(run.started(AnalysisKind::PostPromotion));
     assert_eq!(run.ctrl.stable_template(), Some(V1));
     assert_eq!(run.ctrl.intended_weights().canary, 100);
-    let post_start = run.now;
-    run.now = post_start + ANALYSIS - 1;
-    run.reconcile();
+    run.now += HOUR;
+    run.report(AnalysisKind::PostPromotion, AnalysisPhase::Running);
     assert_eq!(run.ctrl.scale_down_deadline(v1), None, "no deadline before the analysis succeeded");
+    assert_eq!(run.ctrl.stable_template(), Some(V1), "stable waits for the post-promotion analysis");
     assert_eq!(run.counts(), (2, 2));
-    run.now = post_start + ANALYSIS;
-    run.reconcile();
+    run.now += SECOND;
+    run.report(AnalysisKind::PostPromotion, AnalysisPhase::Successful);
     assert!(run.has_event(RolloutEvent::AnalysisSuccessful(AnalysisKind::PostPromotion)));
     assert_eq!(run.ctrl.stable_template(), Some(V2));
     let at = run.ctrl.scale_down_deadline(v1).expect("deadline once the analysis succeeded");
     assert_eq!(at, run.now + 30 * SECOND);
+    run.now += SECOND;
+    run.reconcile();
+    assert!(
+        !run.actions.iter().any(|a| matches!(a, RolloutAction::TerminateAnalysis { .. })),
+        "completed runs need no termination"
+    );
+    assert_eq!(run.ctrl.analysis_phase(AnalysisKind::PostPromotion), None);
     run.now = at;
     run.step();
     assert_eq!(run.counts(), (2, 0));
+}
+
+fn analysis_step(template: &str) -> CanaryStep {
+    CanaryStep::Analysis { templates: vec![template.into()] }
+}
+
+/// A routed canary R=10 (setWeight 20, analysis, setWeight 50, pause {}) whose step analysis
+/// has just started at step 1.
+fn routed_at_analysis() -> Run {
+    let spec = canary_spec(10, |c| {
+        c.steps = vec![SetWeight(20), analysis_step("success-rate"), SetWeight(50), WAIT];
+        c.traffic_routing = true;
+    });
+    let mut run = Run::new(spec, Model::Batch);
+    run.ctrl.set_template(V2);
+    run.step_until(20, |r| r.started(AnalysisKind::Step(1)));
+    assert_eq!(run.ctrl.step_index(), 1);
+    assert_eq!(run.world.weights, Some((20, 80)));
+    assert_eq!(run.counts(), (2, 10));
+    run
+}
+
+const STEP1: AnalysisKind = AnalysisKind::Step(1);
+
+#[test]
+fn successful_step_analysis_completes_the_step() {
+    let mut run = routed_at_analysis();
+    run.now += MINUTE;
+    run.report(STEP1, AnalysisPhase::Running);
+    assert_eq!(run.ctrl.step_index(), 1);
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Progressing);
+    run.now += MINUTE;
+    run.report(STEP1, AnalysisPhase::Successful);
+    assert!(run.has_event(RolloutEvent::AnalysisSuccessful(STEP1)));
+    assert!(run.has_event(RolloutEvent::StepCompleted { index: 1, steps: 4 }));
+    assert!(!run.terminated(STEP1), "a completed run needs no termination");
+    run.world.converge();
+    run.step_until(20, |r| r.ctrl.paused());
+    assert_eq!(run.ctrl.step_index(), 3);
+    assert_eq!(run.world.weights, Some((50, 50)));
+    assert_eq!(run.counts(), (5, 10));
+    // A late report about the finished run changes nothing.
+    run.report(STEP1, AnalysisPhase::Failed);
+    assert!(!run.ctrl.aborted());
+}
+
+#[test]
+fn failed_step_analysis_aborts_and_scales_the_canary_down_after_the_delay() {
+    let mut run = routed_at_analysis();
+    run.now += MINUTE;
+    run.report(STEP1, AnalysisPhase::Failed);
+    let reason = AbortReason::Analysis { kind: STEP1, phase: AnalysisPhase::Failed };
+    assert!(run.has_event(RolloutEvent::AnalysisFailed(STEP1)));
+    assert!(run.has_event(RolloutEvent::Aborted(reason)));
+    assert!(run.ctrl.aborted());
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Degraded);
+    assert_eq!(run.ctrl.step_index(), 0);
+    assert_eq!(run.requeue, Some(run.now), "the abort is reconciled again at once");
+    run.reconcile();
+    let v2 = run.world.id(V2);
+    let deadline = run.now + 30 * SECOND;
+    assert!(run.actions.contains(&RolloutAction::SetTrafficWeight { canary: 0, stable: 100 }));
+    assert!(run.actions.contains(&RolloutAction::SetScaleDownDeadline { rs: v2, at: deadline }));
+    assert!(!run.terminated(STEP1), "the failed run is complete");
+    run.now = deadline - 1;
+    run.reconcile();
+    assert_eq!(run.counts(), (2, 10), "canary kept for abortScaleDownDelaySeconds");
+    run.now = deadline;
+    run.reconcile();
+    assert_eq!(run.actions, [RolloutAction::Scale { rs: v2, from: 2, to: 0 }]);
+    run.now += HOUR;
+    run.step();
+    run.step();
+    assert_eq!(run.counts(), (0, 10));
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Degraded);
+    assert!(!run.started(STEP1) && run.ctrl.analysis_phase(STEP1).is_none(), "no analysis while aborted");
+
+    // Retry runs the analysis again, afresh.
+    run.ctrl.retry();
+    run.step_until(20, |r| r.started(STEP1));
+    assert_eq!(run.ctrl.analysis_phase(STEP1), Some(AnalysisPhase::Pending));
+}
+
+#[test]
+fn error_in_a_basic_canary_step_analysis_aborts_back_to_stable() {
+    let spec = canary_spec(4, |c| {
+        c.steps = vec![SetWeight(50), analysis_step("errors"), WAIT];
+        c.max_surge = Int(1);
+        c.max_unavailable = Int(0);
+    });
+    let mut run = Run::new(spec, Model::Batch);
+    run.ctrl.set_template(V2);
+    run.step_until(30, |r| r.ctrl.analysis_phase(STEP1).is_some());
+    assert_eq!(run.counts(), (2, 2));
+    run.report(STEP1, AnalysisPhase::Error);
+    assert!(run.has_event(RolloutEvent::AnalysisError(STEP1)));
+    let reason = AbortReason::Analysis { kind: STEP1, phase: AnalysisPhase::Error };
+    assert!(run.has_event(RolloutEvent::Aborted(reason)));
+    run.now += SECOND;
+    for _ in 0..20 {
+        let expected = expected_basic(&run);
+        run.step();
+        check_basic(&run, expected, (1, 0));
+    }
+    assert_eq!(run.counts(), (0, 4), "a basic canary rolls back at once, within maxSurge");
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Degraded);
+}
+
+#[test]
+fn inconclusive_step_analysis_pauses_until_promote_which_runs_it_again() {
+    let mut run = routed_at_analysis();
+    run.report(STEP1, AnalysisPhase::Inconclusive);
+    assert!(run.has_event(RolloutEvent::AnalysisInconclusive(STEP1)));
+    assert!(run.has_event(RolloutEvent::Paused(PauseReason::InconclusiveAnalysis)));
+    assert_eq!(run.ctrl.pause_reasons().collect::<Vec<_>>(), [PauseReason::InconclusiveAnalysis]);
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Paused);
+    assert!(!run.ctrl.aborted());
+    for t in [MINUTE, HOUR, 10 * HOUR] {
+        run.now += t;
+        run.step();
+        assert_eq!(run.ctrl.step_index(), 1, "held at {t}");
+        assert_eq!(run.ctrl.phase(), RolloutPhase::Paused);
+        assert!(!run.started(STEP1), "no new run while paused");
+        assert!(!run.ctrl.timed_out());
+    }
+    assert_eq!(run.world.weights, Some((20, 80)));
+
+    // Promote clears the pause; upstream's needsNewAnalysisRun then starts a fresh run.
+    run.ctrl.promote();
+    run.reconcile();
+    assert!(run.started(STEP1));
+    assert_eq!(run.ctrl.analysis_phase(STEP1), Some(AnalysisPhase::Pending));
+    assert_eq!(run.ctrl.step_index(), 1);
+    assert!(!run.ctrl.paused());
+    run.now += MINUTE;
+    run.report(STEP1, AnalysisPhase::Successful);
+    assert!(run.has_event(RolloutEvent::StepCompleted { index: 1, steps: 4 }));
+}
+
+#[test]
+fn promote_while_a_step_analysis_runs_skips_the_step_and_terminates_the_run() {
+    let mut run = routed_at_analysis();
+    run.report(STEP1, AnalysisPhase::Running);
+    run.ctrl.promote();
+    run.reconcile();
+    assert!(run.terminated(STEP1));
+    assert!(run.has_event(RolloutEvent::AnalysisTerminated(STEP1)));
+    assert_eq!(run.ctrl.analysis_phase(STEP1), None);
+    assert_eq!(run.ctrl.step_index(), 2);
+    // The terminated run's late report is ignored.
+    run.report(STEP1, AnalysisPhase::Failed);
+    assert!(!run.ctrl.aborted());
+}
+
+#[test]
+fn inconclusive_step_analysis_then_abort_rolls_back() {
+    let mut run = routed_at_analysis();
+    run.report(STEP1, AnalysisPhase::Inconclusive);
+    assert!(run.ctrl.paused());
+    run.ctrl.abort();
+    run.now += SECOND;
+    run.reconcile();
+    assert!(run.has_event(RolloutEvent::Aborted(AbortReason::User)));
+    assert!(!run.ctrl.paused(), "an aborted rollout keeps no pause condition");
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Degraded);
+    assert_eq!(run.world.weights, Some((0, 100)));
+}
+
+fn background(starting_step: Option<usize>) -> Option<BackgroundAnalysis> {
+    Some(BackgroundAnalysis { templates: vec!["error-rate".into()], starting_step })
+}
+
+const BG: AnalysisKind = AnalysisKind::Background;
+
+#[test]
+fn background_analysis_starts_at_its_starting_step_and_is_terminated_on_completion() {
+    let spec = canary_spec(4, |c| {
+        c.steps = vec![SetWeight(25), WAIT, SetWeight(50), WAIT];
+        c.background_analysis = background(Some(2));
+    });
+    let mut run = Run::new(spec, Model::Batch);
+    assert_eq!(run.ctrl.analysis_phase(BG), None, "nothing to analyse while the stable runs alone");
+    run.ctrl.set_template(V2);
+    run.step_until(20, |r| r.ctrl.paused());
+    assert_eq!(run.ctrl.step_index(), 1);
+    assert_eq!(run.ctrl.analysis_phase(BG), None, "not before startingStep");
+    run.ctrl.promote();
+    let mut starts = 0;
+    let mut started_at_index = None;
+    for _ in 0..30 {
+        run.step();
+        if run.started(BG) {
+            starts += 1;
+            started_at_index.get_or_insert(run.ctrl.step_index());
+            run.ctrl.set_analysis_phase(BG, AnalysisPhase::Running);
+        }
+        if run.ctrl.paused() {
+            break;
+        }
+    }
+    assert_eq!(starts, 1);
+    assert_eq!(started_at_index, Some(2));
+    assert_eq!(run.ctrl.step_index(), 3);
+    assert_eq!(run.ctrl.analysis_phase(BG), Some(AnalysisPhase::Running), "runs through the pause");
+    run.ctrl.promote();
+    run.step_until(30, |r| r.has_event(RolloutEvent::Promoted { template: V2 }));
+    assert!(!run.terminated(BG), "terminated once the stable is the new template");
+    run.reconcile();
+    assert_eq!(run.actions, [RolloutAction::TerminateAnalysis { kind: BG }]);
+    assert!(run.has_event(RolloutEvent::AnalysisTerminated(BG)));
+    assert_eq!(run.ctrl.analysis_phase(BG), None);
+    run.step_until(10, |r| r.ctrl.phase() == RolloutPhase::Healthy);
+    assert_eq!(run.counts(), (4, 0));
+    assert!(!run.started(BG));
+}
+
+#[test]
+fn background_analysis_without_starting_step_starts_with_the_update() {
+    let spec = canary_spec(4, |c| {
+        c.steps = vec![SetWeight(25), WAIT];
+        c.background_analysis = background(None);
+    });
+    let mut run = Run::new(spec, Model::Batch);
+    run.ctrl.set_template(V2);
+    run.reconcile(); // status reset
+    assert!(!run.started(BG));
+    run.reconcile();
+    assert!(run.started(BG), "with the new RS, at step 0");
+    assert_eq!(run.ctrl.step_index(), 0);
+    let want = RolloutAction::StartAnalysis { kind: BG, templates: vec!["error-rate".into()] };
+    assert!(run.actions.contains(&want));
+    // A full promotion terminates it.
+    run.ctrl.promote_full();
+    run.reconcile();
+    assert!(run.terminated(BG));
+}
+
+#[test]
+fn failed_background_analysis_aborts_during_a_pause_step() {
+    let spec = canary_spec(10, |c| {
+        c.steps = vec![SetWeight(20), pause_for(600), SetWeight(60), WAIT];
+        c.traffic_routing = true;
+        c.background_analysis = background(None);
+    });
+    let mut run = Run::new(spec, Model::Batch);
+    run.ctrl.set_template(V2);
+    run.step_until(20, |r| r.ctrl.paused());
+    assert_eq!(run.ctrl.pause_reasons().collect::<Vec<_>>(), [PauseReason::CanaryPauseStep]);
+    run.report(BG, AnalysisPhase::Running);
+    run.now += MINUTE;
+    run.report(BG, AnalysisPhase::Failed);
+    assert!(run.has_event(RolloutEvent::AnalysisFailed(BG)));
+    let reason = AbortReason::Analysis { kind: BG, phase: AnalysisPhase::Failed };
+    assert!(run.has_event(RolloutEvent::Aborted(reason)));
+    assert!(!run.ctrl.paused());
+    run.reconcile();
+    assert_eq!(run.world.weights, Some((0, 100)));
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Degraded);
+    assert_eq!(run.ctrl.step_index(), 0);
+}
+
+#[test]
+fn error_in_background_analysis_aborts_mid_step_and_terminates_the_step_run() {
+    let spec = canary_spec(10, |c| {
+        c.steps = vec![SetWeight(20), analysis_step("smoke"), WAIT];
+        c.traffic_routing = true;
+        c.background_analysis = background(None);
+    });
+    let mut run = Run::new(spec, Model::Batch);
+    run.ctrl.set_template(V2);
+    run.step_until(20, |r| r.started(STEP1));
+    run.report(BG, AnalysisPhase::Error);
+    let reason = AbortReason::Analysis { kind: BG, phase: AnalysisPhase::Error };
+    assert!(run.has_event(RolloutEvent::Aborted(reason)));
+    run.reconcile();
+    assert!(run.terminated(STEP1), "the step's unfinished run goes with the abort");
+    assert!(!run.terminated(BG), "the errored run is complete");
+    assert_eq!(run.world.weights, Some((0, 100)));
+}
+
+#[test]
+fn inconclusive_background_analysis_holds_the_steps_until_promote() {
+    let spec = canary_spec(4, |c| {
+        c.steps = vec![SetWeight(25), SetWeight(50), SetWeight(75), WAIT];
+        c.background_analysis = background(None);
+    });
+    let mut run = Run::new(spec, Model::Batch);
+    run.ctrl.set_template(V2);
+    run.step_until(5, |r| r.ctrl.analysis_phase(BG).is_some());
+    run.report(BG, AnalysisPhase::Inconclusive);
+    assert!(run.has_event(RolloutEvent::Paused(PauseReason::InconclusiveAnalysis)));
+    let index = run.ctrl.step_index();
+    for _ in 0..20 {
+        run.now += MINUTE;
+        run.step();
+        assert_eq!(run.ctrl.step_index(), index, "no step completes");
+        assert_eq!(run.ctrl.phase(), RolloutPhase::Paused);
+    }
+    run.ctrl.promote();
+    run.reconcile();
+    assert!(run.started(BG), "a fresh background run after the promote");
+    run.world.converge();
+    run.now += SECOND;
+    run.step_until(20, |r| r.ctrl.paused());
+    assert_eq!(run.ctrl.step_index(), 3);
+    assert_eq!(run.ctrl.pause_reasons().collect::<Vec<_>>(), [PauseReason::CanaryPauseStep]);
+}
+
+#[test]
+fn blue_green_pre_promotion_failure_aborts_before_the_switch() {
+    let spec = blue_green_spec(3, |b| b.pre_promotion_analysis = vec!["smoke".into()]);
+    let mut run = Run::new(spec, Model::Batch);
+    let v1 = run.world.id(V1);
+    run.ctrl.set_template(V2);
+    run.step_until(20, |r| r.started(AnalysisKind::PrePromotion));
+    let v2 = run.world.id(V2);
+    assert_eq!(run.counts(), (3, 3));
+    run.now += MINUTE;
+    run.report(AnalysisKind::PrePromotion, AnalysisPhase::Failed);
+    let reason = AbortReason::Analysis { kind: AnalysisKind::PrePromotion, phase: AnalysisPhase::Failed };
+    assert!(run.has_event(RolloutEvent::Aborted(reason)));
+    assert!(run.has_event(RolloutEvent::AnalysisFailed(AnalysisKind::PrePromotion)));
+    let mut switched = false;
+    let mut deadline = None;
+    for _ in 0..5 {
+        run.reconcile();
+        switched |=
+            run.actions.contains(&RolloutAction::SwitchService { service: ServiceRole::Active, rs: v2 });
+        deadline = deadline.or(run.ctrl.scale_down_deadline(v2));
+        run.now += SECOND;
+    }
+    assert!(!switched, "the active Service never left the stable");
+    assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v1));
+    let deadline = deadline.expect("the preview waits out abortScaleDownDelaySeconds");
+    run.now = deadline;
+    run.step();
+    assert_eq!(run.counts(), (0, 3));
+    assert_eq!(run.ctrl.stable_template(), Some(V1));
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Degraded);
+}
+
+#[test]
+fn blue_green_post_promotion_failure_switches_active_back_to_the_stable() {
+    let spec = blue_green_spec(3, |b| {
+        b.scale_down_delay = Some(600 * SECOND);
+        b.post_promotion_analysis = vec!["smoke".into()];
+    });
+    let mut run = Run::new(spec, Model::Batch);
+    let v1 = run.world.id(V1);
+    run.ctrl.set_template(V2);
+    run.step_until(20, |r| r.started(AnalysisKind::PostPromotion));
+    let v2 = run.world.id(V2);
+    assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v2));
+    assert_eq!(run.ctrl.stable_template(), Some(V1));
+    run.now += MINUTE;
+    run.report(AnalysisKind::PostPromotion, AnalysisPhase::Failed);
+    let reason = AbortReason::Analysis { kind: AnalysisKind::PostPromotion, phase: AnalysisPhase::Failed };
+    assert!(run.has_event(RolloutEvent::Aborted(reason)));
+    assert_eq!(run.requeue, Some(run.now));
+    run.reconcile();
+    assert!(run.actions.contains(&RolloutAction::SwitchService { service: ServiceRole::Active, rs: v1 }));
+    assert!(run.actions.contains(&RolloutAction::ClearScaleDownDeadline { rs: v1 }));
+    assert_eq!(run.ctrl.intended_weights().canary, 0);
+    run.now += HOUR;
+    run.step();
+    run.step();
+    assert_eq!(run.counts(), (0, 3), "the new RS goes after abortScaleDownDelaySeconds");
+    assert_eq!(run.ctrl.stable_template(), Some(V1));
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Degraded);
+}
+
+#[test]
+fn blue_green_inconclusive_pre_promotion_holds_until_promote_runs_it_again() {
+    let spec = blue_green_spec(2, |b| b.pre_promotion_analysis = vec!["smoke".into()]);
+    let mut run = Run::new(spec, Model::Batch);
+    let v1 = run.world.id(V1);
+    run.ctrl.set_template(V2);
+    run.step_until(20, |r| r.started(AnalysisKind::PrePromotion));
+    run.report(AnalysisKind::PrePromotion, AnalysisPhase::Inconclusive);
+    assert!(run.has_event(RolloutEvent::Paused(PauseReason::InconclusiveAnalysis)));
+    run.now += HOUR;
+    run.step();
+    assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v1));
+    assert_eq!(run.ctrl.phase(), RolloutPhase::Paused);
+    run.ctrl.promote();
+    run.reconcile();
+    assert!(run.started(AnalysisKind::PrePromotion));
+    assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v1), "the fresh run gates the switch");
+    run.report(AnalysisKind::PrePromotion, AnalysisPhase::Successful);
+    assert_eq!(run.ctrl.service(ServiceRole::Active), Some(run.world.id(V2)));
+}
+
+#[test]
+fn blue_green_pre_promotion_run_terminated_by_a_lost_pod_counts_as_successful() {
+    // Upstream cancels the pre-promotion run once the preview is no longer saturated, and a
+    // terminated AnalysisRun ends Successful: the gate opens when the pod is back.
+    let spec = blue_green_spec(3, |b| b.pre_promotion_analysis = vec!["smoke".into()]);
+    let mut run = Run::new(spec, Model::Batch);
+    run.ctrl.set_template(V2);
+    run.step_until(20, |r| r.started(AnalysisKind::PrePromotion));
+    run.report(AnalysisKind::PrePromotion, AnalysisPhase::Running);
+    let v2 = run.world.id(V2);
+    run.world.by_id(v2).available = 2;
+    run.now += SECOND;
+    run.reconcile();
+    assert!(run.terminated(AnalysisKind::PrePromotion));
+    assert_eq!(run.ctrl.analysis_phase(AnalysisKind::PrePromotion), Some(AnalysisPhase::Successful));
+    run.world.converge();
+    run.now += SECOND;
+    run.reconcile();
+    assert!(!run.started(AnalysisKind::PrePromotion), "no new run");
+    assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v2));
 }

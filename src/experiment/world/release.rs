@@ -182,7 +182,7 @@ impl World<'_> {
                 self.traffic.add_destination();
             }
             Strategy::Rollout(r) => {
-                let ctl = RolloutController::new(&r.spec, OLD, r.analysis_duration);
+                let ctl = RolloutController::new(&r.spec, OLD);
                 self.workloads.push(Workload {
                     name: r.name.clone(),
                     ctl: Ctl::Rollout(Box::new(ctl)),
@@ -544,17 +544,12 @@ impl World<'_> {
             RolloutAction::ClearScaleDownDeadline { .. } => {}
             RolloutAction::StartAnalysis { kind, templates } => {
                 if self.collect.trace {
-                    let message = format!(
-                        "{kind:?} analysis ({}) started; stand-in: it succeeds after {}",
-                        templates.join(", "),
-                        format_duration(match &self.sc.strategy {
-                            Strategy::Rollout(r) => r.analysis_duration,
-                            _ => 0,
-                        })
-                    );
+                    let message = format!("{kind:?} analysis ({}) started", templates.join(", "));
                     self.log(now, object, "AnalysisRunStarted", message);
                 }
             }
+            // Traced through `RolloutEvent::AnalysisTerminated`.
+            RolloutAction::TerminateAnalysis { .. } => {}
         }
     }
 
@@ -589,6 +584,7 @@ impl World<'_> {
                         }
                         _ => false,
                     },
+                    PauseReason::InconclusiveAnalysis => true,
                 };
                 if indefinite
                     && let Plan::Rollout(p) = &self.plan
@@ -607,10 +603,21 @@ impl World<'_> {
             RolloutEvent::AnalysisStarted(kind) => {
                 ("AnalysisRunStarted", format!("{kind:?} analysis run started"))
             }
-            RolloutEvent::AnalysisSuccessful(kind) => (
-                "AnalysisRunSuccessful",
-                format!("{kind:?} analysis run successful (stand-in: fixed duration, always succeeds)"),
-            ),
+            RolloutEvent::AnalysisSuccessful(kind) => {
+                ("AnalysisRunSuccessful", format!("{kind:?} analysis run successful"))
+            }
+            RolloutEvent::AnalysisFailed(kind) => {
+                ("AnalysisRunFailed", format!("{kind:?} analysis run failed"))
+            }
+            RolloutEvent::AnalysisError(kind) => {
+                ("AnalysisRunError", format!("{kind:?} analysis run errored"))
+            }
+            RolloutEvent::AnalysisInconclusive(kind) => {
+                ("AnalysisRunInconclusive", format!("{kind:?} analysis run inconclusive"))
+            }
+            RolloutEvent::AnalysisTerminated(kind) => {
+                ("AnalysisRunTerminated", format!("{kind:?} analysis run terminated"))
+            }
             RolloutEvent::Promoted { template } => (
                 "RolloutCompleted",
                 format!("rollout completed: the stable version is {}", self.image_of_template(template)),
