@@ -1396,3 +1396,21 @@ fn blue_green_pre_promotion_run_terminated_by_a_lost_pod_counts_as_successful() 
     assert!(!run.started(AnalysisKind::PrePromotion), "no new run");
     assert_eq!(run.ctrl.service(ServiceRole::Active), Some(v2));
 }
+
+#[test]
+fn promote_ends_a_timed_pause_early() {
+    let spec = canary_spec(4, |c| c.steps = vec![SetWeight(25), pause_for(600), SetWeight(50), WAIT]);
+    let mut run = Run::new(spec, Model::Batch);
+    run.ctrl.set_template(V2);
+    run.step_until(20, |r| r.ctrl.paused());
+    assert_eq!(run.ctrl.step_index(), 1);
+    run.now += 10 * SECOND;
+    run.ctrl.promote();
+    run.reconcile();
+    assert!(run.has_event(RolloutEvent::StepCompleted { index: 1, steps: 4 }));
+    assert_eq!(run.ctrl.step_index(), 2);
+    run.world.converge();
+    run.now += SECOND;
+    run.step_until(20, |r| r.ctrl.paused());
+    assert_eq!(run.ctrl.step_index(), 3, "the timed pause was not started over");
+}

@@ -180,14 +180,17 @@ pub struct StepContext {
 
 /// `CompletedCanaryPauseStep`.
 ///
-/// A timed pause completes strictly after `start + duration` (Go's `now.After`); it cannot
-/// complete before its pause condition exists. `pause: {}` completes once the condition was
-/// removed by a promote while `controllerPause` is still set.
+/// Any pause step completes once its condition was removed by a promote while
+/// `controllerPause` is still set — a timed one too, before its time. Otherwise a timed pause
+/// completes strictly after `start + duration` (Go's `now.After`); it cannot complete before
+/// its pause condition exists.
 pub fn pause_step_completed(duration: Option<SimTime>, cx: &StepContext) -> bool {
+    if cx.controller_pause && cx.pause_started.is_none() {
+        return true;
+    }
     match (duration, cx.pause_started) {
         (Some(d), Some(start)) => cx.now > start.saturating_add(d),
-        (Some(_), None) => false,
-        (None, started) => cx.controller_pause && started.is_none(),
+        _ => false,
     }
 }
 
@@ -464,6 +467,8 @@ mod tests {
         assert!(!pause_step_completed(d, &cx(110 * SECOND, Some(80 * SECOND))), "exactly at start + d");
         assert!(pause_step_completed(d, &cx(110 * SECOND + 1, Some(80 * SECOND))));
         assert_eq!(pause_wake_up(80 * SECOND, 30 * SECOND), 110 * SECOND + 1);
+        let promoted = StepContext { now: 90 * SECOND, controller_pause: true, ..Default::default() };
+        assert!(pause_step_completed(d, &promoted), "a promote ends a timed pause early");
     }
 
     #[test]
