@@ -12,6 +12,7 @@
 //! or of one ReplicaSet, and an endpoint change reaches the traffic after the propagation
 //! delay. Route weights (Istio) reach the traffic after the same delay.
 
+mod analysis;
 mod monitor;
 mod release;
 
@@ -82,6 +83,8 @@ enum Event {
     RuleEval,
     /// Alertmanager sends the first notification of alerting rule `n`'s group.
     Notify(u16),
+    /// AnalysisRun measurements are due.
+    Measure,
     /// Someone runs `kubectl rollout undo`.
     Undo,
     /// A timeline row is due.
@@ -124,6 +127,10 @@ struct World<'s> {
     monitor: Option<Box<monitor::Monitor>>,
     /// Someone was paged (the human rollback is scheduled).
     paged: bool,
+    /// The Rollout's AnalysisRuns, by kind.
+    runs: Vec<(crate::controllers::argo::rollout::AnalysisKind, crate::controllers::argo::run::AnalysisRun)>,
+    /// The measurement event scheduled, if any.
+    measure_at: Option<SimTime>,
     pods_rng: SimRng,
     people_rng: SimRng,
     /// ReplicaSet id for each RS the controller created, in creation order.
@@ -283,6 +290,8 @@ impl<'s> World<'s> {
             plan: Plan::new(sc),
             monitor: monitor::Monitor::new(sc, seed, collect.store).map(Box::new),
             paged: false,
+            runs: Vec::new(),
+            measure_at: None,
             pods_rng: SimRng::new(seed, Stream::Pods),
             people_rng: SimRng::new(seed, Stream::People),
             rs_names: Vec::new(),
@@ -426,6 +435,7 @@ impl<'s> World<'s> {
             Event::Scrape => self.on_scrape(now),
             Event::RuleEval => self.on_rule_eval(now),
             Event::Notify(alert) => self.on_notify(now, alert as usize),
+            Event::Measure => self.on_measure(now),
             Event::Undo => self.undo(now),
             Event::Tick => {
                 self.timeline_row(now);

@@ -547,9 +547,10 @@ impl World<'_> {
                     let message = format!("{kind:?} analysis ({}) started", templates.join(", "));
                     self.log(now, object, "AnalysisRunStarted", message);
                 }
+                self.start_analysis(now, w, kind);
             }
             // Traced through `RolloutEvent::AnalysisTerminated`.
-            RolloutAction::TerminateAnalysis { .. } => {}
+            RolloutAction::TerminateAnalysis { kind } => self.terminate_analysis(kind),
         }
     }
 
@@ -584,7 +585,10 @@ impl World<'_> {
                         }
                         _ => false,
                     },
-                    PauseReason::InconclusiveAnalysis => true,
+                    PauseReason::InconclusiveAnalysis => {
+                        self.on_inconclusive_pause();
+                        false
+                    }
                 };
                 if indefinite
                     && let Plan::Rollout(p) = &self.plan
@@ -623,7 +627,9 @@ impl World<'_> {
                 format!("rollout completed: the stable version is {}", self.image_of_template(template)),
             ),
             RolloutEvent::Aborted(reason) => {
-                if reason == AbortReason::ProgressDeadline && self.undo_at.is_none() {
+                if matches!(reason, AbortReason::ProgressDeadline | AbortReason::Analysis { .. })
+                    && self.undo_at.is_none()
+                {
                     self.undo_at = Some(now);
                 }
                 ("RolloutAborted", format!("rollout aborted ({reason:?}): back to the stable version"))
