@@ -5,6 +5,7 @@
 pub mod classify;
 pub mod mann_whitney;
 pub mod preprocess;
+pub mod score;
 
 #[cfg(test)]
 #[rustfmt::skip]
