@@ -436,6 +436,26 @@ pub fn next_run_measurement_at(
 pub enum MetricProvider {
     /// `provider.prometheus.query`, evaluated as an instant query at the measurement's time.
     Prometheus { query: crate::telemetry::promql::Query },
+    /// `provider.kayenta`: a statistical judgement of the canary (experiment scope) against
+    /// the baseline (control scope) by [`crate::controllers::kayenta::judge`].
+    Kayenta(Box<KayentaMetric>),
+}
+
+/// What Argo's Kayenta provider asks Kayenta for: each canary-config metric's query over the
+/// experiment and the control scope, sampled every `step` over the run so far (a growing
+/// lookback), judged, and scored; the measurement's value is the score, Successful at or above
+/// `pass`, Inconclusive at or above `marginal`, else Failed (Argo's `kayenta` provider).
+#[derive(Clone, Debug)]
+pub struct KayentaMetric {
+    pub config: crate::controllers::kayenta::JudgeConfig,
+    /// Per metric of `config`, in its order: (experiment query, control query), scopes
+    /// substituted.
+    pub queries: Vec<(crate::telemetry::promql::Query, crate::telemetry::promql::Query)>,
+    /// `scopes[].step`: the spacing of the samples.
+    pub step: SimTime,
+    /// `threshold.pass` and `threshold.marginal`.
+    pub pass: f64,
+    pub marginal: f64,
 }
 
 /// One metric of an AnalysisRun: its scheduling and phase fields, conditions and provider.

@@ -29,15 +29,24 @@ pub struct MeasurementRecord {
 
 pub struct AnalysisRun {
     spec: AnalysisRunSpec,
+    /// Kayenta's noise for constant series.
+    rng: crate::engine::SimRng,
     started_at: SimTime,
     measurements: Vec<Vec<Measurement>>,
     terminate_requested: bool,
 }
 
 impl AnalysisRun {
-    pub fn new(spec: AnalysisRunSpec, now: SimTime) -> Self {
+    /// A run started at `now`; `rng` is only drawn by the Kayenta provider.
+    pub fn new(spec: AnalysisRunSpec, now: SimTime, rng: crate::engine::SimRng) -> Self {
         let n = spec.metrics.len();
-        AnalysisRun { spec, started_at: now, measurements: vec![Vec::new(); n], terminate_requested: false }
+        AnalysisRun {
+            spec,
+            rng,
+            started_at: now,
+            measurements: vec![Vec::new(); n],
+            terminate_requested: false,
+        }
     }
 
     pub fn spec(&self) -> &AnalysisRunSpec {
@@ -84,18 +93,36 @@ impl AnalysisRun {
                 continue;
             }
             let metric = &self.spec.metrics[i];
-            let value = match &metric.provider {
-                MetricProvider::Prometheus { query } => match query.eval_instant(store, now) {
-                    Ok(Value::Scalar(v)) => Some(MetricValue::Scalar(v)),
-                    Ok(Value::Vector(v)) => {
-                        Some(MetricValue::Vector(v.into_iter().map(|(_, x)| x).collect()))
+            let (value, phase) = match &metric.provider {
+                MetricProvider::Prometheus { query } => {
+                    let value = match query.eval_instant(store, now) {
+                        Ok(Value::Scalar(v)) => Some(MetricValue::Scalar(v)),
+                        Ok(Value::Vector(v)) => {
+                            Some(MetricValue::Vector(v.into_iter().map(|(_, x)| x).collect()))
+                        }
+                        Err(_) => None,
+                    };
+                    let phase = match &value {
+                        Some(v) => measurement_phase(v, metric.success.as_ref(), metric.failure.as_ref()),
+                        None => MeasurementPhase::Error,
+                    };
+                    (value, phase)
+                }
+                MetricProvider::Kayenta(k) => {
+                    match kayenta_score(k, store, self.started_at, now, &mut self.rng) {
+                        Some(score) => {
+                            let phase = if score >= k.pass {
+                                MeasurementPhase::Successful
+                            } else if score >= k.marginal {
+                                MeasurementPhase::Inconclusive
+                            } else {
+                                MeasurementPhase::Failed
+                            };
+                            (Some(MetricValue::Scalar(score)), phase)
+                        }
+                        None => (None, MeasurementPhase::Error),
                     }
-                    Err(_) => None,
-                },
-            };
-            let phase = match &value {
-                Some(v) => measurement_phase(v, metric.success.as_ref(), metric.failure.as_ref()),
-                None => MeasurementPhase::Error,
+                }
             };
             self.measurements[i].push(Measurement::finished(phase, now));
             out.push(MeasurementRecord {
@@ -106,6 +133,36 @@ impl AnalysisRun {
             });
         }
     }
+}
+
+/// Kayenta's score for the run so far: each metric's experiment and control series sampled
+/// every `step` from the run's start to `now` (a query returning several series counts their
+/// sum; none, NaN), then judged. `None` when the judgement fails (an invalid configuration).
+fn kayenta_score(
+    k: &super::analysis::KayentaMetric,
+    store: &Store,
+    started_at: SimTime,
+    now: SimTime,
+    rng: &mut crate::engine::SimRng,
+) -> Option<f64> {
+    let sample = |q: &crate::telemetry::promql::Query, t: SimTime| match q.eval_instant(store, t) {
+        Ok(Value::Scalar(v)) => v,
+        Ok(Value::Vector(v)) if !v.is_empty() => v.iter().map(|(_, x)| x).sum(),
+        _ => f64::NAN,
+    };
+    let step = k.step.max(1);
+    let mut data = Vec::with_capacity(k.queries.len());
+    for (metric, (experiment, control)) in k.config.metrics.iter().zip(&k.queries) {
+        let (mut canary, mut baseline) = (Vec::new(), Vec::new());
+        let mut t = started_at + step;
+        while t <= now {
+            canary.push(sample(experiment, t));
+            baseline.push(sample(control, t));
+            t += step;
+        }
+        data.push((metric.name.clone(), canary, baseline));
+    }
+    crate::controllers::kayenta::judge(&k.config, &data, rng).ok().map(|r| r.score)
 }
 
 #[cfg(test)]
@@ -144,7 +201,8 @@ mod tests {
             templates: vec!["success-rate".into()],
             metrics: vec![metric("ratio", "result[0] >= 0.95", spec)],
         };
-        let mut run = AnalysisRun::new(run_spec, 0);
+        let mut run =
+            AnalysisRun::new(run_spec, 0, crate::engine::SimRng::new(1, crate::engine::Stream::Controllers));
         let mut out = Vec::new();
         let mut t = 0;
         while let Some(next) = run.next_measurement_at() {
@@ -167,7 +225,8 @@ mod tests {
         let spec = MetricSpec { interval: Some(MINUTE), ..Default::default() };
         let run_spec =
             AnalysisRunSpec { templates: vec![], metrics: vec![metric("ratio", "result[0] >= 0.95", spec)] };
-        let mut run = AnalysisRun::new(run_spec, 0);
+        let mut run =
+            AnalysisRun::new(run_spec, 0, crate::engine::SimRng::new(1, crate::engine::Stream::Controllers));
         let mut out = Vec::new();
         while let Some(next) = run.next_measurement_at() {
             run.measure_due(next, &store, &mut out);
@@ -185,12 +244,67 @@ mod tests {
         let spec = MetricSpec { interval: Some(MINUTE), ..Default::default() };
         let run_spec =
             AnalysisRunSpec { templates: vec![], metrics: vec![metric("ratio", "result[0] >= 0.95", spec)] };
-        let mut run = AnalysisRun::new(run_spec, 0);
+        let mut run =
+            AnalysisRun::new(run_spec, 0, crate::engine::SimRng::new(1, crate::engine::Stream::Controllers));
         let mut out = Vec::new();
         run.measure_due(0, &store, &mut out);
         assert_eq!(run.phase(), AnalysisPhase::Running);
         run.terminate();
         assert_eq!(run.phase(), AnalysisPhase::Successful);
         assert_eq!(run.next_measurement_at(), None);
+    }
+
+    fn kayenta_run(canary_level: f64) -> (AnalysisRun, Store) {
+        use crate::controllers::argo::analysis::KayentaMetric;
+        use crate::controllers::kayenta::{Direction, JudgeConfig, MetricConfig};
+        let mut store = Store::new();
+        let mut rng = crate::engine::SimRng::new(5, crate::engine::Stream::Traffic);
+        for (version, level) in [("canary", canary_level), ("baseline", 0.01)] {
+            let l = labels(&[("__name__", "error_ratio"), ("version", version)]);
+            for i in 0..=60u64 {
+                let noise = 0.002 * (rng.uniform() - 0.5);
+                store.append(&l, i * MINUTE, level + noise);
+            }
+        }
+        let mut metric = MetricConfig::new("error-ratio", "errors");
+        metric.direction = Direction::Increase;
+        let k = KayentaMetric {
+            config: JudgeConfig::new(vec![metric]),
+            queries: vec![(
+                parse(r#"error_ratio{version="canary"}"#).unwrap(),
+                parse(r#"error_ratio{version="baseline"}"#).unwrap(),
+            )],
+            step: MINUTE,
+            pass: 95.0,
+            marginal: 75.0,
+        };
+        let spec = AnalysisRunSpec {
+            templates: vec!["kayenta".into()],
+            metrics: vec![AnalysisMetric {
+                name: "kayenta".into(),
+                spec: MetricSpec { interval: Some(30 * MINUTE), count: Some(1), ..Default::default() },
+                success: None,
+                failure: None,
+                provider: MetricProvider::Kayenta(Box::new(k)),
+            }],
+        };
+        (AnalysisRun::new(spec, 0, crate::engine::SimRng::new(1, crate::engine::Stream::Controllers)), store)
+    }
+
+    #[test]
+    fn kayenta_scores_a_worse_canary_as_failed_and_an_equal_one_as_successful() {
+        for (level, expected, score) in
+            [(0.05, MeasurementPhase::Failed, 0.0), (0.01, MeasurementPhase::Successful, 100.0)]
+        {
+            let (mut run, store) = kayenta_run(level);
+            let mut out = Vec::new();
+            // With initialDelay 30m the one measurement judges 30 samples of each version.
+            run.spec.metrics[0].spec.initial_delay = Some(30 * MINUTE);
+            let at = run.next_measurement_at().unwrap();
+            assert_eq!(at, 30 * MINUTE);
+            run.measure_due(at, &store, &mut out);
+            assert_eq!(out[0].phase, expected, "canary at {level}: {:?}", out[0]);
+            assert_eq!(out[0].value, MetricValue::Scalar(score));
+        }
     }
 }

@@ -27,7 +27,9 @@ impl World<'_> {
     pub(super) fn start_analysis(&mut self, now: SimTime, w: u32, kind: AnalysisKind) {
         self.runs.retain(|(k, _)| *k != kind);
         let spec = self.run_spec(kind).unwrap_or_default();
-        self.runs.push((kind, AnalysisRun::new(spec, now)));
+        // Each run draws from its own stream, seeded by the replication and the run's start.
+        let rng = SimRng::new(self.seed ^ now.rotate_left(17), Stream::Controllers);
+        self.runs.push((kind, AnalysisRun::new(spec, now, rng)));
         // The first measurements are due at once (or after initialDelay).
         self.schedule_measurement(w);
     }

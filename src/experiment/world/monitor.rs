@@ -50,6 +50,11 @@ pub(super) fn scenario_queries(sc: &Scenario) -> Vec<&Query> {
                 for m in &run.metrics {
                     match &m.provider {
                         crate::scenario::MetricProvider::Prometheus { query } => out.push(query),
+                        crate::scenario::MetricProvider::Kayenta(k) => {
+                            for (e, c) in &k.queries {
+                                out.extend([e, c]);
+                            }
+                        }
                     }
                 }
             }
