@@ -4,6 +4,10 @@
 //! pause 10m, setWeight 100), whose routing draws and weight changes the rolling update does
 //! not exercise.
 //!
+//! `canary_monitored_aggregated` is the canary with a full monitoring pipeline (15 s scrapes,
+//! three alerting rules, one background analysis); issue 4's budget is at most 2x the
+//! canary without it.
+//!
 //! Run with `cargo bench --bench replication`. Targets (issue 2): the aggregated fidelity at
 //! least 30× faster than the request fidelity, and the request fidelity at least 5 million
 //! requests per second per core, for each case. Divan reports each fidelity's time (and
@@ -124,6 +128,45 @@ spec:
   slo: {objective: 99.9%, window: 30d}
 "#;
 
+/// The canary with a full monitoring pipeline: pods scraped every 15 s, three alerting rules
+/// (a whole-service error ratio, a canary-only Istio error ratio, a p99 latency from the
+/// histogram) evaluated every 15 s, and a background analysis measuring the canary's success
+/// rate every minute.
+const MONITORING: &str = r#"
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: bench}
+spec:
+  groups:
+    - name: bench
+      interval: 15s
+      rules:
+        - alert: HighErrorRate
+          expr: sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) > 0.1
+          for: 5m
+          labels: {severity: critical}
+        - alert: CanaryErrorRate
+          expr: sum(rate(istio_requests_total{reporter="destination",destination_service_name="bench-canary",response_code=~"5.*"}[1m])) / sum(rate(istio_requests_total{reporter="destination",destination_service_name="bench-canary"}[1m])) > 0.05
+          for: 1m
+        - alert: HighLatency
+          expr: histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) > 1
+          for: 5m
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  metrics:
+    - name: success-rate
+      interval: 1m
+      failureLimit: 3
+      successCondition: len(result) == 0 || result[0] >= 0.95
+      provider:
+        prometheus:
+          query: sum(rate(istio_requests_total{destination_service_name="bench-canary",response_code!~"5.*"}[1m])) / sum(rate(istio_requests_total{destination_service_name="bench-canary"}[1m]))
+"#;
+
 fn load(name: &str, yaml: &str, fidelity: &str) -> Scenario {
     let set = [Override { path: "spec.fidelity".into(), value: fidelity.into() }];
     load_str(name, yaml, &set).unwrap_or_else(|e| panic!("the bench scenario {name} loads:\n{e}"))
@@ -135,6 +178,17 @@ fn scenario(fidelity: &str) -> Scenario {
 
 fn canary_scenario(fidelity: &str) -> Scenario {
     load("bench-canary.yaml", CANARY_SCENARIO, fidelity)
+}
+
+/// [`CANARY_SCENARIO`] watched by [`MONITORING`], its Rollout running the analysis in the
+/// background.
+fn monitored_scenario(fidelity: &str) -> Scenario {
+    let yaml = CANARY_SCENARIO.replace(
+        "      steps:\n        - setWeight: 10",
+        "      analysis: {templates: [{templateName: success-rate}]}\n      steps:\n        - setWeight: 10",
+    );
+    assert_ne!(yaml, CANARY_SCENARIO, "the background analysis is added");
+    load("bench-monitored.yaml", &format!("{yaml}{MONITORING}"), fidelity)
 }
 
 fn requests_of(sc: &Scenario) -> u64 {
@@ -169,6 +223,11 @@ fn canary_aggregated(bencher: divan::Bencher) {
     bench_replication(bencher, canary_scenario("aggregated"));
 }
 
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn canary_monitored_aggregated(bencher: divan::Bencher) {
+    bench_replication(bencher, monitored_scenario("aggregated"));
+}
+
 /// Median wall time of `runs` replications.
 fn median_secs(sc: &Scenario, runs: usize) -> f64 {
     let mut times: Vec<f64> = (0..runs)
@@ -201,4 +260,11 @@ fn main() {
     println!();
     print_ratio("rolling update", &scenario("request"), &scenario("aggregated"));
     print_ratio("canary (Argo + Istio)", &canary_scenario("request"), &canary_scenario("aggregated"));
+    // Issue 4's budget: a full monitoring pipeline costs at most 2x a replication without it.
+    let (plain, monitored) = (canary_scenario("aggregated"), monitored_scenario("aggregated"));
+    let (t_plain, t_monitored) = (median_secs(&plain, 11), median_secs(&monitored, 11));
+    println!(
+        "ratio, monitoring (same run, medians, aggregated): without {t_plain:.4} s, with {t_monitored:.4} s; monitoring costs {:.2}x",
+        t_monitored / t_plain
+    );
 }
