@@ -80,6 +80,67 @@ pub fn parse_duration(text: &str) -> Result<SimTime, String> {
     u64::try_from(micros).map_err(|_| "too large".to_string())
 }
 
+/// What every Prometheus duration error's help line shows.
+pub const PROMETHEUS_DURATION_HELP: &str = "Prometheus durations are whole numbers with units from largest to smallest, each at most once: `30s`, `1m`, `1h30m`, `500ms`, `2d`, `1w` (units: ms, s, m, h, d, w, y; no fractions)";
+
+/// Parses a Prometheus duration (`model.ParseDuration`, the syntax of rule `for`, group
+/// `interval` and ServiceMonitor `interval`): whole numbers with the units `y` (365d), `w`,
+/// `d`, `h`, `m`, `s`, `ms`, in that order and each at most once; `0` alone is zero.
+pub fn parse_prometheus_duration(text: &str) -> Result<SimTime, String> {
+    const UNITS: [(&str, u128); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    if text == "0" {
+        return Ok(0);
+    }
+    let mut rest = text;
+    let mut next_unit = 0;
+    let mut millis: u128 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(match rest.chars().next() {
+                Some(c) if c == '.' || c == '-' || c == '+' => {
+                    format!("`{c}`: Prometheus durations are whole, non-negative numbers")
+                }
+                _ => format!("expected a number before `{rest}`"),
+            });
+        }
+        let (number, after) = rest.split_at(digits);
+        if after.starts_with('.') {
+            return Err(format!("`{number}.`: Prometheus durations are whole numbers"));
+        }
+        let unit_len = after.find(|c: char| c.is_ascii_digit()).unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        if unit.is_empty() {
+            return Err(format!("the number `{number}` has no unit"));
+        }
+        let Some(index) = UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(format!("unknown unit `{unit}`"));
+        };
+        if index < next_unit {
+            return Err(format!("unit `{unit}` out of order or repeated (largest unit first, each once)"));
+        }
+        next_unit = index + 1;
+        let value: u128 = number.parse().map_err(|_| "too large".to_string())?;
+        millis = value
+            .checked_mul(UNITS[index].1)
+            .and_then(|v| v.checked_add(millis))
+            .ok_or_else(|| "too large".to_string())?;
+        rest = after;
+    }
+    u64::try_from(millis * 1_000).map_err(|_| "too large".to_string())
+}
+
 /// Formats simulated time as the shortest duration [`parse_duration`] reads back:
 /// `0s`, `250ms`, `1.5s`, `5m`, `1h30m`, `30d`.
 pub fn format_duration(t: SimTime) -> String {
@@ -299,6 +360,26 @@ mod tests {
         assert_eq!(parse_duration("1.2.3s"), Err("`1.2.3` is not a number".into()));
         assert_eq!(parse_duration("99999999999999999999d"), Err("too large".into()));
         assert!(parse_duration("5m ").is_err());
+    }
+
+    #[test]
+    fn prometheus_durations() {
+        assert_eq!(parse_prometheus_duration("30s"), Ok(30 * SECOND));
+        assert_eq!(parse_prometheus_duration("1h30m"), Ok(90 * MINUTE));
+        assert_eq!(parse_prometheus_duration("500ms"), Ok(500 * MILLISECOND));
+        assert_eq!(parse_prometheus_duration("1m30s500ms"), Ok(90 * SECOND + 500 * MILLISECOND));
+        assert_eq!(parse_prometheus_duration("2d"), Ok(48 * HOUR));
+        assert_eq!(parse_prometheus_duration("1w"), Ok(7 * 24 * HOUR));
+        assert_eq!(parse_prometheus_duration("1y"), Ok(365 * 24 * HOUR));
+        assert_eq!(parse_prometheus_duration("0"), Ok(0));
+        assert_eq!(parse_prometheus_duration("0s"), Ok(0));
+        assert!(parse_prometheus_duration("1.5m").unwrap_err().contains("whole"));
+        assert!(parse_prometheus_duration("30m1h").unwrap_err().contains("out of order"));
+        assert!(parse_prometheus_duration("1m1m").unwrap_err().contains("repeated"));
+        assert!(parse_prometheus_duration("30").unwrap_err().contains("no unit"));
+        assert!(parse_prometheus_duration("5us").unwrap_err().contains("unknown unit"));
+        assert!(parse_prometheus_duration("").is_err());
+        assert!(parse_prometheus_duration("-1m").is_err());
     }
 
     #[test]

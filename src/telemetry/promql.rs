@@ -254,6 +254,23 @@ enum Node {
     Binary(Box<Binary>),
 }
 
+/// What [`parse`] accepts, in a sentence (for error messages that reject something else).
+pub const SUPPORTED_SUBSET: &str = "rollsim evaluates a subset of PromQL: numbers, instant selectors \
+(`=`, `!=`, `=~`, `!~`, `offset`), `rate`, `increase`, `delta`, `irate` and `idelta` over a range selector, \
+`sum`, `avg`, `min`, `max` and `count` (with `by` or `without`), `histogram_quantile`, arithmetic and \
+comparison operators (with `bool`, `on`, `ignoring`), and `and`, `or`, `unless`";
+
+/// Whether the regular expression `pattern` matches somewhere in `text` (unanchored, as Go's
+/// `regexp.MatchString`); `Err` names an invalid pattern. Uses the regex engine the PromQL
+/// parser uses for `=~`.
+pub fn regex_search(pattern: &str, text: &str) -> Result<bool, String> {
+    use promql_parser::parser::token::T_EQL_REGEX;
+    // The pattern alone must be valid (a stray `)` could otherwise pair with the wrapper's).
+    Matcher::new_matcher(T_EQL_REGEX, String::new(), pattern.to_string())?;
+    let anywhere = format!("(?s:.*)(?:{pattern})(?s:.*)");
+    Ok(Matcher::new_matcher(T_EQL_REGEX, String::new(), anywhere)?.is_match(text))
+}
+
 /// Parses `expr` and checks it against the supported subset.
 pub fn parse(expr: &str) -> Result<Query, PromqlError> {
     let ast = parser::parse(expr).map_err(PromqlError::Parse)?;
@@ -472,14 +489,18 @@ impl Query {
         Some((Query { source: self.source.clone(), root: b.lhs.clone() }, op, n))
     }
 
-    /// Whether the result is a scalar (the expression holds no selector).
+    /// Whether the query's result is a scalar (a number, or arithmetic on numbers only) rather
+    /// than an instant vector. Known from the expression alone, as PromQL is typed.
     pub fn is_scalar(&self) -> bool {
-        fn scalar(n: &Node) -> bool {
-            match n {
+        fn scalar(node: &Node) -> bool {
+            match node {
                 Node::Number(_) => true,
                 Node::Negate(inner) => scalar(inner),
                 Node::Binary(b) => scalar(&b.lhs) && scalar(&b.rhs),
-                _ => false,
+                Node::Instant(_)
+                | Node::Range { .. }
+                | Node::Aggregate { .. }
+                | Node::HistogramQuantile { .. } => false,
             }
         }
         scalar(&self.root)
