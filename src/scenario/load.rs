@@ -6,8 +6,9 @@ use super::diagnostic::{Pos, Report, ScenarioError, Sources, did_you_mean};
 use super::flagger::read_canary;
 use super::istio::{ISTIO_VERSIONS, read_destination_rule, read_virtual_service};
 use super::manifests::{read_deployment, read_service};
-use super::model::{Release, Scenario, ServiceManifest, Strategy};
+use super::model::{Monitoring, Release, Scenario, ServiceManifest, Strategy};
 use super::overrides::{self, Override};
+use super::prometheus::{self, ReleaseTargets, ServiceLabels, read_monitor, read_prometheus_rule};
 use super::release::{Manifests, Resolved, place_unnamespaced, resolve};
 use super::simulation::{ReleaseSpec, SimulationDoc, read_simulation};
 use super::tree::{self, Node};
@@ -15,13 +16,16 @@ use std::path::Path;
 
 /// The kinds this version reads, as `(apiVersions, kind)`; the first apiVersion is the
 /// preferred one.
-const SUPPORTED: [(&[&str], &str); 7] = [
+const SUPPORTED: [(&[&str], &str); 10] = [
     (&["apps/v1"], "Deployment"),
     (&["v1"], "Service"),
     (&["argoproj.io/v1alpha1"], "Rollout"),
     (&ISTIO_VERSIONS, "VirtualService"),
     (&ISTIO_VERSIONS, "DestinationRule"),
     (&["flagger.app/v1beta1"], "Canary"),
+    (&["monitoring.coreos.com/v1"], "PrometheusRule"),
+    (&["monitoring.coreos.com/v1"], "ServiceMonitor"),
+    (&["monitoring.coreos.com/v1"], "PodMonitor"),
     (&["rollsim.dev/v1alpha1"], "Simulation"),
 ];
 
@@ -48,20 +52,18 @@ const IGNORED: &[&str] = &[
     "NetworkPolicy",
     "PeerAuthentication",
     "PodDisruptionBudget",
-    "PodMonitor",
     "ResourceQuota",
     "Role",
     "RoleBinding",
     "Secret",
     "ServiceAccount",
     "ServiceEntry",
-    "ServiceMonitor",
     "Sidecar",
 ];
 
 const SUPPORTED_HELP: &str = "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
 networking.istio.io/v1 VirtualService and DestinationRule (also v1beta1, v1alpha3), flagger.app/v1beta1 Canary, \
-rollsim.dev/v1alpha1 Simulation";
+monitoring.coreos.com/v1 PrometheusRule, ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation";
 
 const SIMULATION_EXAMPLE: &str = "add a document like:
 ---
@@ -194,6 +196,8 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
         canaries: Vec::new(),
         all_read: false,
     };
+    let mut rules = Vec::new();
+    let mut monitors = Vec::new();
     let mut manifests_ok = true;
     for object in &objects {
         let (root, pos) = (object.root, object.kind_pos);
@@ -208,6 +212,10 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
                 read_destination_rule(report, root, pos).map(|d| m.destination_rules.push(d)).is_some()
             }
             "Canary" => read_canary(report, root, pos).map(|c| m.canaries.push(c)).is_some(),
+            "PrometheusRule" => read_prometheus_rule(report, root, pos).map(|r| rules.push(r)).is_some(),
+            "ServiceMonitor" | "PodMonitor" => read_monitor(report, root, pos, object.kind == "PodMonitor")
+                .map(|d| monitors.push(d))
+                .is_some(),
             _ => true,
         };
         manifests_ok &= ok;
@@ -222,7 +230,23 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
         (Some(release), Some(versions)) => resolve(report, release, versions, &m),
         _ => None,
     };
+    // Monitoring does not depend on the release but for which monitor selects it: its errors
+    // are reported whatever became of the release.
+    let targets = release_targets(&roots, &m.services, resolved.as_ref());
+    let mut monitor_notes = Vec::new();
+    let monitoring: Option<Monitoring> = simulation.doc.as_ref().and_then(|doc| {
+        prometheus::assemble(
+            report,
+            &doc.monitoring,
+            &rules,
+            m.all_read,
+            &monitors,
+            &targets,
+            &mut monitor_notes,
+        )
+    });
     let (doc, Resolved { release, deployment, strategy }) = (simulation.doc?, resolved?);
+    let monitoring = monitoring?;
     if !manifests_ok {
         return None;
     }
@@ -257,9 +281,43 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
             notes.push(format!("Deployment/{name}: {why}"));
         }
     }
-    let mut scenario = assemble(doc, release, deployment, strategy, m.services);
+    notes.extend(monitor_notes);
+    let mut scenario = assemble(doc, monitoring, release, deployment, strategy, m.services);
     scenario.notes = notes;
     Some(scenario)
+}
+
+/// The release's pods (the workloads it runs) and the Services in the file, marked when they
+/// select those pods: what a ServiceMonitor or PodMonitor must select to scrape the release.
+fn release_targets<'a>(
+    roots: &[&Node],
+    services: &[ServiceManifest],
+    resolved: Option<&'a Resolved>,
+) -> ReleaseTargets<'a> {
+    let mut pods = Vec::new();
+    if let Some(r) = resolved {
+        pods.push((r.deployment.namespace.as_str(), &r.deployment.template_labels));
+        match &r.strategy {
+            Strategy::ServiceSwitch(s) => {
+                pods.push((s.new_deployment.namespace.as_str(), &s.new_deployment.template_labels))
+            }
+            Strategy::Mesh(s) => {
+                pods.push((s.new_deployment.namespace.as_str(), &s.new_deployment.template_labels))
+            }
+            _ => {}
+        }
+    }
+    let services = prometheus::service_labels(roots)
+        .into_iter()
+        .map(|(name, namespace, labels)| {
+            let selects_release = services
+                .iter()
+                .filter(|s| s.name == name && s.namespace == namespace)
+                .any(|s| pods.iter().any(|(ns, l)| s.selects(ns, l)));
+            ServiceLabels { namespace, labels, selects_release }
+        })
+        .collect();
+    ReleaseTargets { pods, services }
 }
 
 /// The Deployments whose pods the strategy runs.
@@ -439,6 +497,7 @@ fn classify_supported<'n>(report: &mut Report, root: &'n Node) -> Result<Object<
 
 fn assemble(
     sim: SimulationDoc,
+    monitoring: Monitoring,
     release: Release,
     deployment: super::model::DeploymentManifest,
     strategy: Strategy,
@@ -458,7 +517,7 @@ fn assemble(
         cluster: sim.cluster,
         slo: sim.slo,
         detection: sim.detection,
-        monitoring: sim.monitoring,
+        monitoring,
         rollback: sim.rollback,
         controller: sim.controller,
         deployment,

@@ -27,9 +27,25 @@ pub(crate) struct SimulationDoc {
     pub cluster: ClusterSpec,
     pub slo: Slo,
     pub detection: Detection,
-    pub monitoring: Monitoring,
+    /// `spec.monitoring`; completed with the PrometheusRules and ServiceMonitors in `load`.
+    pub monitoring: MonitoringSpec,
     pub rollback: RollbackPolicy,
     pub controller: ControllerTiming,
+}
+
+/// `spec.monitoring` as written, with the positions the cross-document checks point at.
+pub(crate) struct MonitoringSpec {
+    /// `scrapeInterval` (default 15s), unless a ServiceMonitor or PodMonitor says otherwise.
+    pub scrape_interval: SimTime,
+    /// `evaluationInterval` (default 15s): the interval of rule groups without one.
+    pub evaluation_interval: SimTime,
+    pub scrape_offset: Option<(SimTime, Pos)>,
+    pub evaluation_offset: Option<(SimTime, Pos)>,
+    pub counters: CounterInit,
+    /// `alertmanager.groupWait` (default 30s).
+    pub group_wait: SimTime,
+    /// `onAlert`, with the position of each `alert` value.
+    pub on_alert: Vec<(AlertRoute, Pos)>,
 }
 
 /// What could be read of a Simulation: the whole document if it is valid, and the parts the
@@ -216,6 +232,7 @@ fn read_document(
     let cluster = read_cluster(report, &mut spec);
     let slo = read_slo(report, &mut spec);
     let detection = read_detection(report, &mut spec);
+    let monitoring = read_monitoring(report, &mut spec);
     let rollback = read_rollback(report, &mut spec);
     let controller = read_controller(report, &mut spec);
     spec.deny_unknown(report);
@@ -255,15 +272,7 @@ fn read_document(
         cluster: cluster?,
         slo: slo?,
         detection: detection?,
-        monitoring: Monitoring {
-            scrape_interval: 15 * SECOND,
-            scrape_offset: None,
-            evaluation_offset: None,
-            counters: CounterInit::Lazy,
-            group_wait: 30 * SECOND,
-            groups: Vec::new(),
-            on_alert: Vec::new(),
-        },
+        monitoring: monitoring?,
         rollback: rollback?,
         controller: controller?,
     })
@@ -887,6 +896,92 @@ fn read_detection(report: &mut Report, spec: &mut Fields) -> Option<Detection> {
         evaluation_interval: interval?,
         on_progress_deadline: on_deadline?,
     })
+}
+
+const ALERT_ACTIONS: [&str; 3] = ["rollback", "page", "none"];
+
+fn read_monitoring(report: &mut Report, spec: &mut Fields) -> Option<MonitoringSpec> {
+    let mut out = MonitoringSpec {
+        scrape_interval: 15 * SECOND,
+        evaluation_interval: 15 * SECOND,
+        scrape_offset: None,
+        evaluation_offset: None,
+        counters: CounterInit::Lazy,
+        group_wait: 30 * SECOND,
+        on_alert: Vec::new(),
+    };
+    let Some(mut m) = spec.child(report, "monitoring") else {
+        return Some(out);
+    };
+    let scrape = opt_or(report, &mut m, "scrapeInterval", out.scrape_interval, read_positive_duration);
+    let evaluation =
+        opt_or(report, &mut m, "evaluationInterval", out.evaluation_interval, read_positive_duration);
+    let offset = |report: &mut Report, m: &mut Fields, key: &'static str| match m.opt(key) {
+        Some(n) => read_duration(report, n, &m.sub(key)).map(|t| Some((t, n.pos))),
+        None => Some(None),
+    };
+    let scrape_offset = offset(report, &mut m, "scrapeOffset");
+    let evaluation_offset = offset(report, &mut m, "evaluationOffset");
+    let counters = opt_or(report, &mut m, "counters", CounterInit::Lazy, |r, n, p| {
+        read_choice(r, n, p, &["lazy", "zero"])
+            .map(|c| if c == "zero" { CounterInit::Zero } else { CounterInit::Lazy })
+    });
+    let group_wait = match m.child(report, "alertmanager") {
+        Some(mut a) => {
+            let wait = opt_or(report, &mut a, "groupWait", out.group_wait, read_duration);
+            a.deny_unknown(report);
+            wait
+        }
+        None => Some(out.group_wait),
+    };
+    let on_alert = match m.opt("onAlert") {
+        Some(node) => read_alert_routes(report, node, &m.sub("onAlert")),
+        None => Some(Vec::new()),
+    };
+    m.deny_unknown(report);
+    out.scrape_interval = scrape?;
+    out.evaluation_interval = evaluation?;
+    out.scrape_offset = scrape_offset?;
+    out.evaluation_offset = evaluation_offset?;
+    out.counters = counters?;
+    out.group_wait = group_wait?;
+    out.on_alert = on_alert?;
+    Some(out)
+}
+
+/// `onAlert: [{alert: HighErrorRate, action: rollback}, {alert: "*", action: page}]`.
+fn read_alert_routes(report: &mut Report, node: &Node, path: &str) -> Option<Vec<(AlertRoute, Pos)>> {
+    let Value::Seq(items) = &node.value else {
+        report
+            .error(node.pos, format!("`{path}` must be a list, found {}", node.describe()))
+            .label("expected a list of `{alert, action}` routes")
+            .help("for example `onAlert: [{alert: HighErrorRate, action: rollback}, {alert: \"*\", action: page}]`");
+        return None;
+    };
+    let mut routes = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let Some(mut f) = Fields::new(report, item, item.pos, format!("{path}[{i}]")) else {
+            ok = false;
+            continue;
+        };
+        let alert_node = f.opt("alert");
+        let alert = required(report, &mut f, "alert", "HighErrorRate", read_string);
+        let action =
+            required(report, &mut f, "action", "rollback", |r, n, p| read_choice(r, n, p, &ALERT_ACTIONS));
+        f.deny_unknown(report);
+        let action = match action {
+            Some("rollback") => Some(AlertAction::Rollback),
+            Some("page") => Some(AlertAction::Page),
+            Some(_) => Some(AlertAction::None),
+            None => None,
+        };
+        match (alert, action, alert_node) {
+            (Some(alert), Some(action), Some(n)) => routes.push((AlertRoute { alert, action }, n.pos)),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(routes)
 }
 
 fn read_rollback(report: &mut Report, spec: &mut Fields) -> Option<RollbackPolicy> {
