@@ -3,7 +3,7 @@
 
 use super::argo::read_rollout;
 use super::diagnostic::{Pos, Report, ScenarioError, Sources, did_you_mean};
-use super::flagger::read_canary;
+use super::flagger::{read_canary, read_metric_template};
 use super::istio::{ISTIO_VERSIONS, read_destination_rule, read_virtual_service};
 use super::manifests::{read_deployment, read_service};
 use super::model::{Monitoring, Release, Scenario, ServiceManifest, Strategy};
@@ -16,13 +16,14 @@ use std::path::Path;
 
 /// The kinds this version reads, as `(apiVersions, kind)`; the first apiVersion is the
 /// preferred one.
-const SUPPORTED: [(&[&str], &str); 10] = [
+const SUPPORTED: [(&[&str], &str); 11] = [
     (&["apps/v1"], "Deployment"),
     (&["v1"], "Service"),
     (&["argoproj.io/v1alpha1"], "Rollout"),
     (&ISTIO_VERSIONS, "VirtualService"),
     (&ISTIO_VERSIONS, "DestinationRule"),
     (&["flagger.app/v1beta1"], "Canary"),
+    (&["flagger.app/v1beta1"], "MetricTemplate"),
     (&["monitoring.coreos.com/v1"], "PrometheusRule"),
     (&["monitoring.coreos.com/v1"], "ServiceMonitor"),
     (&["monitoring.coreos.com/v1"], "PodMonitor"),
@@ -47,7 +48,6 @@ const IGNORED: &[&str] = &[
     "HorizontalPodAutoscaler",
     "Ingress",
     "LimitRange",
-    "MetricTemplate",
     "Namespace",
     "NetworkPolicy",
     "PeerAuthentication",
@@ -62,8 +62,8 @@ const IGNORED: &[&str] = &[
 ];
 
 const SUPPORTED_HELP: &str = "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
-networking.istio.io/v1 VirtualService and DestinationRule (also v1beta1, v1alpha3), flagger.app/v1beta1 Canary, \
-monitoring.coreos.com/v1 PrometheusRule, ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation";
+networking.istio.io/v1 VirtualService and DestinationRule (also v1beta1, v1alpha3), flagger.app/v1beta1 Canary \
+and MetricTemplate, monitoring.coreos.com/v1 PrometheusRule, ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation";
 
 const SIMULATION_EXAMPLE: &str = "add a document like:
 ---
@@ -194,6 +194,7 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
         virtual_services: Vec::new(),
         destination_rules: Vec::new(),
         canaries: Vec::new(),
+        metric_templates: Vec::new(),
         all_read: false,
     };
     let mut rules = Vec::new();
@@ -212,6 +213,9 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
                 read_destination_rule(report, root, pos).map(|d| m.destination_rules.push(d)).is_some()
             }
             "Canary" => read_canary(report, root, pos).map(|c| m.canaries.push(c)).is_some(),
+            "MetricTemplate" => {
+                read_metric_template(report, root, pos).map(|t| m.metric_templates.push(t)).is_some()
+            }
             "PrometheusRule" => read_prometheus_rule(report, root, pos).map(|r| rules.push(r)).is_some(),
             "ServiceMonitor" | "PodMonitor" => read_monitor(report, root, pos, object.kind == "PodMonitor")
                 .map(|d| monitors.push(d))

@@ -2,7 +2,7 @@
 //!
 //! A scenario is one multi-document YAML file: the user's Kubernetes manifests, unchanged
 //! (`apps/v1 Deployment`, `v1 Service`, `argoproj.io/v1alpha1 Rollout`, `networking.istio.io`
-//! `VirtualService` and `DestinationRule`, `flagger.app/v1beta1 Canary`,
+//! `VirtualService` and `DestinationRule`, `flagger.app/v1beta1 Canary` and `MetricTemplate`,
 //! `monitoring.coreos.com/v1 PrometheusRule`, `ServiceMonitor` and `PodMonitor`; fields the
 //! simulator does not read are ignored), plus
 //! exactly one `rollsim.dev/v1alpha1 Simulation` document (read strictly: unknown keys are
@@ -15,7 +15,8 @@
 //! * `decode`, `manifests`, `argo`, `istio`, `flagger`, `prometheus`, `simulation`: typed,
 //!   checked reading of the trees;
 //! * `load`: documents and kinds; `release`: `spec.release` resolved against the manifests
-//!   into the [`Strategy`] (cross-document checks: workload, Services, subsets, versions);
+//!   into the [`Strategy`] (cross-document checks: workload, Services, subsets, versions,
+//!   MetricTemplates);
 //!   `prometheus::assemble`: the [`Monitoring`] of the Simulation, the PrometheusRules and the
 //!   ServiceMonitors;
 //! * `diagnostic`: rustc-style errors with file, line, column, caret and help;

@@ -203,9 +203,11 @@ pub struct FlaggerCheck {
     pub max: Option<f64>,
     /// The metric's `interval` (default 1m), the range of the builtin queries.
     pub interval: SimTime,
-    /// The PromQL Flagger runs: the builtin Istio query with the Canary's namespace, target and
-    /// interval, or the MetricTemplate's `query` rendered with them. `None` only in scenarios
-    /// built by hand (the stand-in of the strategies issue).
+    /// The PromQL Flagger runs: the builtin query with the Canary's namespace, target and
+    /// interval (Istio's; for the `kubernetes` provider the HTTP observer's, whose
+    /// `request-duration` is in seconds and which Flagger multiplies by 1000), the
+    /// MetricTemplate's `query` rendered with them, or an inline `query`; each with its whitespace
+    /// collapsed as Flagger sends it. `None` only in scenarios built by hand.
     pub query: Option<Query>,
 }
 

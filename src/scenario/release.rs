@@ -14,7 +14,7 @@
 
 use super::argo::{RolloutDoc, surge_and_unavailable};
 use super::diagnostic::{Pos, Report, did_you_mean, list_all};
-use super::flagger::CanaryDoc;
+use super::flagger::{CanaryDoc, MetricTemplateDoc, resolve_checks};
 use super::istio::{DestinationRuleDoc, VirtualServiceDoc, find_service, service_of_host};
 use super::manifests::DeploymentDoc;
 use super::model::{
@@ -37,6 +37,7 @@ pub(crate) struct Manifests {
     pub virtual_services: Vec<VirtualServiceDoc>,
     pub destination_rules: Vec<DestinationRuleDoc>,
     pub canaries: Vec<CanaryDoc>,
+    pub metric_templates: Vec<MetricTemplateDoc>,
     /// Every document was read without problems. When not, "X is not in this file" and other
     /// cross-document errors are not reported: the object may be the one that failed.
     pub all_read: bool,
@@ -624,10 +625,11 @@ fn canary(
         return None;
     };
     let (from, to) = images.images(report, release, "Deployment", (&d.manifest.image, d.image_pos))?;
+    let checks = resolve_checks(report, c, &m.metric_templates, m.all_read)?;
     Some(Resolved {
         release: make_release(release, from, to),
         deployment: d.manifest.clone(),
-        strategy: Strategy::Flagger(FlaggerRelease { spec: spec.clone(), checks: c.checks.clone() }),
+        strategy: Strategy::Flagger(FlaggerRelease { spec: spec.clone(), checks }),
     })
 }
 

@@ -471,8 +471,8 @@ fn unknown_kind() {
         Some(
             "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
              networking.istio.io/v1 VirtualService and DestinationRule (also v1beta1, v1alpha3), \
-             flagger.app/v1beta1 Canary, monitoring.coreos.com/v1 PrometheusRule, ServiceMonitor and \
-             PodMonitor, rollsim.dev/v1alpha1 Simulation"
+             flagger.app/v1beta1 Canary and MetricTemplate, monitoring.coreos.com/v1 PrometheusRule, \
+             ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation"
         )
     );
 

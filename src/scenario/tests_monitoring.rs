@@ -1,5 +1,6 @@
 //! Loading simulated monitoring: `spec.monitoring`, PrometheusRules, ServiceMonitors and
-//! PodMonitors. Error positions are found by searching the text, as in `tests_release`.
+//! PodMonitors, and Flagger's check queries and MetricTemplates. Error positions are found by
+//! searching the text, as in `tests_release`.
 
 use super::*;
 use crate::engine::{MINUTE, SECOND};
@@ -346,6 +347,230 @@ fn a_service_monitor_of_the_release_sets_the_scrape_interval() {
 
     let text = app(&SERVICE_MONITOR.replace("interval: 30s", "interval: 30"), "");
     check_error(&text, "30\n", 0, "not a valid Prometheus duration");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flagger
+
+const CANARY: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo
+  namespace: test
+spec:
+  replicas: 2
+  template:
+    metadata:
+      labels: {app: podinfo}
+    spec:
+      containers:
+      - name: podinfod
+        image: ghcr.io/stefanprodan/podinfo:6.0.0
+---
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: podinfo
+  namespace: test
+spec:
+  targetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: podinfo
+  service:
+    name: podinfo-svc
+    port: 9898
+  analysis:
+    interval: 1m
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    metrics:
+    - name: request-success-rate
+      thresholdRange: {min: 99}
+      interval: 1m
+    - name: request-duration
+      thresholdRange: {max: 500}
+      interval: 30s
+    - name: latency-by-direction
+      templateRef:
+        name: latency
+        namespace: flagger
+      templateVariables:
+        direction: inbound
+      thresholdRange: {max: 250}
+      interval: 2m
+---
+apiVersion: flagger.app/v1beta1
+kind: MetricTemplate
+metadata:
+  name: latency
+  namespace: flagger
+spec:
+  provider:
+    type: prometheus
+    address: http://prometheus.linkerd-viz:9090
+  query: |
+    histogram_quantile(
+      0.99,
+      sum(
+        rate(
+          response_latency_ms_bucket{
+            namespace=\"{{ namespace }}\",
+            deployment=~\"{{ target }}\",
+            service=\"{{service}}\",
+            direction=\"{{ variables.direction }}\"
+          }[{{ interval }}]
+        )
+      ) by (le)
+    )
+";
+
+const PODINFO_VERSIONS: [&str; 2] =
+    ["ghcr.io/stefanprodan/podinfo:6.0.0", "ghcr.io/stefanprodan/podinfo:6.0.1"];
+const CANARY_RELEASE: &str = "{workload: Canary/podinfo, from: ghcr.io/stefanprodan/podinfo:6.0.1, at: 5m}";
+
+fn canary(text: &str) -> String {
+    format!("{text}{}", simulation(CANARY_RELEASE, &PODINFO_VERSIONS, ""))
+}
+
+fn checks(s: &Scenario) -> &[FlaggerCheck] {
+    match &s.strategy {
+        Strategy::Flagger(f) => &f.checks,
+        other => panic!("expected Flagger, got {other:?}"),
+    }
+}
+
+fn source(c: &FlaggerCheck) -> &str {
+    c.query.as_ref().expect("a query").source()
+}
+
+#[test]
+fn flagger_builtin_queries_are_flaggers() {
+    let s = load(&canary(CANARY));
+    let c = checks(&s);
+    // As Flagger's Istio observer renders them and its Prometheus provider sends them.
+    assert_eq!(
+        source(&c[0]),
+        " sum( rate( istio_requests_total{ reporter=\"destination\", destination_workload_namespace=\"test\", \
+         destination_workload=~\"podinfo\", response_code!~\"5.*\" }[1m] ) ) / sum( rate( istio_requests_total{ \
+         reporter=\"destination\", destination_workload_namespace=\"test\", destination_workload=~\"podinfo\" }[1m] ) ) * 100"
+    );
+    assert_eq!(
+        source(&c[1]),
+        " histogram_quantile( 0.99, sum( rate( istio_request_duration_milliseconds_bucket{ reporter=\"destination\", \
+         destination_workload_namespace=\"test\", destination_workload=~\"podinfo\" }[30s] ) ) by (le) )"
+    );
+    assert_eq!((c[0].interval, c[1].interval, c[2].interval), (MINUTE, 30 * SECOND, 2 * MINUTE));
+    assert!(!c[0].query.as_ref().unwrap().is_scalar());
+
+    // Upstream's test vector: namespace `default` (unset), interval `1m` (the default).
+    let text = CANARY.replace("  name: podinfo\n  namespace: test\n", "  name: podinfo\n").replace(
+        "      thresholdRange: {min: 99}\n      interval: 1m\n",
+        "      thresholdRange: {min: 99}\n",
+    );
+    let s = load(&canary(&text));
+    assert_eq!(
+        source(&checks(&s)[0]),
+        " sum( rate( istio_requests_total{ reporter=\"destination\", destination_workload_namespace=\"default\", \
+         destination_workload=~\"podinfo\", response_code!~\"5.*\" }[1m] ) ) / sum( rate( istio_requests_total{ \
+         reporter=\"destination\", destination_workload_namespace=\"default\", destination_workload=~\"podinfo\" }[1m] ) ) * 100"
+    );
+    assert_eq!(checks(&s)[0].interval, MINUTE);
+
+    // The kubernetes provider's builtins come from the HTTP observer.
+    let text = CANARY.replace("  service:\n", "  provider: kubernetes\n  service:\n");
+    let s = load(&canary(&text));
+    assert_eq!(
+        source(&checks(&s)[1]),
+        " histogram_quantile( 0.99, sum( rate( http_request_duration_seconds_bucket{ kubernetes_namespace=\"test\", \
+         kubernetes_pod_name=~\"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)\" }[30s] ) ) by (le) )"
+    );
+}
+
+#[test]
+fn metric_templates_are_rendered_like_flagger() {
+    let s = load(&canary(CANARY));
+    let c = &checks(&s)[2];
+    assert_eq!(c.kind, FlaggerCheckKind::Custom);
+    assert_eq!(c.max, Some(250.0));
+    assert_eq!(
+        source(c),
+        "histogram_quantile( 0.99, sum( rate( response_latency_ms_bucket{ namespace=\"test\", deployment=~\"podinfo\", \
+         service=\"podinfo-svc\", direction=\"inbound\" }[2m] ) ) by (le) ) "
+    );
+
+    // Trim markers and comments, as Go's text/template has them.
+    let text = CANARY.replace(
+        "direction=\"{{ variables.direction }}\"",
+        "direction=\"{{- /* which way */ -}} {{- variables.direction -}}\"",
+    );
+    assert_ne!(text, CANARY);
+    let s = load(&canary(&text));
+    assert!(source(&checks(&s)[2]).contains("direction=\"inbound\" }"), "{}", source(&checks(&s)[2]));
+
+    // An inline `query` runs as written, whitespace collapsed.
+    let text = CANARY.replace(
+        "      templateRef:\n        name: latency\n        namespace: flagger\n",
+        "      query: |\n        sum(up)\n          > 0\n",
+    );
+    let s = load(&canary(&text));
+    assert_eq!(source(&checks(&s)[2]), "sum(up) > 0 ");
+}
+
+#[test]
+fn metric_template_errors() {
+    let text = CANARY.replace("        name: latency\n", "        name: latencyy\n");
+    let d = check_error(
+        &canary(&text),
+        "latencyy",
+        0,
+        "references MetricTemplate `latencyy`, which is not in this file",
+    );
+    assert!(d.help.unwrap().starts_with("did you mean `latency`?"));
+
+    // The template is looked up in `templateRef.namespace`, else the Canary's.
+    let text = CANARY.replace("        namespace: flagger\n", "");
+    let d = check_error(
+        &canary(&text),
+        "latency\n      templateVariables",
+        0,
+        "references MetricTemplate `latency`",
+    );
+    assert!(d.label.contains("namespace `test`"), "{}", d.label);
+
+    let text = CANARY.replace("    type: prometheus", "    type: datadog");
+    let d = check_error(
+        &canary(&text),
+        "datadog",
+        0,
+        "MetricTemplate provider `datadog` is not simulated: only `prometheus` is",
+    );
+    assert!(d.help.unwrap().contains("type: prometheus"));
+
+    let text = CANARY.replace("        direction: inbound\n", "        way: inbound\n");
+    let d = check_error(&canary(&text), "histogram_quantile(\n      0.99", 0, "cannot be rendered");
+    assert!(d.message.contains("has no `direction`"), "{d}");
+
+    let text = CANARY.replace("{{ target }}", "{{ .Target }}");
+    check_error(
+        &canary(&text),
+        "histogram_quantile(\n      0.99",
+        0,
+        "`{{ .Target }}` is not one of Flagger's template functions",
+    );
+
+    // Without `interval`, Flagger renders a template's `{{ interval }}` empty.
+    let text = CANARY.replace(
+        "      thresholdRange: {max: 250}\n      interval: 2m\n",
+        "      thresholdRange: {max: 250}\n",
+    );
+    let d = check_error(&canary(&text), "histogram_quantile(\n      0.99", 0, "is not valid PromQL");
+    assert!(d.help.unwrap().contains("set `interval: 1m` on the metric"));
+
+    let text = CANARY.replace("(le)\n    )\n", "(le)\n    ) or absent(up)\n");
+    check_error(&canary(&text), "histogram_quantile(\n      0.99", 0, "function `absent` is not supported");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -871,27 +871,16 @@ fn flagger_podinfo() {
     assert_eq!((a.threshold, a.max_weight, a.step_weight), (5, 50, 10));
     assert_eq!((a.iterations, a.step_weight_promotion, a.mirror_weight), (0, 0, 0));
     assert!(!a.has_match && !a.mirror);
+    let checks: Vec<_> =
+        f.checks.iter().map(|c| (c.name.as_str(), c.kind, c.min, c.max, c.interval)).collect();
     assert_eq!(
-        f.checks,
+        checks,
         vec![
-            FlaggerCheck {
-                name: "request-success-rate".into(),
-                kind: FlaggerCheckKind::RequestSuccessRate,
-                min: Some(99.0),
-                max: None,
-                interval: crate::engine::MINUTE,
-                query: None,
-            },
-            FlaggerCheck {
-                name: "request-duration".into(),
-                kind: FlaggerCheckKind::RequestDuration,
-                min: None,
-                max: Some(500.0),
-                interval: crate::engine::MINUTE,
-                query: None,
-            },
+            ("request-success-rate", FlaggerCheckKind::RequestSuccessRate, Some(99.0), None, MINUTE),
+            ("request-duration", FlaggerCheckKind::RequestDuration, None, Some(500.0), 30 * SECOND),
         ]
     );
+    assert!(f.checks.iter().all(|c| c.query.is_some()));
     assert_eq!(s.deployment.name, "podinfo");
     assert_eq!(s.release.to_image, "ghcr.io/stefanprodan/podinfo:6.0.0");
 
@@ -902,6 +891,41 @@ fn flagger_podinfo() {
     assert_eq!(s.services.len(), 0);
 }
 
+/// A MetricTemplate as in Flagger's docs.
+const ERROR_RATE_TEMPLATE: &str = "\
+apiVersion: flagger.app/v1beta1
+kind: MetricTemplate
+metadata:
+  name: error-rate
+  namespace: istio-system
+spec:
+  provider:
+    type: prometheus
+    address: http://prometheus.istio-system:9090
+  query: |
+    100 - sum(
+        rate(
+            istio_requests_total{
+              reporter=\"destination\",
+              destination_workload_namespace=\"{{ namespace }}\",
+              destination_workload=\"{{ target }}\",
+              response_code!~\"5.*\"
+            }[{{ interval }}]
+        )
+    )
+    /
+    sum(
+        rate(
+            istio_requests_total{
+              reporter=\"destination\",
+              destination_workload_namespace=\"{{ namespace }}\",
+              destination_workload=\"{{ target }}\"
+            }[{{ interval }}]
+        )
+    ) * 100
+---
+";
+
 #[test]
 fn flagger_variants() {
     let release = "{workload: Canary/podinfo, from: ghcr.io/stefanprodan/podinfo:6.0.1, at: 5m}";
@@ -910,7 +934,8 @@ fn flagger_variants() {
         .replace("  analysis:\n", "  canaryAnalysis:\n")
         .replace("    stepWeight: 10\n", "    iterations: 10\n    match:\n    - headers: {x-canary: {exact: insider}}\n    stepWeights: [1, 2, 10, 80]\n    canaryReadyThreshold: 50\n")
         .replace("      thresholdRange:\n        min: 99\n", "      threshold: 99\n")
-        .replace("    - name: request-duration\n", "    - name: error-rate\n      templateRef: {name: error-rate, namespace: istio-system}\n      thresholdRange: {max: 1}\n    - name: request-duration\n");
+        .replace("    - name: request-duration\n", "    - name: error-rate\n      templateRef: {name: error-rate, namespace: istio-system}\n      thresholdRange: {max: 1}\n      interval: 1m\n    - name: request-duration\n");
+    let text = format!("{ERROR_RATE_TEMPLATE}{text}");
     let s = load(&text);
     let f = flagger_of(&s);
     let a = &f.spec.analysis;
@@ -921,6 +946,12 @@ fn flagger_variants() {
     assert_eq!(f.checks[0].min, Some(99.0));
     assert_eq!(f.checks[1].kind, FlaggerCheckKind::Custom);
     assert_eq!(f.checks[1].max, Some(1.0));
+    let query = f.checks[1].query.as_ref().unwrap().source();
+    assert!(
+        query.starts_with("100 - sum( rate( istio_requests_total{ reporter=\"destination\", "),
+        "{query}"
+    );
+    assert!(query.contains("destination_workload=\"podinfo\" }[1m]"), "{query}");
 
     let text = podinfo(release)
         .replace("  progressDeadlineSeconds: 60\n", "  progressDeadlineSeconds: 60\n  provider: linkerd\n");
