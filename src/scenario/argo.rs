@@ -7,6 +7,7 @@
 //! Traffic routing: only `trafficRouting.istio` is simulated (a VirtualService, optionally with
 //! a DestinationRule in subset mode); any other router is an error.
 
+use super::analysis::{AnalysisRef, AnalysisSite, read_analysis_ref, read_step_index};
 use super::decode::{Fields, read_bool, read_count, read_string, scalar_text};
 use super::diagnostic::{Pos, Report, list_all};
 use super::manifests::{
@@ -16,7 +17,8 @@ use super::model::IntOrPercent;
 use super::tree::{Node, Value};
 use super::units;
 use crate::controllers::argo::spec::{
-    BlueGreenStrategy, CanaryStep, CanaryStrategy, RolloutSpec, RolloutStrategy, SetCanaryScale, SpecError,
+    BackgroundAnalysis, BlueGreenStrategy, CanaryStep, CanaryStrategy, RolloutSpec, RolloutStrategy,
+    SetCanaryScale, SpecError,
 };
 use crate::engine::{SECOND, SimTime};
 
@@ -45,6 +47,8 @@ pub(crate) struct RolloutDoc {
     pub services: Vec<(String, Pos)>,
     /// The blue-green `activeService` and its position.
     pub active_service: Option<(String, Pos)>,
+    /// Every analysis the Rollout runs (steps, background, blue-green gates), in file order.
+    pub analyses: Vec<AnalysisRef>,
 }
 
 /// Positions of the fields [`RolloutSpec::validate`] may complain about.
@@ -106,24 +110,19 @@ fn read_pause_duration(report: &mut Report, node: &Node, what: &str) -> Option<S
     }
 }
 
-/// `{templates: [{templateName: x}, ...]}` → the template names.
-fn read_analysis_templates(report: &mut Report, node: &Node, what: &str) -> Option<Vec<String>> {
-    let mut f = Fields::new(report, node, node.pos, what)?;
-    let Some(list) = f.opt("templates") else {
-        return Some(Vec::new());
-    };
-    let Value::Seq(items) = &list.value else {
-        report
-            .error(list.pos, format!("`{what}.templates` must be a list, found {}", list.describe()))
-            .label("expected a list of `{templateName: NAME}`");
-        return None;
-    };
-    let mut names = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let mut t = Fields::new(report, item, item.pos, format!("{what}.templates[{i}]"))?;
-        let name = t.req(report, "templateName", "success-rate")?;
-        names.push(read_string(report, name, &format!("{what}.templates[{i}].templateName"))?);
-    }
+/// `{templates: [{templateName: x}, ...], args: [...]}` at `site`: the reference, kept in
+/// `analyses`, and its template names for the spec.
+fn read_analysis(
+    report: &mut Report,
+    node: &Node,
+    what: &str,
+    site: AnalysisSite,
+    analyses: &mut Vec<AnalysisRef>,
+) -> Option<Vec<String>> {
+    let f = Fields::new(report, node, node.pos, what)?;
+    let r = read_analysis_ref(report, f, site)?;
+    let names = r.template_names();
+    analyses.push(r);
     Some(names)
 }
 
@@ -217,6 +216,7 @@ pub(crate) fn read_rollout(report: &mut Report, root: &Node, kind_pos: Pos) -> O
         destination_rule: routing.destination_rule,
         services: routing.services,
         active_service: routing.active_service,
+        analyses: routing.analyses,
     })
 }
 
@@ -244,6 +244,7 @@ struct Routing {
     destination_rule: Option<(String, Pos)>,
     services: Vec<(String, Pos)>,
     active_service: Option<(String, Pos)>,
+    analyses: Vec<AnalysisRef>,
 }
 
 fn opt_service(
@@ -304,9 +305,20 @@ fn read_canary(
         Some(t) => read_traffic_routing(report, t, routing).map(|()| true),
         None => Some(false),
     };
+    // Header and mirror route steps are dropped: `kept[i]` is the simulated index of the i-th
+    // written step (or of the next simulated one).
+    let mut kept = Vec::new();
     let steps = match c.opt("steps") {
-        Some(n) => read_steps(report, n, &c.sub("steps"), &mut pos.steps),
+        Some(n) => read_steps(report, n, &c.sub("steps"), &mut pos.steps, &mut kept, &mut routing.analyses),
         None => Some(Vec::new()),
+    };
+    let simulated_steps = steps.as_ref().map_or(0, Vec::len);
+    let background = match c.opt("analysis") {
+        Some(n) => {
+            read_background(report, n, &c.sub("analysis"), &kept, simulated_steps, &mut routing.analyses)
+                .map(Some)
+        }
+        None => Some(None),
     };
     stable?;
     canary_service?;
@@ -318,7 +330,32 @@ fn read_canary(
     out.min_pods_per_replica_set = min_pods?;
     out.traffic_routing = traffic?;
     out.steps = steps?;
+    out.background_analysis = background?;
     Some(out)
+}
+
+/// `canary.analysis`: a background analysis from `startingStep` (an index into the written
+/// steps, mapped onto the simulated ones).
+fn read_background(
+    report: &mut Report,
+    node: &Node,
+    path: &str,
+    kept: &[usize],
+    simulated_steps: usize,
+    analyses: &mut Vec<AnalysisRef>,
+) -> Option<BackgroundAnalysis> {
+    let mut f = Fields::new(report, node, node.pos, path)?;
+    let starting_step = match f.opt("startingStep") {
+        Some(n) => {
+            let written = read_step_index(report, n, &f.sub("startingStep"))? as usize;
+            Some(kept.get(written).copied().unwrap_or(simulated_steps))
+        }
+        None => None,
+    };
+    let r = read_analysis_ref(report, f, AnalysisSite::Background(starting_step))?;
+    let templates = r.template_names();
+    analyses.push(r);
+    Some(BackgroundAnalysis { templates, starting_step })
 }
 
 fn read_traffic_routing(report: &mut Report, mut t: Fields, routing: &mut Routing) -> Option<()> {
@@ -407,6 +444,8 @@ fn read_steps(
     node: &Node,
     path: &str,
     positions: &mut Vec<Pos>,
+    kept: &mut Vec<usize>,
+    analyses: &mut Vec<AnalysisRef>,
 ) -> Option<Vec<CanaryStep>> {
     let Value::Seq(items) = &node.value else {
         report
@@ -417,6 +456,7 @@ fn read_steps(
     let mut steps = Vec::new();
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
+        kept.push(steps.len());
         let what = format!("{path}[{i}]");
         let Some(entries) = item.as_map() else {
             report
@@ -451,7 +491,7 @@ fn read_steps(
             "setWeight" => read_int(report, value, &sub).map(CanaryStep::SetWeight),
             "pause" => read_pause(report, value, &sub),
             "setCanaryScale" => read_set_canary_scale(report, value, &sub),
-            "analysis" => read_analysis_templates(report, value, &sub)
+            "analysis" => read_analysis(report, value, &sub, AnalysisSite::Step(steps.len()), analyses)
                 .map(|templates| CanaryStep::Analysis { templates }),
             "setHeaderRoute" | "setMirrorRoute" => continue,
             other => {
@@ -543,11 +583,23 @@ fn read_blue_green(
     let scale_down = opt_seconds(report, &mut b, "scaleDownDelaySeconds");
     let abort_scale_down = opt_seconds(report, &mut b, "abortScaleDownDelaySeconds");
     let pre = match b.opt("prePromotionAnalysis") {
-        Some(n) => read_analysis_templates(report, n, &b.sub("prePromotionAnalysis")),
+        Some(n) => read_analysis(
+            report,
+            n,
+            &b.sub("prePromotionAnalysis"),
+            AnalysisSite::PrePromotion,
+            &mut routing.analyses,
+        ),
         None => Some(Vec::new()),
     };
     let post = match b.opt("postPromotionAnalysis") {
-        Some(n) => read_analysis_templates(report, n, &b.sub("postPromotionAnalysis")),
+        Some(n) => read_analysis(
+            report,
+            n,
+            &b.sub("postPromotionAnalysis"),
+            AnalysisSite::PostPromotion,
+            &mut routing.analyses,
+        ),
         None => Some(Vec::new()),
     };
     let mut out = BlueGreenStrategy::new(active?);

@@ -1,6 +1,7 @@
 //! Loading: text → documents → (overrides applied to the Simulation) → typed, validated
 //! [`Scenario`], collecting every problem on the way.
 
+use super::analysis::read_analysis_template;
 use super::argo::read_rollout;
 use super::diagnostic::{Pos, Report, ScenarioError, Sources, did_you_mean};
 use super::flagger::{read_canary, read_metric_template};
@@ -16,10 +17,12 @@ use std::path::Path;
 
 /// The kinds this version reads, as `(apiVersions, kind)`; the first apiVersion is the
 /// preferred one.
-const SUPPORTED: [(&[&str], &str); 11] = [
+const SUPPORTED: [(&[&str], &str); 13] = [
     (&["apps/v1"], "Deployment"),
     (&["v1"], "Service"),
     (&["argoproj.io/v1alpha1"], "Rollout"),
+    (&["argoproj.io/v1alpha1"], "AnalysisTemplate"),
+    (&["argoproj.io/v1alpha1"], "ClusterAnalysisTemplate"),
     (&ISTIO_VERSIONS, "VirtualService"),
     (&ISTIO_VERSIONS, "DestinationRule"),
     (&["flagger.app/v1beta1"], "Canary"),
@@ -36,10 +39,8 @@ const SUPPORTED: [(&[&str], &str); 11] = [
 /// (StatefulSet, DaemonSet, …) stay errors: skipping them would hide a release rollsim cannot
 /// simulate.
 const IGNORED: &[&str] = &[
-    "AnalysisTemplate",
     "AuthorizationPolicy",
     "AlertProvider",
-    "ClusterAnalysisTemplate",
     "ClusterRole",
     "ClusterRoleBinding",
     "ConfigMap",
@@ -62,8 +63,9 @@ const IGNORED: &[&str] = &[
 ];
 
 const SUPPORTED_HELP: &str = "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
-networking.istio.io/v1 VirtualService and DestinationRule (also v1beta1, v1alpha3), flagger.app/v1beta1 Canary \
-and MetricTemplate, monitoring.coreos.com/v1 PrometheusRule, ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation";
+AnalysisTemplate and ClusterAnalysisTemplate, networking.istio.io/v1 VirtualService and DestinationRule (also \
+v1beta1, v1alpha3), flagger.app/v1beta1 Canary and MetricTemplate, monitoring.coreos.com/v1 PrometheusRule, \
+ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation";
 
 const SIMULATION_EXAMPLE: &str = "add a document like:
 ---
@@ -194,6 +196,7 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
         virtual_services: Vec::new(),
         destination_rules: Vec::new(),
         canaries: Vec::new(),
+        analysis_templates: Vec::new(),
         metric_templates: Vec::new(),
         all_read: false,
     };
@@ -215,6 +218,12 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
             "Canary" => read_canary(report, root, pos).map(|c| m.canaries.push(c)).is_some(),
             "MetricTemplate" => {
                 read_metric_template(report, root, pos).map(|t| m.metric_templates.push(t)).is_some()
+            }
+            "AnalysisTemplate" | "ClusterAnalysisTemplate" => {
+                let cluster = object.kind == "ClusterAnalysisTemplate";
+                read_analysis_template(report, root, pos, cluster)
+                    .map(|t| m.analysis_templates.push(t))
+                    .is_some()
             }
             "PrometheusRule" => read_prometheus_rule(report, root, pos).map(|r| rules.push(r)).is_some(),
             "ServiceMonitor" | "PodMonitor" => read_monitor(report, root, pos, object.kind == "PodMonitor")

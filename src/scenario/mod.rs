@@ -1,10 +1,10 @@
 //! Scenario files: the user's manifests plus one Simulation document, loaded and validated.
 //!
 //! A scenario is one multi-document YAML file: the user's Kubernetes manifests, unchanged
-//! (`apps/v1 Deployment`, `v1 Service`, `argoproj.io/v1alpha1 Rollout`, `networking.istio.io`
-//! `VirtualService` and `DestinationRule`, `flagger.app/v1beta1 Canary` and `MetricTemplate`,
-//! `monitoring.coreos.com/v1 PrometheusRule`, `ServiceMonitor` and `PodMonitor`; fields the
-//! simulator does not read are ignored), plus
+//! (`apps/v1 Deployment`, `v1 Service`, `argoproj.io/v1alpha1 Rollout`, `AnalysisTemplate` and
+//! `ClusterAnalysisTemplate`, `networking.istio.io` `VirtualService` and `DestinationRule`,
+//! `flagger.app/v1beta1 Canary` and `MetricTemplate`, `monitoring.coreos.com/v1 PrometheusRule`,
+//! `ServiceMonitor` and `PodMonitor`; fields the simulator does not read are ignored), plus
 //! exactly one `rollsim.dev/v1alpha1 Simulation` document (read strictly: unknown keys are
 //! errors). [`load_file`] / [`load_str`] turn it into the validated [`Scenario`] of
 //! [`model`], with every unit resolved and every default filled in.
@@ -12,19 +12,19 @@
 //! The layers, as in the style guide's Raw → validated split:
 //! * `tree`: YAML → a tree of nodes that keep each scalar's text, quoting and position;
 //! * `overrides`: `--set PATH=VALUE` edits of the Simulation's tree;
-//! * `decode`, `manifests`, `argo`, `istio`, `flagger`, `prometheus`, `simulation`: typed,
-//!   checked reading of the trees;
+//! * `decode`, `manifests`, `argo`, `analysis`, `istio`, `flagger`, `prometheus`, `simulation`:
+//!   typed, checked reading of the trees;
 //! * `load`: documents and kinds; `release`: `spec.release` resolved against the manifests
 //!   into the [`Strategy`] (cross-document checks: workload, Services, subsets, versions,
-//!   MetricTemplates);
-//!   `prometheus::assemble`: the [`Monitoring`] of the Simulation, the PrometheusRules and the
-//!   ServiceMonitors;
+//!   AnalysisTemplates, MetricTemplates); `prometheus::assemble`: the [`Monitoring`] of the
+//!   Simulation, the PrometheusRules and the ServiceMonitors;
 //! * `diagnostic`: rustc-style errors with file, line, column, caret and help;
 //! * `units`: durations, ratios/percentages and Kubernetes quantities.
 //!
 //! Bad input never panics; every problem that can be found is reported at once, each
 //! pointing at the offending value.
 
+mod analysis;
 mod argo;
 mod decode;
 mod diagnostic;

@@ -151,9 +151,6 @@ pub struct RolloutRelease {
     /// with `autoPromotionEnabled: false`) until someone runs `kubectl argo rollouts promote`.
     /// `None`: nobody promotes.
     pub promote_after: Option<DurationDist>,
-    /// `release.analysisDuration` (default 1m): how long an analysis run takes before it
-    /// succeeds — a stand-in until AnalysisRuns are simulated.
-    pub analysis_duration: SimTime,
     /// The AnalysisRuns the Rollout creates, templates resolved.
     pub analyses: RolloutAnalyses,
 }

@@ -12,22 +12,20 @@
 //! * `VirtualService/NAME`: a manual Istio split between the Deployments behind two subsets.
 //! * `Rollout/NAME`: Argo Rollouts. `Canary/NAME`: Flagger.
 
+use super::analysis::{AnalysisSite, AnalysisTemplateDoc, RolloutContext, resolve_analysis};
 use super::argo::{RolloutDoc, surge_and_unavailable};
 use super::diagnostic::{Pos, Report, did_you_mean, list_all};
 use super::flagger::{CanaryDoc, MetricTemplateDoc, resolve_checks};
 use super::istio::{DestinationRuleDoc, VirtualServiceDoc, find_service, service_of_host};
 use super::manifests::DeploymentDoc;
 use super::model::{
-    DeploymentManifest, DeploymentStrategy, FlaggerRelease, MeshRelease, MeshStep, Release, RolloutRelease,
-    ServiceManifest, ServiceSwitchRelease, Strategy,
+    DeploymentManifest, DeploymentStrategy, FlaggerRelease, MeshRelease, MeshStep, Release, RolloutAnalyses,
+    RolloutRelease, ServiceManifest, ServiceSwitchRelease, Strategy,
 };
 use super::simulation::{ReleaseSpec, SideValue, WorkloadKind};
 use crate::controllers::service_switch::{DEFAULT_KEEP_OLD_FOR, DeploymentRef, SwitchConfig};
-use crate::engine::{MINUTE, SECOND, SimTime};
+use crate::engine::SECOND;
 use std::collections::BTreeMap;
-
-/// `release.analysisDuration` when unset.
-pub(crate) const DEFAULT_ANALYSIS_DURATION: SimTime = MINUTE;
 
 /// Every manifest that was read, by kind, in file order.
 pub(crate) struct Manifests {
@@ -37,6 +35,8 @@ pub(crate) struct Manifests {
     pub virtual_services: Vec<VirtualServiceDoc>,
     pub destination_rules: Vec<DestinationRuleDoc>,
     pub canaries: Vec<CanaryDoc>,
+    /// AnalysisTemplates and ClusterAnalysisTemplates.
+    pub analysis_templates: Vec<AnalysisTemplateDoc>,
     pub metric_templates: Vec<MetricTemplateDoc>,
     /// Every document was read without problems. When not, "X is not in this file" and other
     /// cross-document errors are not reported: the object may be the one that failed.
@@ -421,7 +421,7 @@ fn deployment(
             let mut ok = true;
             for (key, pos) in [
                 ("promoteAfter", release.promote_after.as_ref().map(|p| p.1)),
-                ("analysisDuration", release.analysis_duration.as_ref().map(|p| p.1)),
+                ("inconclusive", release.inconclusive.as_ref().map(|p| p.1)),
             ] {
                 if let Some(pos) = pos {
                     report
@@ -581,6 +581,34 @@ fn rollout(
     if !ok {
         return None;
     }
+    let ctx = RolloutContext {
+        owner: &owner,
+        namespace: &r.namespace,
+        from_image: &from,
+        to_image: &to,
+        all_read: m.all_read,
+    };
+    let mut analyses = RolloutAnalyses {
+        on_inconclusive: release.inconclusive.as_ref().map(|i| i.0),
+        ..RolloutAnalyses::default()
+    };
+    for a in &r.analyses {
+        let Some(run) = resolve_analysis(report, a, &m.analysis_templates, &ctx) else {
+            ok = false;
+            continue;
+        };
+        match a.site {
+            AnalysisSite::Step(i) => {
+                analyses.steps.insert(i, run);
+            }
+            AnalysisSite::Background(from_step) => analyses.background = Some((run, from_step)),
+            AnalysisSite::PrePromotion => analyses.pre_promotion = Some(run),
+            AnalysisSite::PostPromotion => analyses.post_promotion = Some(run),
+        }
+    }
+    if !ok {
+        return None;
+    }
     Some(Resolved {
         release: make_release(release, from, to),
         deployment: manifest,
@@ -589,8 +617,7 @@ fn rollout(
             spec: r.spec.clone(),
             virtual_service: r.virtual_service.as_ref().map(|(n, _)| n.clone()),
             promote_after: release.promote_after.as_ref().map(|p| p.0),
-            analysis_duration: release.analysis_duration.map_or(DEFAULT_ANALYSIS_DURATION, |a| a.0),
-            analyses: Default::default(),
+            analyses,
         }),
     })
 }

@@ -112,7 +112,8 @@ pub(crate) struct ReleaseSpec {
     /// Rollout only (also allowed for a Deployment, which may turn out to be a Rollout's
     /// `workloadRef`; `load` checks that): the value and the key's position.
     pub promote_after: Option<(DurationDist, Pos)>,
-    pub analysis_duration: Option<(SimTime, Pos)>,
+    /// Rollout only, like `promote_after`: `release.inconclusive`.
+    pub inconclusive: Option<(ManualDecision, Pos)>,
 }
 
 /// Which release keys belong to which kinds.
@@ -121,7 +122,7 @@ const KIND_KEYS: [(&str, WorkloadKind); 5] = [
     ("keepOldFor", WorkloadKind::Service),
     ("steps", WorkloadKind::VirtualService),
     ("promoteAfter", WorkloadKind::Rollout),
-    ("analysisDuration", WorkloadKind::Rollout),
+    ("inconclusive", WorkloadKind::Rollout),
 ];
 
 /// Reads optional `key` with `read`, or returns `default`.
@@ -334,13 +335,22 @@ fn read_release(report: &mut Report, spec: &mut Fields) -> Option<ReleaseSpec> {
         }
         _ => Some(None),
     };
-    let analysis_pos = r.key_pos("analysisDuration");
-    let analysis_duration = match (r.opt("analysisDuration"), analysis_pos) {
-        (Some(node), Some(pos)) => {
-            read_positive_duration(report, node, &r.sub("analysisDuration")).map(|d| Some((d, pos)))
-        }
+    let inconclusive_pos = r.key_pos("inconclusive");
+    let inconclusive = match (r.child(report, "inconclusive"), inconclusive_pos) {
+        (Some(f), Some(pos)) => read_inconclusive(report, f).map(|d| Some((d, pos))),
         _ => Some(None),
     };
+    // The stand-in of the strategies issue: analyses now run their AnalysisTemplates.
+    let removed = r.key_pos("analysisDuration");
+    if let Some(pos) = removed {
+        report
+            .error(pos, "`spec.release.analysisDuration` is no longer read")
+            .label("analyses are simulated now, not timed")
+            .help(
+                "remove it: each analysis runs the AnalysisTemplates the Rollout references, measuring \
+                 their Prometheus queries against the simulated metrics; add the templates to this file",
+            );
+    }
     r.deny_unknown(report);
     if let (Some(Some(switch_at)), Some(at), Some(node), true) = (switch_at, at, switch_node, kind_ok)
         && switch_at < at
@@ -356,7 +366,7 @@ fn read_release(report: &mut Report, spec: &mut Fields) -> Option<ReleaseSpec> {
         return None;
     }
     let (kind, workload) = workload?;
-    if !kind_ok {
+    if !kind_ok || removed.is_some() {
         return None;
     }
     Some(ReleaseSpec {
@@ -369,8 +379,17 @@ fn read_release(report: &mut Report, spec: &mut Fields) -> Option<ReleaseSpec> {
         keep_old_for: keep_old_for?,
         steps: steps?,
         promote_after: promote_after?,
-        analysis_duration: analysis_duration?,
+        inconclusive: inconclusive?,
     })
+}
+
+/// `release.inconclusive: {action: promote|abort, after: DIST}`.
+fn read_inconclusive(report: &mut Report, mut f: Fields) -> Option<ManualDecision> {
+    let action =
+        required(report, &mut f, "action", "abort", |r, n, p| read_choice(r, n, p, &["promote", "abort"]));
+    let after = dist_or(report, &mut f, "after", None);
+    f.deny_unknown(report);
+    Some(ManualDecision { promote: action? == "promote", after: after? })
 }
 
 /// `from` / `to`: a string, or a `string: string` map (a Service release's selector).

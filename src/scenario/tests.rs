@@ -470,9 +470,10 @@ fn unknown_kind() {
         d.help.as_deref(),
         Some(
             "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
-             networking.istio.io/v1 VirtualService and DestinationRule (also v1beta1, v1alpha3), \
-             flagger.app/v1beta1 Canary and MetricTemplate, monitoring.coreos.com/v1 PrometheusRule, \
-             ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation"
+             AnalysisTemplate and ClusterAnalysisTemplate, networking.istio.io/v1 VirtualService and \
+             DestinationRule (also v1beta1, v1alpha3), flagger.app/v1beta1 Canary and MetricTemplate, \
+             monitoring.coreos.com/v1 PrometheusRule, ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 \
+             Simulation"
         )
     );
 

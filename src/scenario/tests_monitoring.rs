@@ -1,8 +1,10 @@
 //! Loading simulated monitoring: `spec.monitoring`, PrometheusRules, ServiceMonitors and
-//! PodMonitors, and Flagger's check queries and MetricTemplates. Error positions are found by
-//! searching the text, as in `tests_release`.
+//! PodMonitors, Argo AnalysisTemplates resolved against a Rollout, and Flagger's check queries
+//! and MetricTemplates. Error positions are found by searching the text, as in
+//! `tests_release`.
 
 use super::*;
+use crate::controllers::argo::spec::pod_template_hash;
 use crate::engine::{MINUTE, SECOND};
 use crate::telemetry::promql;
 
@@ -347,6 +349,377 @@ fn a_service_monitor_of_the_release_sets_the_scrape_interval() {
 
     let text = app(&SERVICE_MONITOR.replace("interval: 30s", "interval: 30"), "");
     check_error(&text, "30\n", 0, "not a valid Prometheus duration");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argo Rollouts analyses
+
+const ROLLOUT: &str = "\
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: guestbook
+spec:
+  replicas: 5
+  selector:
+    matchLabels: {app: guestbook}
+  template:
+    metadata:
+      labels: {app: guestbook}
+    spec:
+      containers:
+      - name: guestbook
+        image: argoproj/rollouts-demo:blue
+  strategy:
+    canary:
+      analysis:
+        templates:
+        - templateName: success-rate
+        startingStep: 2
+        args:
+        - name: service-name
+          value: guestbook-svc.default.svc.cluster.local
+      steps:
+      - setWeight: 20
+      - setHeaderRoute: {name: header}
+      - pause: {duration: 10m}
+      - setWeight: 40
+      - analysis:
+          templates:
+          - templateName: success-rate
+          - templateName: latency
+            clusterScope: true
+          - templateName: canary-only
+          args:
+          - name: service-name
+            value: guestbook-svc.default.svc.cluster.local
+          - name: canary-hash
+            valueFrom:
+              podTemplateHashValue: Latest
+          - name: stable-hash
+            valueFrom:
+              podTemplateHashValue: Stable
+          dryRun:
+          - metricName: ^lat
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: guestbook-svc
+spec:
+  selector: {app: guestbook}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: success-rate
+spec:
+  args:
+  - name: service-name
+  - name: count
+    value: \"5\"
+  metrics:
+  - name: success-rate
+    interval: 1m
+    count: \"{{args.count}}\"
+    initialDelay: 30s
+    successCondition: result[0] >= 0.95
+    failureCondition: result[0] < 0.90
+    failureLimit: 2
+    inconclusiveLimit: 1
+    consecutiveErrorLimit: 3
+    provider:
+      prometheus:
+        address: http://prometheus.example.com:9090
+        query: |
+          sum(irate(istio_requests_total{reporter=\"source\",destination_service=~\"{{args.service-name}}\",response_code!~\"5.*\"}[5m])) /
+          sum(irate(istio_requests_total{reporter=\"source\",destination_service=~\"{{args.service-name}}\"}[5m]))
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ClusterAnalysisTemplate
+metadata:
+  name: latency
+spec:
+  metrics:
+  - name: latency-p99
+    successCondition: result < 0.5
+    provider:
+      prometheus:
+        query: 0.25
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: canary-only
+spec:
+  args:
+  - name: canary-hash
+  - name: stable-hash
+  metrics:
+  - name: canary-errors
+    interval: 30s
+    count: 4
+    consecutiveSuccessLimit: 2
+    failureLimit: -1
+    failureCondition: result[0] > 0.01
+    provider:
+      prometheus:
+        query: sum(rate(http_requests_total{rollouts_pod_template_hash=\"{{args.canary-hash}}\",status=~\"5..\"}[1m])) / sum(rate(http_requests_total{rollouts_pod_template_hash!=\"{{ args.stable-hash }}\"}[1m]))
+";
+
+const DEMO_VERSIONS: [&str; 2] = ["argoproj/rollouts-demo:blue", "argoproj/rollouts-demo:yellow"];
+const ROLLOUT_RELEASE: &str = "{workload: Rollout/guestbook, from: argoproj/rollouts-demo:yellow, at: 5m, inconclusive: {action: promote, after: 15m}}";
+
+fn rollout(docs: &str) -> String {
+    format!("{ROLLOUT}{docs}{}", simulation(ROLLOUT_RELEASE, &DEMO_VERSIONS, ""))
+}
+
+fn rollout_of(s: &Scenario) -> &RolloutRelease {
+    match &s.strategy {
+        Strategy::Rollout(r) => r,
+        other => panic!("expected a Rollout, got {other:?}"),
+    }
+}
+
+fn query(m: &AnalysisMetric) -> &str {
+    match &m.provider {
+        MetricProvider::Prometheus { query } => query.source(),
+    }
+}
+
+#[test]
+fn analysis_templates_resolve_into_runs() {
+    let s = load(&rollout(""));
+    let r = rollout_of(&s);
+    let a = &r.analyses;
+    // The header-route step is not simulated: the analysis step is index 3, and the background
+    // analysis from written step 2 starts at simulated step 1.
+    assert_eq!(a.steps.keys().copied().collect::<Vec<_>>(), vec![3]);
+    let (background, from) = a.background.as_ref().expect("a background analysis");
+    assert_eq!(*from, Some(1));
+    let bg = r.spec.canary().unwrap().background_analysis.as_ref().unwrap();
+    assert_eq!((bg.templates.clone(), bg.starting_step), (vec!["success-rate".to_string()], Some(1)));
+    assert_eq!(background.templates, vec!["success-rate".to_string()]);
+
+    let m = &background.metrics[0];
+    assert_eq!(m.name, "success-rate");
+    assert_eq!(m.spec.interval, Some(MINUTE));
+    assert_eq!(m.spec.count, Some(5), "`count` from the template's default argument");
+    assert_eq!(m.spec.initial_delay, Some(30 * SECOND));
+    assert_eq!((m.spec.failure_limit, m.spec.inconclusive_limit, m.spec.consecutive_error_limit), (2, 1, 3));
+    assert_eq!(m.spec.consecutive_success_limit, 0);
+    assert!(!m.spec.dry_run);
+    assert_eq!(m.success.as_ref().unwrap().source(), "result[0] >= 0.95");
+    assert_eq!(m.failure.as_ref().unwrap().source(), "result[0] < 0.90");
+    assert!(
+        query(m).contains("destination_service=~\"guestbook-svc.default.svc.cluster.local\""),
+        "{}",
+        query(m)
+    );
+    assert!(!query(m).contains("{{"));
+
+    // Several templates: AnalysisTemplates first, then the ClusterAnalysisTemplate.
+    let step = &a.steps[&3];
+    assert_eq!(step.templates, vec!["success-rate", "latency", "canary-only"]);
+    let names: Vec<&str> = step.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, vec!["success-rate", "canary-errors", "latency-p99"]);
+    let canary = &step.metrics[1];
+    let latest = pod_template_hash("argoproj/rollouts-demo:blue");
+    let stable = pod_template_hash("argoproj/rollouts-demo:yellow");
+    assert_ne!(latest, stable);
+    assert!(query(canary).contains(&format!("rollouts_pod_template_hash=\"{latest}\"")), "{}", query(canary));
+    assert!(
+        query(canary).contains(&format!("rollouts_pod_template_hash!=\"{stable}\"")),
+        "{}",
+        query(canary)
+    );
+    assert_eq!(
+        (canary.spec.count, canary.spec.failure_limit, canary.spec.consecutive_success_limit),
+        (Some(4), -1, 2)
+    );
+    assert!(canary.success.is_none());
+    // `dryRun` rules are regular expressions matched anywhere in the name.
+    assert!(step.metrics[2].spec.dry_run && !step.metrics[0].spec.dry_run && !canary.spec.dry_run);
+    assert_eq!(step.metrics[2].spec.interval, None);
+
+    let decision = a.on_inconclusive.expect("release.inconclusive");
+    assert!(decision.promote);
+    assert_eq!(decision.after, DurationDist::Fixed(15 * MINUTE));
+}
+
+#[test]
+fn dry_run_rules_match_anywhere_and_must_match() {
+    let text = rollout("").replace("metricName: ^lat", "metricName: errors");
+    let s = load(&text);
+    let step = &rollout_of(&s).analyses.steps[&3];
+    assert!(step.metrics[1].spec.dry_run, "`errors` matches `canary-errors` unanchored");
+
+    let text = rollout("").replace("metricName: ^lat", "metricName: ^errors");
+    let d = check_error(&text, "^errors", 0, "dryRun[0]: Rule didn't match any metric name(s)");
+    assert!(d.help.unwrap().contains("`canary-errors`"));
+
+    let text = rollout("").replace("metricName: ^lat", "metricName: \"(lat\"");
+    check_error(&text, "\"(lat\"", 0, "not a valid regular expression");
+}
+
+#[test]
+fn a_missing_template_is_an_error_with_a_suggestion() {
+    let text = rollout("").replace("- templateName: canary-only", "- templateName: canary-onyl");
+    let d = check_error(
+        &text,
+        "canary-onyl",
+        0,
+        "references AnalysisTemplate `canary-onyl`, which is not in this file",
+    );
+    assert!(d.message.starts_with("Rollout `guestbook`"), "{d}");
+    assert!(d.help.unwrap().starts_with("did you mean `canary-only`?"));
+
+    // A ClusterAnalysisTemplate needs `clusterScope: true`.
+    let text = rollout("").replace("            clusterScope: true\n", "");
+    let d =
+        check_error(&text, "latency\n          - templateName", 0, "references AnalysisTemplate `latency`");
+    assert!(d.help.unwrap().contains("add `clusterScope: true`"));
+}
+
+#[test]
+fn every_argument_needs_a_value() {
+    let text = rollout("").replace(
+        "          - name: canary-hash\n            valueFrom:\n              podTemplateHashValue: Latest\n",
+        "",
+    );
+    // Reported at the step's first template reference.
+    let d = check_error(
+        &text,
+        "success-rate",
+        1,
+        "argument `canary-hash` of AnalysisTemplate `canary-only` has no value",
+    );
+    assert!(d.help.unwrap().contains("{name: canary-hash, value: ...}"));
+
+    // The background analysis gives no `service-name`.
+    let text = rollout("").replacen(
+        "        args:\n        - name: service-name\n          value: guestbook-svc.default.svc.cluster.local\n",
+        "",
+        1,
+    );
+    check_error(
+        &text,
+        "success-rate",
+        0,
+        "argument `service-name` of AnalysisTemplate `success-rate` has no value",
+    );
+
+    // A tag naming no declared argument.
+    let text = rollout("").replace("{{ args.stable-hash }}", "{{args.stable}}");
+    let d = check_error(
+        &text,
+        "sum(rate(http_requests_total{rollouts",
+        0,
+        "uses argument `stable`, which no template",
+    );
+    assert!(d.help.unwrap().starts_with("did you mean `{{args.stable-hash}}`?"));
+
+    // An argument value that is not a count.
+    let text = rollout("").replace("value: \"5\"", "value: five");
+    // Both references of the template get the bad value: one diagnostic each, at the field.
+    let diags = errors(&text);
+    let at = pos_of(&text, "\"{{args.count}}\"", 0);
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+    for (d, reference) in diags.iter().zip(["canary.steps[4].analysis", "canary.analysis"]) {
+        assert_eq!((d.line, d.column), at);
+        assert!(d.help.is_some(), "{d}");
+        assert!(d.message.starts_with("`spec.metrics[0].count` of AnalysisTemplate `success-rate` must be a whole number, found `five` with the args of"), "{d}");
+        assert!(d.message.ends_with(&format!("`spec.strategy.{reference}`")), "{d}");
+    }
+
+    // Only `podTemplateHashValue` and `value` are simulated.
+    let text = rollout("").replace("podTemplateHashValue: Stable", "fieldRef: {fieldPath: metadata.name}");
+    check_error(&text, "fieldRef", 0, "is not simulated");
+}
+
+#[test]
+fn bad_conditions_are_reported_at_the_condition() {
+    let text = rollout("").replace("successCondition: result[0] >= 0.95", "successCondition: result[0] >= ");
+    let d = check_error(&text, "result[0] >= \n", 0, "is not a condition rollsim can evaluate");
+    assert!(d.message.contains("spec.metrics[0].successCondition"), "{d}");
+
+    let text =
+        rollout("").replace("successCondition: result[0] >= 0.95", "successCondition: result.value > 1");
+    check_error(&text, "result.value", 0, "is not a condition rollsim can evaluate");
+
+    // The shape of the result is known from the query: a vector here…
+    let text = rollout("").replace("failureCondition: result[0] < 0.90", "failureCondition: result < 0.90");
+    let d = check_error(&text, "result < 0.90", 0, "cannot be evaluated on this query's result");
+    assert!(d.label.contains("instant vector"), "{}", d.label);
+    // …and a scalar for a number.
+    let text = rollout("").replace("successCondition: result < 0.5", "successCondition: result[0] < 0.5");
+    let d = check_error(&text, "result[0] < 0.5", 0, "cannot be evaluated on this query's result");
+    assert!(d.label.contains("scalar"), "{}", d.label);
+}
+
+#[test]
+fn only_the_prometheus_provider_is_simulated() {
+    let text = rollout("").replace(
+        "      prometheus:\n        query: 0.25\n",
+        "      datadog:\n        query: avg:latency{*}\n",
+    );
+    let d =
+        check_error(&text, "datadog", 0, "metric provider `datadog` is not simulated: only `prometheus` is");
+    assert!(d.help.unwrap().contains("provider: {prometheus:"));
+
+    let text =
+        rollout("").replace("        query: 0.25\n", "        query: 0.25\n        rangeQuery: {step: 1m}\n");
+    check_error(&text, "rangeQuery", 0, "`provider.prometheus.rangeQuery` is not simulated");
+
+    let text = rollout("").replace("query: 0.25", "query: absent(up)");
+    let d = check_error(&text, "absent(up)", 0, "function `absent` is not supported");
+    assert!(d.message.contains("ClusterAnalysisTemplate `latency`"), "{d}");
+}
+
+#[test]
+fn merged_templates_follow_upstream() {
+    // Two metrics of one name across the templates of a run.
+    let text = rollout("").replace("  - name: canary-errors", "  - name: success-rate");
+    check_error(&text, "success-rate", 1, "two metrics have the same name 'success-rate'");
+
+    // Upstream's metric validation, in its words.
+    let text = rollout("").replace("    failureLimit: 2\n", "    failureLimit: 7\n");
+    let d = check_error(&text, "name: success-rate\n    interval", 0, "count must be >= failureLimit");
+    assert!(d.message.contains("invalid metric `success-rate`"), "{d}");
+    let text = rollout("").replace("    count: 4\n", "    count: 4\n    inconclusiveLimit: -1\n");
+    check_error(&text, "name: canary-errors", 0, "inconclusiveLimit must be >= 0");
+}
+
+#[test]
+fn blue_green_gates_and_release_keys() {
+    let bg = ROLLOUT.replace(
+        "    canary:\n      analysis:\n        templates:\n        - templateName: success-rate\n        startingStep: 2\n",
+        "    blueGreen:\n      activeService: guestbook-svc\n      autoPromotionEnabled: false\n      prePromotionAnalysis:\n        templates:\n        - templateName: latency\n          clusterScope: true\n      postPromotionAnalysis:\n        templates:\n        - templateName: success-rate\n",
+    );
+    let cut = bg.find("      steps:").unwrap();
+    let end = bg.find("---\napiVersion: v1\nkind: Service").unwrap();
+    let bg = format!("{}{}", &bg[..cut], &bg[end..]);
+    let s = load(&format!("{bg}{}", simulation(ROLLOUT_RELEASE, &DEMO_VERSIONS, "")));
+    let a = &rollout_of(&s).analyses;
+    assert_eq!(a.pre_promotion.as_ref().unwrap().metrics[0].name, "latency-p99");
+    let post = a.post_promotion.as_ref().unwrap();
+    assert!(query(&post.metrics[0]).contains("guestbook-svc.default.svc.cluster.local"));
+    assert!(a.steps.is_empty() && a.background.is_none());
+
+    // `analysisDuration`, the stand-in, is gone.
+    let text = format!(
+        "{ROLLOUT}{}",
+        simulation(
+            "{workload: Rollout/guestbook, from: argoproj/rollouts-demo:yellow, at: 5m, analysisDuration: 2m}",
+            &DEMO_VERSIONS,
+            ""
+        )
+    );
+    let d = check_error(&text, "analysisDuration", 0, "`spec.release.analysisDuration` is no longer read");
+    assert!(d.help.unwrap().contains("AnalysisTemplates"));
+
+    let text = rollout("").replace("action: promote", "action: retry");
+    check_error(&text, "retry", 0, "must be one of `promote` or `abort`");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ fn rollouts_demo_canary() {
     assert_eq!(r.name, "rollouts-demo");
     assert_eq!(r.virtual_service, None);
     assert_eq!(r.promote_after, Some(DurationDist::LogNormal { median: 10 * MINUTE, p99: HOUR }));
-    assert_eq!(r.analysis_duration, MINUTE);
+    assert!(r.analyses.steps.is_empty() && r.analyses.background.is_none());
     assert_eq!(r.spec.replicas, 5);
     assert_eq!(r.spec.progress_deadline, 600 * SECOND);
     let c = r.spec.canary().unwrap();
@@ -263,13 +263,27 @@ spec:
   - protocol: TCP
     port: 80
     targetPort: 8080
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: smoke-tests
+spec:
+  metrics:
+  - name: error-ratio
+    successCondition: result[0] < 0.01
+    provider:
+      prometheus:
+        address: http://prometheus.example.com:9090
+        query: sum(rate(http_requests_total{status=~\"5..\"}[1m])) / sum(rate(http_requests_total[1m]))
 ";
 
 fn blue_green(release: &str) -> String {
     format!("{BLUE_GREEN}{}", simulation(release, &DEMO_VERSIONS))
 }
 
-const BG_RELEASE: &str = "{workload: Rollout/rollout-bluegreen, from: argoproj/rollouts-demo:yellow, at: 5m, promoteAfter: 10m, analysisDuration: 2m}";
+const BG_RELEASE: &str =
+    "{workload: Rollout/rollout-bluegreen, from: argoproj/rollouts-demo:yellow, at: 5m, promoteAfter: 10m}";
 
 #[test]
 fn blue_green_rollout() {
@@ -286,7 +300,10 @@ fn blue_green_rollout() {
     assert_eq!(b.pre_promotion_analysis, vec!["smoke-tests".to_string()]);
     assert!(b.post_promotion_analysis.is_empty());
     assert_eq!(r.promote_after, Some(DurationDist::Fixed(10 * MINUTE)));
-    assert_eq!(r.analysis_duration, 2 * MINUTE);
+    let pre = r.analyses.pre_promotion.as_ref().expect("the prePromotionAnalysis run");
+    assert_eq!(pre.templates, vec!["smoke-tests".to_string()]);
+    assert_eq!(pre.metrics[0].name, "error-ratio");
+    assert!(r.analyses.post_promotion.is_none());
     assert_eq!(r.virtual_service, None);
     assert_eq!(s.deployment.replicas, 2);
 }
@@ -401,6 +418,21 @@ metadata:
 spec:
   selector:
     app: rollouts-demo
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: success-rate
+spec:
+  metrics:
+  - name: success-rate
+    interval: 1m
+    count: 3
+    successCondition: result[0] >= 0.95
+    provider:
+      prometheus:
+        address: http://prometheus.example.com:9090
+        query: sum(rate(istio_requests_total{response_code!~\"5.*\"}[1m])) / sum(rate(istio_requests_total[1m]))
 ";
 
 fn istio_rollout(release: &str) -> String {
@@ -428,6 +460,9 @@ fn istio_routed_rollout() {
             CanaryStep::Analysis { templates: vec!["success-rate".into()] },
         ]
     );
+    let run = &r.analyses.steps[&5];
+    assert_eq!(run.metrics.len(), 1);
+    assert_eq!(run.metrics[0].spec.count, Some(3));
     // `virtualServices[0]` works as well.
     let text = istio_rollout(ISTIO_RELEASE)
         .replace(
@@ -1065,12 +1100,12 @@ fn service_switch_errors() {
 
 #[test]
 fn release_keys_belong_to_one_kind() {
-    let base = "{workload: Service/myapp, from: {version: blue}, to: {version: green}, at: 5m, analysisDuration: 2m}";
+    let base = "{workload: Service/myapp, from: {version: blue}, to: {version: green}, at: 5m, inconclusive: {action: abort, after: 10m}}";
     let d = check_error(
         &service_switch(base),
-        "analysisDuration",
+        "inconclusive",
         0,
-        "`spec.release.analysisDuration` applies only to a `Rollout` release",
+        "`spec.release.inconclusive` applies only to a `Rollout` release",
     );
     assert_eq!(d.label, "this release is a `Service` release");
 

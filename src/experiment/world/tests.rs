@@ -97,7 +97,6 @@ fn rollout(mut sc: Scenario, strategy: RolloutStrategy, promote_after: Option<Si
         spec,
         virtual_service: None,
         promote_after: promote_after.map(DurationDist::Fixed),
-        analysis_duration: MINUTE,
         analyses: Default::default(),
     });
     sc
