@@ -484,6 +484,7 @@ fn rollout_of(s: &Scenario) -> &RolloutRelease {
 fn query(m: &AnalysisMetric) -> &str {
     match &m.provider {
         MetricProvider::Prometheus { query } => query.source(),
+        MetricProvider::Kayenta(_) => panic!("a Prometheus metric"),
     }
 }
 
