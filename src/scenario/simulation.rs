@@ -10,7 +10,7 @@ use super::diagnostic::{Pos, Report, did_you_mean, list_quoted};
 use super::model::*;
 use super::tree::{Node, Value};
 use super::units::format_duration;
-use crate::engine::{HOUR, MILLISECOND, MINUTE, SECOND, SimTime};
+use crate::engine::{MILLISECOND, SECOND, SimTime};
 use std::collections::BTreeMap;
 
 /// The Simulation document, resolved; the release is checked against the manifests later.
@@ -880,41 +880,24 @@ fn read_slo(report: &mut Report, spec: &mut Fields) -> Option<Slo> {
 }
 
 fn read_detection(report: &mut Report, spec: &mut Fields) -> Option<Detection> {
-    let defaults = Detection {
-        burn_rate: 14.4,
-        long_window: HOUR,
-        short_window: 5 * MINUTE,
-        evaluation_interval: 30 * SECOND,
-        on_progress_deadline: true,
-    };
     let Some(mut d) = spec.child(report, "detection") else {
-        return Some(defaults);
+        return Some(Detection { on_progress_deadline: true });
     };
-    let burn_rate =
-        opt_or(report, &mut d, "burnRate", defaults.burn_rate, |r, n, p| read_number(r, n, p, 0.0, true));
-    let long_window = opt_or(report, &mut d, "longWindow", defaults.long_window, read_positive_duration);
-    let short_node = d.opt("shortWindow");
-    let short_window = opt_or(report, &mut d, "shortWindow", defaults.short_window, read_positive_duration);
-    let interval =
-        opt_or(report, &mut d, "evaluationInterval", defaults.evaluation_interval, read_positive_duration);
+    // The built-in burn-rate detector's keys: detection now comes from PrometheusRules.
+    for key in ["burnRate", "longWindow", "shortWindow", "evaluationInterval"] {
+        if let Some(n) = d.opt(key) {
+            report
+                .error(n.pos, format!("`spec.detection.{key}` belonged to the built-in burn-rate detector, which is gone"))
+                .label("alerts now come from PrometheusRule documents evaluated by simulated Prometheus")
+                .help("add a PrometheusRule; `rollsim slo-rules --name NAME --selector 'app=\"NAME\"'` writes the SRE Workbook's multiwindow burn-rate rules");
+        }
+    }
     let on_deadline = opt_or(report, &mut d, "onProgressDeadline", true, read_bool);
-    if let (Some(long), Some(short)) = (long_window, short_window)
-        && short > long
-    {
-        let pos = short_node.or(d.opt("longWindow")).map_or(Pos::default(), |n| n.pos);
-        report
-            .error(pos, "`spec.detection.shortWindow` is longer than `longWindow`")
-            .label(format!("{} > {}", format_duration(short), format_duration(long)))
-            .help("the SRE Workbook pairs a 1h long window with a 5m short window");
+    for key in ["burnRate", "longWindow", "shortWindow", "evaluationInterval"] {
+        d.opt(key);
     }
     d.deny_unknown(report);
-    Some(Detection {
-        burn_rate: burn_rate?,
-        long_window: long_window?,
-        short_window: short_window?,
-        evaluation_interval: interval?,
-        on_progress_deadline: on_deadline?,
-    })
+    Some(Detection { on_progress_deadline: on_deadline? })
 }
 
 const ALERT_ACTIONS: [&str; 3] = ["rollback", "page", "none"];

@@ -225,6 +225,15 @@ fn every_scenario_file_loads_and_stays_small() {
 // Defaults
 
 #[test]
+fn the_burn_rate_detector_keys_are_gone_with_a_pointer_to_prometheus_rules() {
+    let text = BASE.replace("  slo: ", "  detection: {burnRate: 14.4}\n  slo: ");
+    assert_ne!(text, BASE);
+    let err = load(&text).unwrap_err().to_string();
+    assert!(err.contains("`spec.detection.burnRate` belonged to the built-in burn-rate detector"), "{err}");
+    assert!(err.contains("rollsim slo-rules"), "{err}");
+}
+
+#[test]
 fn defaults_are_filled_in() {
     let s = load(BASE).unwrap();
     assert_eq!((s.seed, s.replications, s.fidelity, s.tick), (1, 100, Fidelity::Aggregated, SECOND));
@@ -237,9 +246,10 @@ fn defaults_are_filled_in() {
     assert_eq!(s.pods.endpoint_removal_delay, SECOND);
     assert_eq!(s.pods.shutdown, DurationDist::Fixed(2 * SECOND));
     assert!(s.pods.refuse_after_sigterm);
-    let det = s.detection;
-    assert_eq!((det.burn_rate, det.long_window, det.short_window), (14.4, HOUR, 5 * MINUTE));
-    assert_eq!((det.evaluation_interval, det.on_progress_deadline), (30 * SECOND, true));
+    assert!(s.detection.on_progress_deadline);
+    let m = &s.monitoring;
+    assert_eq!((m.scrape_interval, m.group_wait, m.counters), (15 * SECOND, 30 * SECOND, CounterInit::Lazy));
+    assert!(m.groups.is_empty() && m.on_alert.is_empty());
     assert_eq!(s.controller.reconcile_latency, 50 * MILLISECOND);
     assert_eq!(s.controller.endpoint_propagation, 500 * MILLISECOND);
     assert_eq!(s.rollback.manual_after, None);
@@ -321,7 +331,7 @@ fn simulation_options() {
         - {kind: overload, aboveRps: 80, rate: 50%}
         - {kind: userErrors, users: 10%}
         - {kind: userErrors, users: 0.2, rate: 0.5, ramp: 0s}
-  detection: {burnRate: 6, longWindow: 6h, shortWindow: 30m, evaluationInterval: 1m, onProgressDeadline: false}
+  detection: {onProgressDeadline: false}
   controller: {reconcileLatency: 10ms, endpointPropagation: 1s}
   rollback:
     manual:
@@ -358,8 +368,6 @@ fn simulation_options() {
     );
     assert_eq!((v.faults[1].anchor, v.faults[1].after, v.faults[1].ramp), (FaultAnchor::PodStart, 0, None));
     assert_eq!(v.faults[5].ramp, None);
-    assert_eq!(s.detection.burn_rate, 6.0);
-    assert_eq!((s.detection.long_window, s.detection.short_window), (6 * HOUR, 30 * MINUTE));
     assert!(!s.detection.on_progress_deadline);
     assert_eq!(
         (s.controller.reconcile_latency, s.controller.endpoint_propagation),

@@ -1,4 +1,4 @@
-//! What the built-in detector is told: the SLO and the burn-rate rule.
+//! The SLO, what counts as a detection besides alerts, and simulated Prometheus's settings.
 
 use crate::engine::SimTime;
 
@@ -9,17 +9,11 @@ pub struct Slo {
     pub window: SimTime,
 }
 
-/// The built-in detector (until the monitoring issue replaces it): the SRE Workbook's
-/// multiwindow burn-rate page. Detection when the error ratio over `long_window` AND over
-/// `short_window` both exceed `burn_rate × (1 − objective)`, evaluated every
-/// `evaluation_interval`; also when the Deployment reports ProgressDeadlineExceeded.
+/// `spec.detection`: signals that count as a detection besides alerts and analyses.
 #[derive(Clone, Copy, Debug)]
 pub struct Detection {
-    pub burn_rate: f64,
-    pub long_window: SimTime,
-    pub short_window: SimTime,
-    pub evaluation_interval: SimTime,
-    /// Whether ProgressDeadlineExceeded counts as a detection (default true).
+    /// Whether ProgressDeadlineExceeded counts as a detection and pages (default true): a
+    /// deployment pipeline's `kubectl rollout status` fails on it.
     pub on_progress_deadline: bool,
 }
 
