@@ -78,7 +78,8 @@ pub struct RunRecord {
     /// 1 if the release was rolled back although the new version has no fault (no injected
     /// fault, and an error rate no higher than the old version's), else 0.
     pub false_alarm: u64,
-    /// Alerts that fired (pending → firing transitions, any rule, any label set).
+    /// Alerts that fired from the release on (pending → firing transitions, any rule, any
+    /// label set).
     pub alerts_fired: u64,
 }
 

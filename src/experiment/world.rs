@@ -365,11 +365,14 @@ impl<'s> World<'s> {
         let rs = self.cluster.create_replica_set(template, revision);
         let image = self.image_of_template(template);
         self.rs_owner.push(workload);
-        self.rs_names.push(format!(
-            "{}-{}",
-            self.workloads[workload as usize].name,
-            name_hash(image.as_bytes(), u64::from(template) + 31 * u64::from(workload), 10)
-        ));
+        // A Rollout's ReplicaSets are named by the template hash its pods carry as a label.
+        let hash = match self.workloads[workload as usize].ctl {
+            Ctl::Rollout(_) => crate::controllers::argo::spec::pod_template_hash(image),
+            Ctl::Deployment(_) => {
+                name_hash(image.as_bytes(), u64::from(template) + 31 * u64::from(workload), 10)
+            }
+        };
+        self.rs_names.push(format!("{}-{hash}", self.workloads[workload as usize].name));
         rs
     }
 

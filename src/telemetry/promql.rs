@@ -90,6 +90,9 @@ pub struct SeriesId(usize);
 pub struct Store {
     series: Vec<Series>,
     index: BTreeMap<Labels, SeriesId>,
+    /// Per selector (by its matchers' text): how many series were checked and which matched.
+    /// Series are only ever added, so a selector's matches are extended, never redone.
+    matches: std::cell::RefCell<HashMap<String, (usize, Vec<usize>)>>,
 }
 
 impl Store {
@@ -131,6 +134,19 @@ impl Store {
         &self.series
     }
 
+    /// The series `sel` selects, from the cache, checking only series added since.
+    fn selected(&self, sel: &Selector) -> Vec<usize> {
+        let mut cache = self.matches.borrow_mut();
+        let (checked, ids) = cache.entry(sel.key.clone()).or_insert_with(|| (0, Vec::new()));
+        for (i, s) in self.series.iter().enumerate().skip(*checked) {
+            if matches(&sel.matchers, &s.labels) {
+                ids.push(i);
+            }
+        }
+        *checked = self.series.len();
+        ids.clone()
+    }
+
     pub fn get(&self, id: SeriesId) -> &Series {
         &self.series[id.0]
     }
@@ -148,6 +164,11 @@ pub struct Query {
 
 #[derive(Clone, Debug)]
 struct Selector {
+    /// The matchers as text: the key of the store's cache of matching series.
+    key: String,
+    /// Some matcher pins `__name__` by equality, so the series it selects differ in another
+    /// label and stay distinct without their name.
+    name_pinned: bool,
     matchers: Vec<Matcher>,
     /// `offset` in microseconds; positive looks back, negative forward.
     offset: i128,
@@ -297,7 +318,10 @@ fn selector(vs: &VectorSelector) -> Result<Selector, PromqlError> {
         Some(Offset::Pos(d)) => micros(d),
         Some(Offset::Neg(d)) => -micros(d),
     };
-    Ok(Selector { matchers, offset })
+    let key =
+        matchers.iter().map(|m| format!("{}{}{:?}", m.name, m.op, m.value)).collect::<Vec<_>>().join(",");
+    let name_pinned = matchers.iter().any(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal));
+    Ok(Selector { key, name_pinned, matchers, offset })
 }
 
 fn label_list(modifier: &LabelModifier) -> Vec<String> {
@@ -586,7 +610,8 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
             let mut out = Vec::new();
             if let Some(end) = shifted(at, selector.offset) {
                 let window = Window::new(end, *range);
-                for series in store.series.iter().filter(|s| matches(&selector.matchers, &s.labels)) {
+                for i in store.selected(selector) {
+                    let series = &store.series[i];
                     let samples = window.select(&series.samples);
                     let value = match func {
                         RangeFunc::Rate => rate::extrapolated_rate(samples, window, RateKind::Rate),
@@ -600,7 +625,9 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
                     }
                 }
             }
-            check_unique(&out)?;
+            if !selector.name_pinned {
+                check_unique(&out)?;
+            }
             Value::Vector(out)
         }
         Node::Negate(inner) => match eval(inner, store, at)? {
@@ -612,6 +639,18 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
             }
         },
         Node::Aggregate { op, grouping, expr } => {
+            // `sum(rate(x[5m]))`, `sum by (le) (rate(…))`: the common shape. Each series'
+            // value goes straight into its group, without copying its whole label set.
+            if let Node::Range { func, selector, range } = expr.as_ref()
+                && selector.name_pinned
+            {
+                let mut input = Vec::new();
+                range_values(*func, selector, *range, store, at, |labels, v| {
+                    input.push((group_labels_unnamed(grouping, labels), v));
+                });
+                let identity = Grouping::Without(Vec::new());
+                return Ok(Value::Vector(aggregate(*op, &identity, input)));
+            }
             let input = vector(eval(expr, store, at)?, "an aggregation")?;
             Value::Vector(aggregate(*op, grouping, input))
         }
@@ -629,15 +668,54 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
     })
 }
 
+/// Calls `f` with each selected series' labels and its range function's value.
+fn range_values(
+    func: RangeFunc,
+    selector: &Selector,
+    range: SimTime,
+    store: &Store,
+    at: SimTime,
+    mut f: impl FnMut(&Labels, f64),
+) {
+    let Some(end) = shifted(at, selector.offset) else { return };
+    let window = Window::new(end, range);
+    for i in store.selected(selector) {
+        let series = &store.series[i];
+        let samples = window.select(&series.samples);
+        let value = match func {
+            RangeFunc::Rate => rate::extrapolated_rate(samples, window, RateKind::Rate),
+            RangeFunc::Increase => rate::extrapolated_rate(samples, window, RateKind::Increase),
+            RangeFunc::Delta => rate::extrapolated_rate(samples, window, RateKind::Delta),
+            RangeFunc::Irate => rate::irate(samples),
+            RangeFunc::Idelta => rate::idelta(samples),
+        };
+        if let Some(v) = value {
+            f(&series.labels, v);
+        }
+    }
+}
+
+/// A series' group key once a range function has dropped its name.
+fn group_labels_unnamed(grouping: &Grouping, labels: &Labels) -> Labels {
+    match grouping {
+        Grouping::By(keep) => labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != METRIC_NAME && keep.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        Grouping::Without(_) => group_labels(grouping, labels),
+    }
+}
+
 fn instant_selector(sel: &Selector, store: &Store, at: SimTime) -> Vector {
     let Some(t) = shifted(at, sel.offset) else {
         return Vec::new();
     };
     let window = Window::new(t, LOOKBACK_DELTA);
     store
-        .series
-        .iter()
-        .filter(|s| matches(&sel.matchers, &s.labels))
+        .selected(sel)
+        .into_iter()
+        .map(|i| &store.series[i])
         .filter_map(|s| window.select(&s.samples).last().map(|last| (s.labels.clone(), last.v)))
         .collect()
 }

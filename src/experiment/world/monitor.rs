@@ -107,15 +107,22 @@ impl World<'_> {
         let manifest = if w == 0 { &sc.deployment } else { release::new_manifest(sc) };
         let mut labels = manifest.template_labels.clone();
         let image = self.image_of_template(p.template);
-        let mut service = sc
+        let selecting: Vec<&str> = sc
             .services
             .iter()
-            .find(|s| s.selects(&manifest.namespace, &labels))
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| workload.name.clone());
+            .filter(|s| s.selects(&manifest.namespace, &labels))
+            .map(|s| s.name.as_str())
+            .collect();
+        let mut service = selecting.first().map_or_else(|| workload.name.clone(), |s| s.to_string());
         match &sc.strategy {
             Strategy::Rollout(_) => {
                 labels.insert("rollouts-pod-template-hash".into(), pod_template_hash(image));
+                // Argo's stable and canary Services share the selector (Argo adds the hash):
+                // the canary's pods are reached through the canary Service.
+                let canary = p.template == NEW;
+                if let Some(s) = selecting.iter().find(|s| s.contains("canary") == canary) {
+                    service = s.to_string();
+                }
             }
             Strategy::Flagger(r) => {
                 // Flagger's primary runs a copy of the target whose selector labels carry the
@@ -135,6 +142,12 @@ impl World<'_> {
         }
         let pod_name =
             format!("{}-{}", self.rs_names[p.rs as usize], name_hash(&pod.to_le_bytes(), self.seed, 5));
+        // Kubernetes label names become Prometheus label names as the usual `labelmap`
+        // relabelling leaves them: every character outside [a-zA-Z0-9_] becomes `_`.
+        let labels = labels
+            .into_iter()
+            .map(|(k, v)| (k.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect(), v))
+            .collect();
         TargetInfo {
             pod: pod_name,
             namespace: manifest.namespace.clone(),
@@ -263,7 +276,7 @@ impl World<'_> {
                 ("AlertPending", format!("{name} is pending (value {})", fmt_value(value)))
             }
             Transition::Fired => {
-                m.alerts_fired += 1;
+                m.alerts_fired += u64::from(now >= self.sc.release.at);
                 ("AlertFiring", format!("{name} fires (value {})", fmt_value(value)))
             }
             Transition::Resolved => ("AlertResolved", format!("{name} is resolved")),
@@ -289,10 +302,12 @@ impl World<'_> {
             return;
         }
         let action = self.sc.monitoring.action_for(&name);
-        if action == AlertAction::None {
+        // Alerts about the old version before the release start nothing: the question is
+        // what the release's alerts lead to.
+        if action == AlertAction::None || now < self.sc.release.at {
             return;
         }
-        if self.detected_at.is_none() && now >= self.sc.release.at {
+        if self.detected_at.is_none() {
             self.detect(
                 now,
                 format!("alert:{name}"),
