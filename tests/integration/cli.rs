@@ -323,7 +323,7 @@ fn several_files_as_json_and_csv() {
     assert!(rows.iter().all(|r| r.len() == 9), "{stdout}");
     for (name, n) in [("bad", "6"), ("good", "4")] {
         let mine: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == name).collect();
-        assert_eq!(mine.len(), 4 + 18, "{name}: 4 outcomes and 18 metrics");
+        assert_eq!(mine.len(), 4 + 20, "{name}: 4 outcomes and 20 metrics");
         assert_eq!(mine[0][1..4], ["outcome.completed", "share", n]);
         let requests = mine.iter().find(|r| r[1] == "requests").unwrap();
         assert_eq!(requests[2..4], ["requests", n]);

@@ -308,7 +308,7 @@ fn service_switch_traces_the_selector_switch_and_back() {
         .find(|(_, m)| m.contains("green"))
         .unwrap_or_else(|| panic!("no switch to green in {switches:?}"));
     assert!(to_green.0 > 300.0, "the switch follows the release at 5m: {switches:?}");
-    // myapp:2.0 is bad: the burn-rate page and the human switch the selector back.
+    // myapp:2.0 is bad: the SLO page and the human switch the selector back.
     assert!(rows.iter().any(|r| r["reason"] == "Detected"), "{rows:?}");
     let back = switches.iter().find(|(t, m)| *t > to_green.0 && m.contains("blue"));
     assert!(back.is_some(), "no switch back to blue after {to_green:?}: {switches:?}");
