@@ -112,13 +112,16 @@ fn example_resolves_every_value() {
     assert_eq!(s.name, "rolling-bad-release");
     assert_eq!(s.seed, 42);
     assert_eq!(s.replications, 200);
-    assert_eq!(s.duration, 2 * HOUR);
+    assert_eq!(s.duration, 3 * HOUR);
     assert_eq!(s.fidelity, Fidelity::Aggregated);
     assert_eq!(s.tick, SECOND);
     assert_eq!(s.release.workload, "myapp");
     assert_eq!(s.release.from_image, "myapp:1.0");
     assert_eq!(s.release.to_image, "myapp:2.0");
-    assert_eq!(s.release.at, 5 * MINUTE);
+    assert_eq!(s.release.at, HOUR);
+    assert_eq!(s.monitoring.groups.len(), 1);
+    assert_eq!(s.monitoring.action_for("MyappErrorBudgetBurnPage"), crate::telemetry::AlertAction::Page);
+    assert_eq!(s.monitoring.action_for("MyappErrorBudgetBurnTicket"), crate::telemetry::AlertAction::None);
     assert_eq!(s.traffic.rps, 500.0);
     assert_eq!(s.traffic.pattern, RatePattern::Constant);
     assert_eq!(s.traffic.users, 10_000);
@@ -214,7 +217,8 @@ fn every_scenario_file_loads_and_stays_small() {
         }
         let s = load_file(&path, &[]).unwrap_or_else(|e| panic!("{}:\n{e}", path.display()));
         assert!((100..=200).contains(&s.replications), "{}", path.display());
-        assert!(s.duration <= 2 * HOUR, "{}", path.display());
+        // Three hours at most: an hour of Prometheus history before the release, two after.
+        assert!(s.duration <= 3 * HOUR, "{}", path.display());
         assert!(s.release.at < s.duration);
         count += 1;
     }
