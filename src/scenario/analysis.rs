@@ -19,19 +19,24 @@
 //!   an error, and so are two rules with the same text.
 //!
 //! A template is checked on its own when it is read (every field that holds no `{{…}}`), and
-//! again with the arguments of each reference. Only the Prometheus provider is simulated.
+//! again with the arguments of each reference. The Prometheus and Kayenta providers are
+//! simulated; a Kayenta metric names a `rollsim.dev/v1alpha1 CanaryConfig` (see `kayenta.rs`),
+//! and `${scope}` in its templates becomes the first scope's `controlScope.scope` and
+//! `experimentScope.scope`.
 
 use super::decode::{Fields, read_bool, read_choice, read_count, read_string, scalar_text};
 use super::diagnostic::{Pos, Report, did_you_mean, list_all};
+use super::kayenta::CanaryConfigDoc;
 use super::manifests::read_metadata;
 use super::tree::{Node, Value};
 use super::units;
 use crate::controllers::argo::analysis::{
-    AnalysisMetric, AnalysisRunSpec, DEFAULT_CONSECUTIVE_ERROR_LIMIT, MetricProvider, MetricSpec,
+    AnalysisMetric, AnalysisRunSpec, DEFAULT_CONSECUTIVE_ERROR_LIMIT, KayentaMetric, MetricProvider,
+    MetricSpec,
 };
 use crate::controllers::argo::condition::Condition;
 use crate::controllers::argo::spec::pod_template_hash;
-use crate::engine::SimTime;
+use crate::engine::{SECOND, SimTime};
 use crate::telemetry::promql::{self, Query};
 
 /// The metric providers Argo Rollouts has besides Prometheus, for the error message.
@@ -89,7 +94,31 @@ pub(crate) struct RawMetric {
     inconclusive_limit: Option<Text>,
     consecutive_error_limit: Option<Text>,
     consecutive_success_limit: Option<Text>,
-    query: Text,
+    provider: RawProvider,
+}
+
+/// A metric's provider, as written.
+#[derive(Clone, Debug)]
+enum RawProvider {
+    /// `prometheus.query`.
+    Prometheus(Text),
+    Kayenta(Box<RawKayenta>),
+}
+
+/// `provider.kayenta`, as written. Of `scopes`, the first is used; its `start` and `end` are
+/// read and ignored: rollsim samples both scopes from the run's start to each measurement (a
+/// lookback that grows with the run), as [`crate::controllers::argo::analysis::KayentaMetric`]
+/// describes.
+#[derive(Clone, Debug)]
+struct RawKayenta {
+    config: Text,
+    pass: Text,
+    marginal: Text,
+    control: Text,
+    experiment: Text,
+    /// `controlScope.step` and `experimentScope.step`, in seconds.
+    control_step: Text,
+    experiment_step: Text,
 }
 
 /// `spec.args[]` of a template.
@@ -309,7 +338,7 @@ fn read_metric(report: &mut Report, item: &Node, path: &str) -> Option<RawMetric
     let inconclusive_limit = opt_text(report, &mut f, "inconclusiveLimit");
     let consecutive_error_limit = opt_text(report, &mut f, "consecutiveErrorLimit");
     let consecutive_success_limit = opt_text(report, &mut f, "consecutiveSuccessLimit");
-    let query = f
+    let provider = f
         .req_child(report, "provider", "{prometheus: {address: http://prometheus:9090, query: ...}}")
         .and_then(|p| read_provider(report, p));
     f.deny_unknown(report);
@@ -326,28 +355,31 @@ fn read_metric(report: &mut Report, item: &Node, path: &str) -> Option<RawMetric
         inconclusive_limit: inconclusive_limit?,
         consecutive_error_limit: consecutive_error_limit?,
         consecutive_success_limit: consecutive_success_limit?,
-        query: query?,
+        provider: provider?,
     })
 }
 
-/// `provider: {prometheus: {query}}` → the query as written.
-fn read_provider(report: &mut Report, mut p: Fields) -> Option<Text> {
-    let mut prometheus = None;
+/// `provider: {prometheus: {query}}` or `provider: {kayenta: {...}}`, as written.
+fn read_provider(report: &mut Report, mut p: Fields) -> Option<RawProvider> {
+    const SIMULATED: [&str; 2] = ["prometheus", "kayenta"];
     for (key, _) in p.entries() {
         let name = key.key_text();
-        if name == "prometheus" {
+        if SIMULATED.contains(&name) {
             continue;
         }
-        let help = match did_you_mean(name, &["prometheus"]) {
+        let help = match did_you_mean(name, &SIMULATED) {
             Some(guess) => format!("did you mean `{guess}`?"),
             None => format!(
                 "rollsim measures metrics against its simulated Prometheus; write `provider: {{prometheus: \
-                 {{query: ...}}}}` (Argo's other providers: {})",
+                 {{query: ...}}}}` or `provider: {{kayenta: ...}}` (Argo's other providers: {})",
                 list_all(&OTHER_PROVIDERS)
             ),
         };
         report
-            .error(key.pos, format!("metric provider `{name}` is not simulated: only `prometheus` is"))
+            .error(
+                key.pos,
+                format!("metric provider `{name}` is not simulated: only `prometheus` and `kayenta` are"),
+            )
             .label("rollsim cannot measure this provider")
             .help(help);
         return None;
@@ -366,18 +398,76 @@ fn read_provider(report: &mut Report, mut p: Fields) -> Option<Text> {
         let query = prom.req(report, "query", "sum(rate(http_requests_total[5m]))");
         let query = query.and_then(|n| read_text(report, n, "provider.prometheus.query"));
         prom.deny_unknown(report);
-        prometheus = Some(query?);
+        return Some(RawProvider::Prometheus(query?));
     }
-    match prometheus {
-        Some(q) => Some(q),
-        None => {
+    if let Some(k) = p.child(report, "kayenta") {
+        return read_kayenta(report, k).map(|k| RawProvider::Kayenta(Box::new(k)));
+    }
+    report
+        .error(p.at(), "the metric's `provider` names no provider")
+        .label("expected `prometheus:` or `kayenta:` here")
+        .help("write `provider: {prometheus: {address: http://prometheus:9090, query: ...}}`");
+    None
+}
+
+/// `provider.kayenta`: Argo's fields; the accounts and addresses are read and ignored.
+fn read_kayenta(report: &mut Report, mut k: Fields) -> Option<RawKayenta> {
+    for key in
+        ["address", "application", "metricsAccountName", "configurationAccountName", "storageAccountName"]
+    {
+        k.opt(key);
+    }
+    let config = k
+        .req(report, "canaryConfigName", "my-canary-config")
+        .and_then(|n| read_text(report, n, &k.sub("canaryConfigName")));
+    let threshold = k.req_child(report, "threshold", "{pass: 90, marginal: 75}").and_then(|mut t| {
+        let pass = t.req(report, "pass", "90").and_then(|n| read_text(report, n, &t.sub("pass")));
+        let marginal = t.req(report, "marginal", "75").and_then(|n| read_text(report, n, &t.sub("marginal")));
+        t.deny_unknown(report);
+        Some((pass?, marginal?))
+    });
+    let scopes_path = k.sub("scopes");
+    let example =
+        "[{name: default, controlScope: {scope: ..., step: 60}, experimentScope: {scope: ..., step: 60}}]";
+    let scope = k.req(report, "scopes", example).and_then(|n| match &n.value {
+        Value::Seq(items) if !items.is_empty() => {
+            let what = format!("{scopes_path}[0]");
+            let mut s = Fields::new(report, &items[0], items[0].pos, what)?;
+            s.opt("name");
+            let control = s
+                .req_child(report, "controlScope", "{scope: ..., step: 60}")
+                .and_then(|c| read_scope(report, c));
+            let experiment = s
+                .req_child(report, "experimentScope", "{scope: ..., step: 60}")
+                .and_then(|c| read_scope(report, c));
+            s.deny_unknown(report);
+            Some((control?, experiment?))
+        }
+        _ => {
             report
-                .error(p.at(), "the metric's `provider` names no provider")
-                .label("expected `prometheus:` here")
-                .help("write `provider: {prometheus: {address: http://prometheus:9090, query: ...}}`");
+                .error(n.pos, format!("`{scopes_path}` must be a non-empty list, found {}", n.describe()))
+                .label("expected the control and experiment scopes")
+                .help(format!("write `scopes: {example}`"));
             None
         }
+    });
+    k.deny_unknown(report);
+    let (config, (pass, marginal), ((control, control_step), (experiment, experiment_step))) =
+        (config?, threshold?, scope?);
+    Some(RawKayenta { config, pass, marginal, control, experiment, control_step, experiment_step })
+}
+
+/// `{scope, step, region, start, end}` → (scope, step).
+fn read_scope(report: &mut Report, mut s: Fields) -> Option<(Text, Text)> {
+    for key in ["region", "start", "end"] {
+        s.opt(key);
     }
+    let scope = s
+        .req(report, "scope", "app=\"myapp\",rollouts-pod-template-hash=\"{{args.stable-hash}}\"")
+        .and_then(|n| read_text(report, n, &s.sub("scope")));
+    let step = s.req(report, "step", "60").and_then(|n| read_text(report, n, &s.sub("step")));
+    s.deny_unknown(report);
+    Some((scope?, step?))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,6 +482,10 @@ enum Stage<'a> {
         args: &'a [(String, String)],
         /// "Rollout `x`'s `steps[2].analysis`", for messages.
         context: &'a str,
+        /// The CanaryConfigs a `kayenta` provider may name.
+        canary_configs: &'a [CanaryConfigDoc],
+        /// Every document was read (a missing CanaryConfig is reported only then).
+        all_read: bool,
     },
 }
 
@@ -460,7 +554,7 @@ fn substitute(report: &mut Report, t: &Text, what: &str, stage: &Stage) -> Optio
     if !ok {
         return None;
     }
-    let Stage::Resolve { args, context } = stage else {
+    let Stage::Resolve { args, context, .. } = stage else {
         return Some(V::Deferred);
     };
     let mut out = String::new();
@@ -611,9 +705,19 @@ fn build_metric(
     let error_limit = limit(report, m.consecutive_error_limit.as_ref(), "consecutiveErrorLimit", i64::MIN);
     let success_limit =
         limit(report, m.consecutive_success_limit.as_ref(), "consecutiveSuccessLimit", i64::MIN);
-    let query = field(report, Some(&m.query), &at("provider.prometheus.query"), stage, |r, t, v, l| {
-        parse_query(r, t, v, l, &at("provider.prometheus.query"))
-    });
+    let provider = match &m.provider {
+        RawProvider::Prometheus(q) => {
+            match field(report, Some(q), &at("provider.prometheus.query"), stage, |r, t, v, l| {
+                parse_query(r, t, v, l, &at("provider.prometheus.query"))
+            }) {
+                Some(V::Value(query)) => Some(V::Value(MetricProvider::Prometheus { query })),
+                Some(V::Deferred) => Some(V::Deferred),
+                Some(V::Absent) => Some(V::Absent),
+                None => None,
+            }
+        }
+        RawProvider::Kayenta(k) => build_kayenta(report, k, &at, stage),
+    };
     let condition = |report: &mut Report, t: Option<&Text>, key: &str| {
         field(report, t, &at(key), stage, |r, t, v, l| parse_condition(r, t, v, l, &at(key)))
     };
@@ -623,11 +727,11 @@ fn build_metric(
     let (name, interval, initial_delay, count) = (name?, interval?, initial_delay?, count?);
     let (failure_limit, inconclusive_limit, error_limit, success_limit) =
         (failure_limit?, inconclusive_limit?, error_limit?, success_limit?);
-    let (query, success, failure) = (query?, success?, failure?);
+    let (provider, success, failure) = (provider?, success?, failure?);
 
     // The result's shape is known from the query: a number for a scalar, a list otherwise.
     let mut ok = true;
-    if let V::Value(q) = &query {
+    if let V::Value(MetricProvider::Prometheus { query: q }) = &provider {
         for (key, cond, text) in
             [("successCondition", &success, &m.success), ("failureCondition", &failure, &m.failure)]
         {
@@ -680,16 +784,134 @@ fn build_metric(
     if matches!(stage, Stage::Load) {
         return Some(None);
     }
-    let (Some(name), Some(query)) = (name.value(), query.value()) else {
+    let (Some(name), Some(provider)) = (name.value(), provider.value()) else {
         return None;
     };
-    Some(Some(AnalysisMetric {
-        name,
-        spec,
-        success: success.value(),
-        failure: failure.value(),
-        provider: MetricProvider::Prometheus { query },
-    }))
+    Some(Some(AnalysisMetric { name, spec, success: success.value(), failure: failure.value(), provider }))
+}
+
+/// `provider.kayenta` with the arguments substituted, against the CanaryConfig it names.
+fn build_kayenta(
+    report: &mut Report,
+    k: &RawKayenta,
+    at: &dyn Fn(&str) -> String,
+    stage: &Stage,
+) -> Option<V<MetricProvider>> {
+    let text = |report: &mut Report, t: &Text, key: &str| {
+        field(report, Some(t), &at(key), stage, |_, _, v, _| Some(v.to_string()))
+    };
+    let number = |report: &mut Report, t: &Text, key: &str, min: i64| {
+        field(report, Some(t), &at(key), stage, |r, t, v, l| parse_int(r, t, v, l, &at(key), min))
+    };
+    let config = text(report, &k.config, "provider.kayenta.canaryConfigName");
+    let pass = number(report, &k.pass, "provider.kayenta.threshold.pass", 0);
+    let marginal = number(report, &k.marginal, "provider.kayenta.threshold.marginal", 0);
+    let control = text(report, &k.control, "provider.kayenta.scopes[0].controlScope.scope");
+    let experiment = text(report, &k.experiment, "provider.kayenta.scopes[0].experimentScope.scope");
+    let control_step = number(report, &k.control_step, "provider.kayenta.scopes[0].controlScope.step", 1);
+    let experiment_step =
+        number(report, &k.experiment_step, "provider.kayenta.scopes[0].experimentScope.step", 1);
+    let (config, pass, marginal, control, experiment, control_step, experiment_step) =
+        (config?, pass?, marginal?, control?, experiment?, control_step?, experiment_step?);
+    let mut ok = true;
+    if let (V::Value(p), V::Value(m)) = (&pass, &marginal)
+        && !(m <= p && *p <= 100)
+    {
+        report
+            .error(
+                k.marginal.pos,
+                format!(
+                    "{}: marginal {m} and pass {p} are not 0 ≤ marginal ≤ pass ≤ 100",
+                    at("provider.kayenta.threshold")
+                ),
+            )
+            .label("Kayenta scores from 0 to 100")
+            .help("e.g. `threshold: {pass: 90, marginal: 75}`");
+        ok = false;
+    }
+    if let (V::Value(c), V::Value(e)) = (&control_step, &experiment_step)
+        && c != e
+    {
+        report
+            .error(
+                k.experiment_step.pos,
+                format!(
+                    "{}: the control step is {c}s and the experiment step {e}s",
+                    at("provider.kayenta.scopes[0]")
+                ),
+            )
+            .label("rollsim samples both scopes with one step")
+            .help("give `controlScope.step` and `experimentScope.step` the same number of seconds");
+        ok = false;
+    }
+    if !ok {
+        return None;
+    }
+    let Stage::Resolve { context, canary_configs, all_read, .. } = stage else {
+        return Some(V::Deferred);
+    };
+    let (
+        V::Value(config),
+        V::Value(pass),
+        V::Value(marginal),
+        V::Value(control),
+        V::Value(experiment),
+        V::Value(step),
+    ) = (config, pass, marginal, control, experiment, experiment_step)
+    else {
+        return None;
+    };
+    let Some(doc) = canary_configs.iter().find(|c| c.name == config) else {
+        if !*all_read {
+            return None;
+        }
+        let names: Vec<&str> = canary_configs.iter().map(|c| c.name.as_str()).collect();
+        let help = match (names.as_slice(), did_you_mean(&config, &names)) {
+            ([], _) => {
+                "this file has no CanaryConfig: add a `rollsim.dev/v1alpha1 CanaryConfig` document with \
+                        `spec.metrics` in Kayenta's canary-config format"
+                    .to_string()
+            }
+            (_, Some(guess)) => {
+                format!("did you mean `{guess}`? CanaryConfigs in this file: {}", list_all(&names))
+            }
+            _ => format!("CanaryConfigs in this file: {}", list_all(&names)),
+        };
+        report
+            .error(
+                k.config.pos,
+                format!(
+                    "{} names CanaryConfig `{config}`, which is not in this file",
+                    at("provider.kayenta.canaryConfigName")
+                ),
+            )
+            .label("no CanaryConfig with this name")
+            .help(help);
+        return None;
+    };
+    let mut queries = Vec::new();
+    for (metric, template) in doc.config.metrics.iter().zip(&doc.templates) {
+        let what =
+            format!("`customInlineTemplate` of metric `{}` of CanaryConfig `{}`", metric.name, doc.name);
+        let e = super::kayenta::render(report, template, &what, &experiment, context);
+        let c = super::kayenta::render(report, template, &what, &control, context);
+        match (e, c) {
+            (Some(e), Some(c)) => queries.push((e, c)),
+            _ => ok = false,
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let mut judge = doc.config.clone();
+    (judge.pass, judge.marginal) = (pass as f64, marginal as f64);
+    Some(V::Value(MetricProvider::Kayenta(Box::new(KayentaMetric {
+        config: judge,
+        queries,
+        step: step as SimTime * SECOND,
+        pass: pass as f64,
+        marginal: marginal as f64,
+    }))))
 }
 
 /// "AnalysisTemplate `success-rate`".
@@ -927,6 +1149,7 @@ pub(crate) fn resolve_analysis(
     report: &mut Report,
     r: &AnalysisRef,
     templates: &[AnalysisTemplateDoc],
+    canary_configs: &[CanaryConfigDoc],
     ctx: &RolloutContext,
 ) -> Option<AnalysisRunSpec> {
     let first_pos = r.templates[0].pos;
@@ -995,7 +1218,7 @@ pub(crate) fn resolve_analysis(
         return None;
     }
 
-    let stage = Stage::Resolve { args: &args, context: &context };
+    let stage = Stage::Resolve { args: &args, context: &context, canary_configs, all_read: ctx.all_read };
     let mut metrics: Vec<(AnalysisMetric, Pos)> = Vec::new();
     for t in &ordered {
         for m in &t.metrics {

@@ -6,6 +6,7 @@ use super::argo::read_rollout;
 use super::diagnostic::{Pos, Report, ScenarioError, Sources, did_you_mean};
 use super::flagger::{read_canary, read_metric_template};
 use super::istio::{ISTIO_VERSIONS, read_destination_rule, read_virtual_service};
+use super::kayenta::read_canary_config;
 use super::manifests::{read_deployment, read_service};
 use super::model::{Monitoring, Release, Scenario, ServiceManifest, Strategy};
 use super::overrides::{self, Override};
@@ -17,7 +18,7 @@ use std::path::Path;
 
 /// The kinds this version reads, as `(apiVersions, kind)`; the first apiVersion is the
 /// preferred one.
-const SUPPORTED: [(&[&str], &str); 13] = [
+const SUPPORTED: [(&[&str], &str); 14] = [
     (&["apps/v1"], "Deployment"),
     (&["v1"], "Service"),
     (&["argoproj.io/v1alpha1"], "Rollout"),
@@ -31,6 +32,7 @@ const SUPPORTED: [(&[&str], &str); 13] = [
     (&["monitoring.coreos.com/v1"], "ServiceMonitor"),
     (&["monitoring.coreos.com/v1"], "PodMonitor"),
     (&["rollsim.dev/v1alpha1"], "Simulation"),
+    (&["rollsim.dev/v1alpha1"], "CanaryConfig"),
 ];
 
 /// Kinds a release's manifests commonly carry that rollsim does not simulate: documents of
@@ -65,7 +67,7 @@ const IGNORED: &[&str] = &[
 const SUPPORTED_HELP: &str = "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
 AnalysisTemplate and ClusterAnalysisTemplate, networking.istio.io/v1 VirtualService and DestinationRule (also \
 v1beta1, v1alpha3), flagger.app/v1beta1 Canary and MetricTemplate, monitoring.coreos.com/v1 PrometheusRule, \
-ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation";
+ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation and CanaryConfig (a Kayenta canary config)";
 
 const SIMULATION_EXAMPLE: &str = "add a document like:
 ---
@@ -197,6 +199,7 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
         destination_rules: Vec::new(),
         canaries: Vec::new(),
         analysis_templates: Vec::new(),
+        canary_configs: Vec::new(),
         metric_templates: Vec::new(),
         all_read: false,
     };
@@ -224,6 +227,9 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
                 read_analysis_template(report, root, pos, cluster)
                     .map(|t| m.analysis_templates.push(t))
                     .is_some()
+            }
+            "CanaryConfig" => {
+                read_canary_config(report, root, pos).map(|c| m.canary_configs.push(c)).is_some()
             }
             "PrometheusRule" => read_prometheus_rule(report, root, pos).map(|r| rules.push(r)).is_some(),
             "ServiceMonitor" | "PodMonitor" => read_monitor(report, root, pos, object.kind == "PodMonitor")

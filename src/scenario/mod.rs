@@ -30,6 +30,7 @@ mod decode;
 mod diagnostic;
 mod flagger;
 mod istio;
+mod kayenta;
 mod load;
 mod manifests;
 pub mod model;

@@ -37,6 +37,8 @@ pub(crate) struct Manifests {
     pub canaries: Vec<CanaryDoc>,
     /// AnalysisTemplates and ClusterAnalysisTemplates.
     pub analysis_templates: Vec<AnalysisTemplateDoc>,
+    /// Kayenta canary configurations, for `provider.kayenta`.
+    pub canary_configs: Vec<super::kayenta::CanaryConfigDoc>,
     pub metric_templates: Vec<MetricTemplateDoc>,
     /// Every document was read without problems. When not, "X is not in this file" and other
     /// cross-document errors are not reported: the object may be the one that failed.
@@ -593,7 +595,7 @@ fn rollout(
         ..RolloutAnalyses::default()
     };
     for a in &r.analyses {
-        let Some(run) = resolve_analysis(report, a, &m.analysis_templates, &ctx) else {
+        let Some(run) = resolve_analysis(report, a, &m.analysis_templates, &m.canary_configs, &ctx) else {
             ok = false;
             continue;
         };

@@ -962,3 +962,129 @@ fn query_shapes_and_regex_search() {
     assert_eq!(promql::regex_search(".*", ""), Ok(true));
     assert!(promql::regex_search("(lat", "latency").is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Argo's Kayenta provider and the CanaryConfig it names
+
+const KAYENTA: &str = "---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: kayenta
+spec:
+  args:
+  - name: stable-hash
+  - name: canary-hash
+  metrics:
+  - name: canary-judge
+    interval: 5m
+    count: 1
+    provider:
+      kayenta:
+        address: http://kayenta.example:8090
+        application: guestbook
+        canaryConfigName: guestbook-errors
+        metricsAccountName: prometheus
+        configurationAccountName: in-memory
+        storageAccountName: in-memory
+        threshold: {pass: 90, marginal: 75}
+        scopes:
+        - name: default
+          controlScope:
+            scope: app=\"guestbook\",rollouts-pod-template-hash=\"{{args.stable-hash}}\"
+            step: 30
+            start: \"2026-01-01T00:00:00Z\"
+            end: \"2026-01-01T00:10:00Z\"
+          experimentScope:
+            scope: app=\"guestbook\",rollouts-pod-template-hash=\"{{args.canary-hash}}\"
+            step: 30
+---
+apiVersion: rollsim.dev/v1alpha1
+kind: CanaryConfig
+metadata:
+  name: guestbook-errors
+spec:
+  name: guestbook-errors
+  applications: [guestbook]
+  judge: {name: NetflixACAJudge-v1.0, judgeConfigurations: {}}
+  metrics:
+  - name: error-ratio
+    query:
+      type: prometheus
+      serviceType: prometheus
+      customInlineTemplate: \"PromQL:sum(rate(http_requests_total{${scope},status=~\\\"5..\\\"}[1m])) / sum(rate(http_requests_total{${scope}}[1m]))\"
+    groups: [errors]
+    analysisConfigurations:
+      canary:
+        direction: increase
+        critical: true
+        nanStrategy: replace
+        effectSize: {allowedIncrease: 1.1, criticalIncrease: 2}
+        outliers: {strategy: remove, outlierFactor: 2}
+  classifier:
+    groupWeights: {errors: 100}
+";
+
+fn kayenta_rollout() -> String {
+    let text = rollout(KAYENTA);
+    text.replacen(
+        "          - templateName: canary-only\n",
+        "          - templateName: canary-only\n          - templateName: kayenta\n",
+        1,
+    )
+}
+
+#[test]
+fn a_kayenta_provider_loads_its_canary_config() {
+    use crate::controllers::kayenta::{Direction, NanStrategy, Outliers};
+    let s = load(&kayenta_rollout());
+    let run = &rollout_of(&s).analyses.steps[&3];
+    let m = run.metrics.iter().find(|m| m.name == "canary-judge").expect("the kayenta metric");
+    let MetricProvider::Kayenta(k) = &m.provider else { panic!("a Kayenta metric: {m:?}") };
+    assert_eq!((k.pass, k.marginal, k.step), (90.0, 75.0, 30 * SECOND));
+    assert_eq!((k.config.pass, k.config.marginal), (90.0, 75.0));
+    assert_eq!(k.config.group_weights, vec![("errors".to_string(), 100.0)]);
+    let metric = &k.config.metrics[0];
+    assert_eq!((metric.name.as_str(), metric.group.as_str()), ("error-ratio", "errors"));
+    assert_eq!(metric.direction, Direction::Increase);
+    assert!(metric.critical && !metric.must_have_data);
+    assert_eq!(metric.nan_strategy, NanStrategy::Replace);
+    assert_eq!(metric.effect_size.allowed_increase, 1.1);
+    assert_eq!(metric.effect_size.critical_increase, 2.0);
+    assert!(matches!(metric.outliers, Outliers::Remove { factor, .. } if factor == 2.0));
+    let (stable, canary) = (pod_template_hash(DEMO_VERSIONS[1]), pod_template_hash(DEMO_VERSIONS[0]));
+    let (experiment, control) = &k.queries[0];
+    let scope = |hash: &str| format!("app=\"guestbook\",rollouts-pod-template-hash=\"{hash}\"");
+    let expected = |hash: &str| {
+        format!(
+            "sum(rate(http_requests_total{{{},status=~\"5..\"}}[1m])) / sum(rate(http_requests_total{{{}}}[1m]))",
+            scope(hash),
+            scope(hash)
+        )
+    };
+    assert_eq!(experiment.source(), expected(&canary));
+    assert_eq!(control.source(), expected(&stable));
+}
+
+#[test]
+fn kayenta_errors_point_at_the_field() {
+    // A canaryConfigName no CanaryConfig has.
+    let text =
+        kayenta_rollout().replace("canaryConfigName: guestbook-errors", "canaryConfigName: guestbook-error");
+    let d = check_error(
+        &text,
+        "guestbook-error\n",
+        0,
+        "names CanaryConfig `guestbook-error`, which is not in this file",
+    );
+    assert!(d.help.unwrap().contains("did you mean `guestbook-errors`?"));
+
+    // PromQL the simulator cannot parse, at the template.
+    let text = kayenta_rollout().replace("[1m])) / sum", "[1m]) / sum");
+    check_error(&text, "\"PromQL:", 0, "customInlineTemplate");
+
+    // An unknown direction.
+    let text = kayenta_rollout().replace("direction: increase", "direction: increasing");
+    let d = check_error(&text, "increasing", 0, "increasing");
+    assert!(d.help.unwrap().contains("did you mean `increase`?"));
+}
