@@ -485,7 +485,7 @@ fn unknown_kind() {
              AnalysisTemplate and ClusterAnalysisTemplate, networking.istio.io/v1 VirtualService and \
              DestinationRule (also v1beta1, v1alpha3), flagger.app/v1beta1 Canary and MetricTemplate, \
              monitoring.coreos.com/v1 PrometheusRule, ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 \
-             Simulation"
+             Simulation and CanaryConfig (a Kayenta canary config)"
         )
     );
 

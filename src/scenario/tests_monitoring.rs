@@ -664,8 +664,12 @@ fn only_the_prometheus_provider_is_simulated() {
         "      prometheus:\n        query: 0.25\n",
         "      datadog:\n        query: avg:latency{*}\n",
     );
-    let d =
-        check_error(&text, "datadog", 0, "metric provider `datadog` is not simulated: only `prometheus` is");
+    let d = check_error(
+        &text,
+        "datadog",
+        0,
+        "metric provider `datadog` is not simulated: only `prometheus` and `kayenta` are",
+    );
     assert!(d.help.unwrap().contains("provider: {prometheus:"));
 
     let text =
@@ -991,12 +995,12 @@ spec:
         scopes:
         - name: default
           controlScope:
-            scope: app=\"guestbook\",rollouts-pod-template-hash=\"{{args.stable-hash}}\"
+            scope: app=\"guestbook\",rollouts_pod_template_hash=\"{{args.stable-hash}}\"
             step: 30
             start: \"2026-01-01T00:00:00Z\"
             end: \"2026-01-01T00:10:00Z\"
           experimentScope:
-            scope: app=\"guestbook\",rollouts-pod-template-hash=\"{{args.canary-hash}}\"
+            scope: app=\"guestbook\",rollouts_pod_template_hash=\"{{args.canary-hash}}\"
             step: 30
 ---
 apiVersion: rollsim.dev/v1alpha1
@@ -1054,7 +1058,7 @@ fn a_kayenta_provider_loads_its_canary_config() {
     assert!(matches!(metric.outliers, Outliers::Remove { factor, .. } if factor == 2.0));
     let (stable, canary) = (pod_template_hash(DEMO_VERSIONS[1]), pod_template_hash(DEMO_VERSIONS[0]));
     let (experiment, control) = &k.queries[0];
-    let scope = |hash: &str| format!("app=\"guestbook\",rollouts-pod-template-hash=\"{hash}\"");
+    let scope = |hash: &str| format!("app=\"guestbook\",rollouts_pod_template_hash=\"{hash}\"");
     let expected = |hash: &str| {
         format!(
             "sum(rate(http_requests_total{{{},status=~\"5..\"}}[1m])) / sum(rate(http_requests_total{{{}}}[1m]))",
@@ -1080,7 +1084,9 @@ fn kayenta_errors_point_at_the_field() {
     assert!(d.help.unwrap().contains("did you mean `guestbook-errors`?"));
 
     // PromQL the simulator cannot parse, at the template.
-    let text = kayenta_rollout().replace("[1m])) / sum", "[1m]) / sum");
+    let full = kayenta_rollout();
+    let at = full.find("customInlineTemplate").expect("a template");
+    let text = format!("{}{}", &full[..at], full[at..].replacen("[1m])) / sum", "[1m]) / sum", 1));
     check_error(&text, "\"PromQL:", 0, "customInlineTemplate");
 
     // An unknown direction.
