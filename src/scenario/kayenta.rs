@@ -300,10 +300,7 @@ fn read_canary(report: &mut Report, mut c: Fields) -> Option<Canary> {
     }
     if let Some(mut o) = c.child(report, "outliers") {
         let remove = match o.opt("strategy") {
-            Some(n) => match read_choice(report, n, "outlier strategy", &["keep", "remove"]) {
-                Some(s) => Some(s == "remove"),
-                None => None,
-            },
+            Some(n) => read_choice(report, n, "outlier strategy", &["keep", "remove"]).map(|s| s == "remove"),
             None => Some(false),
         };
         let factor = match o.opt("outlierFactor") {
