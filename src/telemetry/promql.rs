@@ -93,6 +93,9 @@ pub struct Store {
     /// Per selector (by its matchers' text): how many series were checked and which matched.
     /// Series are only ever added, so a selector's matches are extended, never redone.
     matches: std::cell::RefCell<HashMap<String, (usize, Vec<usize>)>>,
+    /// Per selector and `by` list: each matching series' group key (its kept labels), in the
+    /// order of `matches`, shared so that aggregating allocates nothing per series.
+    group_keys: std::cell::RefCell<HashMap<String, Vec<std::sync::Arc<Labels>>>>,
 }
 
 impl Store {
@@ -644,12 +647,19 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
             if let Node::Range { func, selector, range } = expr.as_ref()
                 && selector.name_pinned
             {
-                let mut input = Vec::new();
-                range_values(*func, selector, *range, store, at, |labels, v| {
-                    input.push((group_labels_unnamed(grouping, labels), v));
+                let ids = store.selected(selector);
+                let cache_key = format!("{}|{grouping:?}", selector.key);
+                let mut cache = store.group_keys.borrow_mut();
+                let keys = cache.entry(cache_key).or_default();
+                for &i in &ids[keys.len()..] {
+                    keys.push(std::sync::Arc::new(group_labels_unnamed(grouping, &store.series[i].labels)));
+                }
+                let mut input = Vec::with_capacity(ids.len());
+                range_values_indexed(*func, selector, *range, store, at, &ids, |j, v| {
+                    input.push((std::sync::Arc::clone(&keys[j]), v));
                 });
-                let identity = Grouping::Without(Vec::new());
-                return Ok(Value::Vector(aggregate(*op, &identity, input)));
+                let out = aggregate_keyed(*op, input, |key: std::sync::Arc<Labels>| (*key).clone());
+                return Ok(Value::Vector(out));
             }
             let input = vector(eval(expr, store, at)?, "an aggregation")?;
             Value::Vector(aggregate(*op, grouping, input))
@@ -668,20 +678,21 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
     })
 }
 
-/// Calls `f` with each selected series' labels and its range function's value.
-fn range_values(
+/// Each of the series `ids`' range function value, with its position in `ids` (series with
+/// too few samples in the window are skipped).
+fn range_values_indexed(
     func: RangeFunc,
     selector: &Selector,
     range: SimTime,
     store: &Store,
     at: SimTime,
-    mut f: impl FnMut(&Labels, f64),
+    ids: &[usize],
+    mut f: impl FnMut(usize, f64),
 ) {
     let Some(end) = shifted(at, selector.offset) else { return };
     let window = Window::new(end, range);
-    for i in store.selected(selector) {
-        let series = &store.series[i];
-        let samples = window.select(&series.samples);
+    for (j, &i) in ids.iter().enumerate() {
+        let samples = window.select(&store.series[i].samples);
         let value = match func {
             RangeFunc::Rate => rate::extrapolated_rate(samples, window, RateKind::Rate),
             RangeFunc::Increase => rate::extrapolated_rate(samples, window, RateKind::Increase),
@@ -690,7 +701,7 @@ fn range_values(
             RangeFunc::Idelta => rate::idelta(samples),
         };
         if let Some(v) = value {
-            f(&series.labels, v);
+            f(j, v);
         }
     }
 }
@@ -757,9 +768,18 @@ struct Group {
 }
 
 fn aggregate(op: AggOp, grouping: &Grouping, input: Vector) -> Vector {
-    let mut groups: BTreeMap<Labels, Group> = BTreeMap::new();
-    for (labels, v) in input {
-        let key = group_labels(grouping, &labels);
+    aggregate_keyed(op, input.into_iter().map(|(labels, v)| (group_labels(grouping, &labels), v)), |k| k)
+}
+
+/// [`aggregate`] over elements already keyed by their group, in input order; `labels` turns
+/// a group's key into its label set once, at the end.
+fn aggregate_keyed<K: Ord>(
+    op: AggOp,
+    input: impl IntoIterator<Item = (K, f64)>,
+    labels: impl Fn(K) -> Labels,
+) -> Vector {
+    let mut groups: BTreeMap<K, Group> = BTreeMap::new();
+    for (key, v) in input {
         match groups.get_mut(&key) {
             None => {
                 groups.insert(key, Group { sum: v, c: 0.0, count: 1, min: v, max: v, mean: None });
@@ -797,7 +817,8 @@ fn aggregate(op: AggOp, grouping: &Grouping, input: Vector) -> Vector {
     }
     groups
         .into_iter()
-        .map(|(labels, g)| {
+        .map(|(key, g)| {
+            let labels = labels(key);
             let n = g.count as f64;
             let v = match op {
                 AggOp::Sum => g.sum + g.c,
