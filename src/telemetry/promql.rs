@@ -611,23 +611,10 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
         Node::Instant(sel) => Value::Vector(instant_selector(sel, store, at)),
         Node::Range { func, selector, range } => {
             let mut out = Vec::new();
-            if let Some(end) = shifted(at, selector.offset) {
-                let window = Window::new(end, *range);
-                for i in store.selected(selector) {
-                    let series = &store.series[i];
-                    let samples = window.select(&series.samples);
-                    let value = match func {
-                        RangeFunc::Rate => rate::extrapolated_rate(samples, window, RateKind::Rate),
-                        RangeFunc::Increase => rate::extrapolated_rate(samples, window, RateKind::Increase),
-                        RangeFunc::Delta => rate::extrapolated_rate(samples, window, RateKind::Delta),
-                        RangeFunc::Irate => rate::irate(samples),
-                        RangeFunc::Idelta => rate::idelta(samples),
-                    };
-                    if let Some(v) = value {
-                        out.push((without_name(series.labels.clone()), v));
-                    }
-                }
-            }
+            let ids = store.selected(selector);
+            range_values_indexed(*func, selector, *range, store, at, &ids, |j, v| {
+                out.push((without_name(store.series[ids[j]].labels.clone()), v));
+            });
             if !selector.name_pinned {
                 check_unique(&out)?;
             }
