@@ -22,8 +22,6 @@ pub(super) struct Monitor {
     notified: Vec<bool>,
     /// Firing transitions, over all alerts.
     pub(super) alerts_fired: u64,
-    /// Per alerting rule: the value of its compared side at its last evaluation (timeline).
-    pub(super) last_values: Vec<f64>,
 }
 
 /// Every query the scenario's monitoring and analyses run.
@@ -92,7 +90,6 @@ impl Monitor {
             scrape_at: None,
             notified: vec![false; n_alerts],
             alerts_fired: 0,
-            last_values: vec![f64::NAN; n_alerts],
         })
     }
 }
@@ -227,7 +224,7 @@ impl World<'_> {
         m.rules.evaluate_due(now, &mut m.prom.store, &mut changes);
         if self.collect.timeline {
             let time_s = (i128::from(now) - i128::from(self.sc.release.at)) as f64 / SECOND as f64;
-            for (a, info) in m.rules.alerts().iter().enumerate() {
+            for info in m.rules.alerts() {
                 // Only the alerts of the groups that just evaluated.
                 let Some((lhs, _, threshold)) = &info.threshold else { continue };
                 if !m.rules.evaluated_at(info.group, now) {
@@ -240,7 +237,6 @@ impl World<'_> {
                     }
                     Err(_) => f64::NAN,
                 };
-                m.last_values[a] = value;
                 self.timeline.push(TimelineRow {
                     time_s,
                     version: info.object.clone(),
