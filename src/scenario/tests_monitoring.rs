@@ -28,46 +28,7 @@ spec:
     )
 }
 
-fn load(text: &str) -> Scenario {
-    match load_str("t.yaml", text, &[]) {
-        Ok(s) => s,
-        Err(e) => panic!("does not load:\n{e}\n---\n{text}"),
-    }
-}
-
-fn errors(text: &str) -> Vec<Diagnostic> {
-    match load_str("t.yaml", text, &[]) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e.diagnostics,
-    }
-}
-
-/// 1-based line and column of the `nth` (0-based) occurrence of `needle` in `text`.
-fn pos_of(text: &str, needle: &str, nth: usize) -> (usize, usize) {
-    let offset =
-        text.match_indices(needle).nth(nth).unwrap_or_else(|| panic!("`{needle}` #{nth} not in text")).0;
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().unwrap().chars().count() + 1;
-    (line, column)
-}
-
-/// Asserts exactly one diagnostic, at the `nth` occurrence of `at`, containing `message`, with a
-/// help line.
-fn check_error(text: &str, at: &str, nth: usize, message: &str) -> Diagnostic {
-    let diags = errors(text);
-    let (line, column) = pos_of(text, at, nth);
-    let all: Vec<String> = diags.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect();
-    assert_eq!(diags.len(), 1, "expected one diagnostic at {line}:{column}, got:\n{}", all.join("\n"));
-    let d = &diags[0];
-    assert!(
-        (d.line, d.column) == (line, column) && d.message.contains(message),
-        "expected {line}:{column} containing {message:?}; got:\n{}",
-        all.join("\n")
-    );
-    assert!(d.help.is_some(), "no help line: {d}");
-    d.clone()
-}
+use super::tests_release::{check_error, errors, load, pos_of};
 
 // ---------------------------------------------------------------------------------------------
 // A Deployment release with Prometheus rules

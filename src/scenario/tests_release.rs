@@ -29,14 +29,14 @@ spec:
     )
 }
 
-fn load(text: &str) -> Scenario {
+pub(super) fn load(text: &str) -> Scenario {
     match load_str("t.yaml", text, &[]) {
         Ok(s) => s,
         Err(e) => panic!("does not load:\n{e}\n---\n{text}"),
     }
 }
 
-fn errors(text: &str) -> Vec<Diagnostic> {
+pub(super) fn errors(text: &str) -> Vec<Diagnostic> {
     match load_str("t.yaml", text, &[]) {
         Ok(_) => panic!("expected an error for:\n{text}"),
         Err(e) => e.diagnostics,
@@ -44,7 +44,7 @@ fn errors(text: &str) -> Vec<Diagnostic> {
 }
 
 /// 1-based line and column of the `nth` (0-based) occurrence of `needle` in `text`.
-fn pos_of(text: &str, needle: &str, nth: usize) -> (usize, usize) {
+pub(super) fn pos_of(text: &str, needle: &str, nth: usize) -> (usize, usize) {
     let offset =
         text.match_indices(needle).nth(nth).unwrap_or_else(|| panic!("`{needle}` #{nth} not in text")).0;
     let before = &text[..offset];
@@ -54,7 +54,7 @@ fn pos_of(text: &str, needle: &str, nth: usize) -> (usize, usize) {
 }
 
 /// Asserts exactly one diagnostic, at the `nth` occurrence of `at`, containing `message`.
-fn check_error(text: &str, at: &str, nth: usize, message: &str) -> Diagnostic {
+pub(super) fn check_error(text: &str, at: &str, nth: usize, message: &str) -> Diagnostic {
     let diags = errors(text);
     let (line, column) = pos_of(text, at, nth);
     let all: Vec<String> = diags.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect();
