@@ -26,6 +26,7 @@
 //! `@`, string literals, `group_left`/`group_right`, `atan2`, `fill` modifiers, `or` inside
 //! label matchers, native histograms, staleness markers, and PromQL's annotations (warnings).
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -79,6 +80,9 @@ fn no_subqueries<T>() -> Result<T, PromqlError> {
 pub struct Series {
     pub labels: Labels,
     pub samples: Vec<Sample>,
+    /// The index of the latest sample below the one before it (a counter reset), or 0 if
+    /// there is none: a window that starts at or after it holds no reset.
+    last_reset: usize,
 }
 
 /// Index of a series in a [`Store`].
@@ -89,13 +93,36 @@ pub struct SeriesId(usize);
 #[derive(Clone, Debug, Default)]
 pub struct Store {
     series: Vec<Series>,
-    index: BTreeMap<Labels, SeriesId>,
+    index: HashMap<Labels, SeriesId>,
     /// Per selector (by its matchers' text): how many series were checked and which matched.
     /// Series are only ever added, so a selector's matches are extended, never redone.
-    matches: std::cell::RefCell<HashMap<String, (usize, Vec<usize>)>>,
-    /// Per selector and `by` list: each matching series' group key (its kept labels), in the
-    /// order of `matches`, shared so that aggregating allocates nothing per series.
-    group_keys: std::cell::RefCell<HashMap<String, Vec<std::sync::Arc<Labels>>>>,
+    matches: RefCell<HashMap<String, Matched>>,
+    /// Per range selector (matchers, range and offset): where each matching series' window
+    /// began at the last evaluation, so that the next one, usually a scrape interval later,
+    /// steps forward from there instead of searching.
+    cursors: RefCell<HashMap<String, Vec<u32>>>,
+    /// Per selector and grouping: each matching series' group, so that aggregating compares
+    /// no labels and allocates nothing per series.
+    groups: RefCell<HashMap<String, Groups>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Matched {
+    checked: usize,
+    ids: Vec<usize>,
+}
+
+/// The groups of an aggregation over one selector's series.
+#[derive(Clone, Debug, Default)]
+struct Groups {
+    /// The group of each matching series, in the order of [`Matched::ids`].
+    of: Vec<u32>,
+    /// Each group's labels, in the order the groups were met.
+    labels: Vec<Labels>,
+    /// Each group's index in `labels`.
+    index: BTreeMap<Labels, u32>,
+    /// The groups in the order of their labels (the order of the result).
+    sorted: Vec<u32>,
 }
 
 impl Store {
@@ -105,23 +132,31 @@ impl Store {
 
     /// The series with these labels, created empty if it does not exist yet.
     pub fn series_id(&mut self, labels: Labels) -> SeriesId {
+        self.series_id_with_capacity(labels, 0)
+    }
+
+    /// [`Store::series_id`], with room for `capacity` samples if the series is new.
+    pub fn series_id_with_capacity(&mut self, labels: Labels, capacity: usize) -> SeriesId {
         if let Some(&id) = self.index.get(&labels) {
             return id;
         }
         let id = SeriesId(self.series.len());
-        self.series.push(Series { labels: labels.clone(), samples: Vec::new() });
+        let samples = Vec::with_capacity(capacity);
+        self.series.push(Series { labels: labels.clone(), samples, last_reset: 0 });
         self.index.insert(labels, id);
         id
     }
 
     /// Appends a sample; samples of one series must come in strictly increasing time order.
     pub fn push(&mut self, id: SeriesId, sample: Sample) {
-        let samples = &mut self.series[id.0].samples;
-        assert!(
-            samples.last().is_none_or(|last| last.t < sample.t),
-            "samples must be appended in time order"
-        );
-        samples.push(sample);
+        let series = &mut self.series[id.0];
+        if let Some(last) = series.samples.last() {
+            assert!(last.t < sample.t, "samples must be appended in time order");
+            if sample.v < last.v {
+                series.last_reset = series.samples.len();
+            }
+        }
+        series.samples.push(sample);
     }
 
     /// Appends `v` at `t` to the series with `labels`, creating it if needed.
@@ -139,15 +174,23 @@ impl Store {
 
     /// The series `sel` selects, from the cache, checking only series added since.
     fn selected(&self, sel: &Selector) -> Vec<usize> {
+        self.with_selected(sel, <[usize]>::to_vec)
+    }
+
+    /// Calls `f` with the series `sel` selects, brought up to date.
+    fn with_selected<T>(&self, sel: &Selector, f: impl FnOnce(&[usize]) -> T) -> T {
         let mut cache = self.matches.borrow_mut();
-        let (checked, ids) = cache.entry(sel.key.clone()).or_insert_with(|| (0, Vec::new()));
-        for (i, s) in self.series.iter().enumerate().skip(*checked) {
+        if !cache.contains_key(&sel.key) {
+            cache.insert(sel.key.clone(), Matched::default());
+        }
+        let m = cache.get_mut(&sel.key).expect("just inserted");
+        for (i, s) in self.series.iter().enumerate().skip(m.checked) {
             if matches(&sel.matchers, &s.labels) {
-                ids.push(i);
+                m.ids.push(i);
             }
         }
-        *checked = self.series.len();
-        ids.clone()
+        m.checked = self.series.len();
+        f(&m.ids)
     }
 
     pub fn get(&self, id: SeriesId) -> &Series {
@@ -271,9 +314,25 @@ struct Binary {
 enum Node {
     Number(f64),
     Instant(Selector),
-    Range { func: RangeFunc, selector: Selector, range: SimTime },
-    Aggregate { op: AggOp, grouping: Grouping, expr: Box<Node> },
-    HistogramQuantile { phi: Box<Node>, expr: Box<Node> },
+    /// `cursor` keys the store's window cursors: the selector, range and offset.
+    Range {
+        func: RangeFunc,
+        selector: Selector,
+        range: SimTime,
+        cursor: String,
+    },
+    /// `groups` keys the store's group cache: the selector (when `expr` is a range function
+    /// of one) and the grouping.
+    Aggregate {
+        op: AggOp,
+        grouping: Grouping,
+        expr: Box<Node>,
+        groups: String,
+    },
+    HistogramQuantile {
+        phi: Box<Node>,
+        expr: Box<Node>,
+    },
     Negate(Box<Node>),
     Binary(Box<Binary>),
 }
@@ -367,7 +426,9 @@ fn lower(expr: &Expr) -> Result<Node, PromqlError> {
                                     "a range selector needs a positive range".into(),
                                 ));
                             }
-                            Node::Range { func, selector: selector(&m.vs)?, range }
+                            let selector = selector(&m.vs)?;
+                            let cursor = format!("{}|{range}|{}", selector.key, selector.offset);
+                            Node::Range { func, selector, range, cursor }
                         }
                         Expr::Subquery(_) => return no_subqueries(),
                         _ => return Err(PromqlError::Parse(format!("`{name}` expects a range selector"))),
@@ -399,7 +460,12 @@ fn lower(expr: &Expr) -> Result<Node, PromqlError> {
                 Some(m @ LabelModifier::Include(_)) => Grouping::By(label_list(m)),
                 Some(m @ LabelModifier::Exclude(_)) => Grouping::Without(label_list(m)),
             };
-            Node::Aggregate { op, grouping, expr: Box::new(lower(&agg.expr)?) }
+            let expr = Box::new(lower(&agg.expr)?);
+            let groups = match expr.as_ref() {
+                Node::Range { selector, .. } => format!("{}|{grouping:?}", selector.key),
+                _ => String::new(),
+            };
+            Node::Aggregate { op, grouping, expr, groups }
         }
         Expr::Binary(b) => {
             let op = match b.op.to_string().to_lowercase().as_str() {
@@ -609,11 +675,10 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
     Ok(match node {
         Node::Number(v) => Value::Scalar(*v),
         Node::Instant(sel) => Value::Vector(instant_selector(sel, store, at)),
-        Node::Range { func, selector, range } => {
+        Node::Range { func, selector, range, cursor } => {
             let mut out = Vec::new();
-            let ids = store.selected(selector);
-            range_values_indexed(*func, selector, *range, store, at, &ids, |j, v| {
-                out.push((without_name(store.series[ids[j]].labels.clone()), v));
+            range_values(*func, selector, *range, cursor, store, at, |_, i, v| {
+                out.push((without_name(store.series[i].labels.clone()), v));
             });
             if !selector.name_pinned {
                 check_unique(&out)?;
@@ -628,24 +693,30 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
                 Value::Vector(out)
             }
         },
-        Node::Aggregate { op, grouping, expr } => {
+        Node::Aggregate { op, grouping, expr, groups } => {
             // `sum(rate(x[5m]))`, `sum by (le) (rate(…))`: the common shape. Each series'
-            // value goes straight into its group, without copying its whole label set.
-            if let Node::Range { func, selector, range } = expr.as_ref()
+            // value goes straight into its group, known by index, without touching its labels.
+            if let Node::Range { func, selector, range, cursor } = expr.as_ref()
                 && selector.name_pinned
             {
-                let ids = store.selected(selector);
-                let cache_key = format!("{}|{grouping:?}", selector.key);
-                let mut cache = store.group_keys.borrow_mut();
-                let keys = cache.entry(cache_key).or_default();
-                for &i in &ids[keys.len()..] {
-                    keys.push(std::sync::Arc::new(group_labels_unnamed(grouping, &store.series[i].labels)));
+                let mut cache = store.groups.borrow_mut();
+                if !cache.contains_key(groups) {
+                    cache.insert(groups.clone(), Groups::default());
                 }
-                let mut input = Vec::with_capacity(ids.len());
-                range_values_indexed(*func, selector, *range, store, at, &ids, |j, v| {
-                    input.push((std::sync::Arc::clone(&keys[j]), v));
+                let g = cache.get_mut(groups).expect("just inserted");
+                store.with_selected(selector, |ids| g.extend(grouping, &store.series, &ids[g.of.len()..]));
+                let mut acc: Vec<Group> = Vec::with_capacity(g.labels.len());
+                acc.resize_with(g.labels.len(), Group::default);
+                range_values(*func, selector, *range, cursor, store, at, |j, _, v| {
+                    acc[g.of[j] as usize].add(*op, v);
                 });
-                let out = aggregate_keyed(*op, input, |key: std::sync::Arc<Labels>| (*key).clone());
+                let out = g
+                    .sorted
+                    .iter()
+                    .map(|&k| (k as usize, &acc[k as usize]))
+                    .filter(|(_, acc)| acc.count > 0)
+                    .map(|(k, acc)| (g.labels[k].clone(), acc.value(*op)))
+                    .collect();
                 return Ok(Value::Vector(out));
             }
             let input = vector(eval(expr, store, at)?, "an aggregation")?;
@@ -665,32 +736,83 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
     })
 }
 
-/// Each of the series `ids`' range function value, with its position in `ids` (series with
-/// too few samples in the window are skipped).
-fn range_values_indexed(
+/// Each series `selector` selects: its range function value, with its position among the
+/// selected series and its index in the store (series with too few samples in the window are
+/// skipped).
+fn range_values(
     func: RangeFunc,
     selector: &Selector,
     range: SimTime,
+    cursor_key: &str,
     store: &Store,
     at: SimTime,
-    ids: &[usize],
-    mut f: impl FnMut(usize, f64),
+    mut f: impl FnMut(usize, usize, f64),
 ) {
     let Some(end) = shifted(at, selector.offset) else { return };
     let window = Window::new(end, range);
-    for (j, &i) in ids.iter().enumerate() {
-        let samples = window.select(&store.series[i].samples);
-        let value = match func {
-            RangeFunc::Rate => rate::extrapolated_rate(samples, window, RateKind::Rate),
-            RangeFunc::Increase => rate::extrapolated_rate(samples, window, RateKind::Increase),
-            RangeFunc::Delta => rate::extrapolated_rate(samples, window, RateKind::Delta),
-            RangeFunc::Irate => rate::irate(samples),
-            RangeFunc::Idelta => rate::idelta(samples),
-        };
-        if let Some(v) = value {
-            f(j, v);
+    let mut cursors = store.cursors.borrow_mut();
+    if !cursors.contains_key(cursor_key) {
+        cursors.insert(cursor_key.to_string(), Vec::new());
+    }
+    let cursors = cursors.get_mut(cursor_key).expect("just inserted");
+    store.with_selected(selector, |ids| {
+        cursors.resize(ids.len(), 0);
+        for (j, &i) in ids.iter().enumerate() {
+            let series = &store.series[i];
+            let (first, last) = window_bounds(&series.samples, window, &mut cursors[j]);
+            let samples = &series.samples[first..last];
+            let kind = match func {
+                RangeFunc::Rate => RateKind::Rate,
+                RangeFunc::Increase => RateKind::Increase,
+                RangeFunc::Delta => RateKind::Delta,
+                RangeFunc::Irate | RangeFunc::Idelta => {
+                    let value =
+                        if func == RangeFunc::Irate { rate::irate(samples) } else { rate::idelta(samples) };
+                    if let Some(v) = value {
+                        f(j, i, v);
+                    }
+                    continue;
+                }
+            };
+            // The latest reset lies before the window: no sample in it is below the one
+            // before, and only the outer two need reading.
+            let value = if series.last_reset <= first {
+                rate::extrapolated_rate_without_resets(samples, window, kind)
+            } else {
+                rate::extrapolated_rate(samples, window, kind)
+            };
+            if let Some(v) = value {
+                f(j, i, v);
+            }
+        }
+    });
+}
+
+/// The samples of `samples` in `window`, as `first..last`: what [`Window::select`] picks,
+/// found by stepping `cursor` (the window's first sample at the last evaluation) forward
+/// when the window moved forward by a few samples, and by searching otherwise.
+fn window_bounds(samples: &[Sample], window: Window, cursor: &mut u32) -> (usize, usize) {
+    let before = |s: &Sample| s.t + window.range <= window.end;
+    let mut first = *cursor as usize;
+    if first > samples.len() || (first > 0 && !before(&samples[first - 1])) {
+        first = samples.partition_point(before);
+    } else {
+        let mut steps = 0;
+        while first < samples.len() && before(&samples[first]) {
+            first += 1;
+            steps += 1;
+            if steps == 4 {
+                first += samples[first..].partition_point(before);
+                break;
+            }
         }
     }
+    *cursor = first as u32;
+    let last = match samples.last() {
+        Some(s) if s.t <= window.end => samples.len(),
+        _ => samples.partition_point(|s| s.t <= window.end),
+    };
+    (first, last.max(first))
 }
 
 /// A series' group key once a range function has dropped its name.
@@ -744,6 +866,7 @@ fn group_labels(grouping: &Grouping, labels: &Labels) -> Labels {
     }
 }
 
+#[derive(Clone, Debug, Default)]
 struct Group {
     sum: f64,
     c: f64,
@@ -754,72 +877,88 @@ struct Group {
     mean: Option<(f64, f64)>,
 }
 
-fn aggregate(op: AggOp, grouping: &Grouping, input: Vector) -> Vector {
-    aggregate_keyed(op, input.into_iter().map(|(labels, v)| (group_labels(grouping, &labels), v)), |k| k)
-}
-
-/// [`aggregate`] over elements already keyed by their group, in input order; `labels` turns
-/// a group's key into its label set once, at the end.
-fn aggregate_keyed<K: Ord>(
-    op: AggOp,
-    input: impl IntoIterator<Item = (K, f64)>,
-    labels: impl Fn(K) -> Labels,
-) -> Vector {
-    let mut groups: BTreeMap<K, Group> = BTreeMap::new();
-    for (key, v) in input {
-        match groups.get_mut(&key) {
-            None => {
-                groups.insert(key, Group { sum: v, c: 0.0, count: 1, min: v, max: v, mean: None });
-            }
-            Some(g) => {
-                g.count += 1;
-                let n = g.count as f64;
-                if op == AggOp::Avg {
-                    // Prometheus's `avg`: a Kahan sum until it overflows, then an incremental
-                    // mean (which cannot overflow for finite inputs).
-                    if g.mean.is_none() {
-                        let (sum, c) = kahan_inc(v, g.sum, g.c);
-                        if sum.is_infinite() {
-                            g.mean = Some((g.sum / (n - 1.0), g.c / (n - 1.0)));
-                        } else {
-                            (g.sum, g.c) = (sum, c);
-                        }
-                    }
-                    if let Some((mean, c)) = g.mean {
-                        let q = (n - 1.0) / n;
-                        g.mean = Some(kahan_inc(v / n, q * mean, q * c));
-                    }
+impl Group {
+    /// Adds one element's value, as Prometheus's aggregation does, in input order.
+    fn add(&mut self, op: AggOp, v: f64) {
+        if self.count == 0 {
+            *self = Group { sum: v, c: 0.0, count: 1, min: v, max: v, mean: None };
+            return;
+        }
+        self.count += 1;
+        let n = self.count as f64;
+        if op == AggOp::Avg {
+            // Prometheus's `avg`: a Kahan sum until it overflows, then an incremental mean
+            // (which cannot overflow for finite inputs).
+            if self.mean.is_none() {
+                let (sum, c) = kahan_inc(v, self.sum, self.c);
+                if sum.is_infinite() {
+                    self.mean = Some((self.sum / (n - 1.0), self.c / (n - 1.0)));
                 } else {
-                    (g.sum, g.c) = kahan_inc(v, g.sum, g.c);
-                }
-                // A NaN is replaced by any later number.
-                if g.max < v || g.max.is_nan() {
-                    g.max = v;
-                }
-                if g.min > v || g.min.is_nan() {
-                    g.min = v;
+                    (self.sum, self.c) = (sum, c);
                 }
             }
+            if let Some((mean, c)) = self.mean {
+                let q = (n - 1.0) / n;
+                self.mean = Some(kahan_inc(v / n, q * mean, q * c));
+            }
+        } else {
+            (self.sum, self.c) = kahan_inc(v, self.sum, self.c);
+        }
+        // A NaN is replaced by any later number.
+        if self.max < v || self.max.is_nan() {
+            self.max = v;
+        }
+        if self.min > v || self.min.is_nan() {
+            self.min = v;
         }
     }
-    groups
-        .into_iter()
-        .map(|(key, g)| {
-            let labels = labels(key);
-            let n = g.count as f64;
-            let v = match op {
-                AggOp::Sum => g.sum + g.c,
-                AggOp::Avg => match g.mean {
-                    Some((mean, c)) => mean + c,
-                    None => g.sum / n + g.c / n,
-                },
-                AggOp::Min => g.min,
-                AggOp::Max => g.max,
-                AggOp::Count => n,
+
+    fn value(&self, op: AggOp) -> f64 {
+        let n = self.count as f64;
+        match op {
+            AggOp::Sum => self.sum + self.c,
+            AggOp::Avg => match self.mean {
+                Some((mean, c)) => mean + c,
+                None => self.sum / n + self.c / n,
+            },
+            AggOp::Min => self.min,
+            AggOp::Max => self.max,
+            AggOp::Count => n,
+        }
+    }
+}
+
+impl Groups {
+    /// Puts the newly matched series `ids` in their groups (new groups are added, and the
+    /// order of all is updated).
+    fn extend(&mut self, grouping: &Grouping, series: &[Series], ids: &[usize]) {
+        if ids.is_empty() {
+            return;
+        }
+        for &i in ids {
+            let key = group_labels_unnamed(grouping, &series[i].labels);
+            let k = match self.index.get(&key) {
+                Some(&k) => k,
+                None => {
+                    let k = self.labels.len() as u32;
+                    self.index.insert(key.clone(), k);
+                    self.labels.push(key);
+                    k
+                }
             };
-            (labels, v)
-        })
-        .collect()
+            self.of.push(k);
+        }
+        self.sorted = (0..self.labels.len() as u32).collect();
+        self.sorted.sort_by(|&a, &b| self.labels[a as usize].cmp(&self.labels[b as usize]));
+    }
+}
+
+fn aggregate(op: AggOp, grouping: &Grouping, input: Vector) -> Vector {
+    let mut groups: BTreeMap<Labels, Group> = BTreeMap::new();
+    for (labels, v) in input {
+        groups.entry(group_labels(grouping, &labels)).or_default().add(op, v);
+    }
+    groups.into_iter().map(|(labels, g)| (labels, g.value(op))).collect()
 }
 
 /// Prometheus's `smallDeltaTolerance`.

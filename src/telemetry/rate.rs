@@ -92,12 +92,6 @@ pub fn extrapolated_rate(samples: &[Sample], window: Window, kind: RateKind) -> 
         [first, .., last] => (*first, *last),
         _ => return None,
     };
-    assert!(samples.windows(2).all(|w| w[0].t < w[1].t), "samples must be in strictly increasing time order");
-    assert!(
-        window.contains(first.t) && window.contains(last.t),
-        "samples must lie in the window (end − range, end]"
-    );
-
     let mut result = last.v - first.v;
     if kind.is_counter() {
         for w in samples.windows(2) {
@@ -106,12 +100,38 @@ pub fn extrapolated_rate(samples: &[Sample], window: Window, kind: RateKind) -> 
             }
         }
     }
+    Some(extrapolate(first, last, samples.len(), result, window, kind))
+}
+
+/// [`extrapolated_rate`] of samples the caller knows hold no counter reset (no value below
+/// the one before it): only the outer two samples are read. The result is the same, bit for
+/// bit, as the scan would give.
+pub fn extrapolated_rate_without_resets(samples: &[Sample], window: Window, kind: RateKind) -> Option<f64> {
+    let (first, last) = match samples {
+        [first, .., last] => (*first, *last),
+        _ => return None,
+    };
+    debug_assert!(
+        !kind.is_counter() || !samples.windows(2).any(|w| w[1].v < w[0].v),
+        "the caller promised no counter reset"
+    );
+    Some(extrapolate(first, last, samples.len(), last.v - first.v, window, kind))
+}
+
+/// The extrapolation step of `extrapolatedRate`: `result` is the (reset-corrected) change
+/// from `first` to `last`, over `n` samples in the window.
+fn extrapolate(first: Sample, last: Sample, n: usize, result: f64, window: Window, kind: RateKind) -> f64 {
+    debug_assert!(first.t < last.t, "samples must be in strictly increasing time order");
+    assert!(
+        window.contains(first.t) && window.contains(last.t),
+        "samples must lie in the window (end − range, end]"
+    );
 
     // Gaps between the outer samples and the window's edges, and the span the samples cover.
     let mut to_start = seconds(first.t + window.range - window.end);
     let mut to_end = seconds(window.end - last.t);
     let sampled = seconds(last.t - first.t);
-    let average_interval = sampled / (samples.len() - 1) as f64;
+    let average_interval = sampled / (n - 1) as f64;
 
     // A gap up to 10% longer than the average interval is extrapolated all the way to the
     // edge; a longer one means the series starts (or ends) inside the window, so only half
@@ -136,7 +156,7 @@ pub fn extrapolated_rate(samples: &[Sample], window: Window, kind: RateKind) -> 
     if kind == RateKind::Rate {
         factor /= window.range_seconds();
     }
-    Some(result * factor)
+    result * factor
 }
 
 /// `irate`: the per-second increase between the last two samples. After a counter reset

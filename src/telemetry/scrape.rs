@@ -120,7 +120,7 @@ impl Families {
 }
 
 /// Who a target is: its pod's name and labels, and the names its sidecar reports.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct TargetInfo {
     /// `metadata.name` of the pod.
     pub pod: String,
@@ -222,6 +222,10 @@ pub struct Prometheus {
     layout: Layout,
     rng: SimRng,
     probabilities: Vec<f64>,
+    /// When the replication ends: a new series gets room for every scrape until then.
+    horizon: SimTime,
+    /// The scrape in progress.
+    now: SimTime,
 }
 
 impl Prometheus {
@@ -265,7 +269,16 @@ impl Prometheus {
             istio_index,
             layout: Layout::new(),
             rng,
+            horizon: 0,
+            now: 0,
         }
+    }
+
+    /// Scrapes end at `end`: each new series reserves room for its samples until then, so
+    /// that appending never moves them.
+    pub fn with_horizon(mut self, end: SimTime) -> Self {
+        self.horizon = end;
+        self
     }
 
     pub fn families(&self) -> Families {
@@ -347,6 +360,7 @@ impl Prometheus {
         mut snapshot: impl FnMut(u32) -> PodSnapshot,
         mut latency: impl FnMut(u32, SimTime) -> (LatencyModel, bool),
     ) {
+        self.now = now;
         for pod in 0..self.targets.len() {
             let due = matches!(&self.targets[pod], Some(t) if !t.gone && t.next == now);
             if !due {
@@ -532,7 +546,8 @@ impl Prometheus {
         match t.series[i] {
             Some(id) => id,
             None => {
-                let id = self.store.series_id(make(self));
+                let capacity = (self.horizon.saturating_sub(self.now) / self.interval) as usize + 1;
+                let id = self.store.series_id_with_capacity(make(self), capacity);
                 t.series[i] = Some(id);
                 id
             }
@@ -552,7 +567,7 @@ impl Prometheus {
             l.insert(METRIC_NAME.into(), name.into());
             l
         };
-        let info = t.info.clone();
+        let info = std::mem::take(&mut t.info);
         let c = count as f64;
         if self.families.http_total {
             let id = self.series(t, s, lay.http_total, |me| http(me, &info, HTTP_REQUESTS_TOTAL));
@@ -609,6 +624,7 @@ impl Prometheus {
                 self.series(t, s, lay.istio_count, |me| istio(me, &info, &format!("{ISTIO_DURATION}_count")));
             self.store.push(id, Sample::new(now, c));
         }
+        t.info = info;
     }
 }
 

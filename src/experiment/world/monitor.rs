@@ -82,7 +82,8 @@ impl Monitor {
             .collect();
         let rules = RuleEngine::new(&m.groups, &offsets, 0);
         let n_alerts = rules.alerts().len();
-        let prom = Prometheus::new(families, m.counters, m.scrape_interval, m.scrape_offset, rng);
+        let prom = Prometheus::new(families, m.counters, m.scrape_interval, m.scrape_offset, rng)
+            .with_horizon(sc.duration);
         Some(Monitor {
             prom,
             rules,

@@ -900,3 +900,106 @@ fn the_load_notation_expands_as_promqltest_does() {
     assert_eq!(expand("_"), vec![None]);
     assert!(expand("NaN")[0].unwrap().is_nan());
 }
+
+/// Counters that start at different times, skip scrapes and reset, on a 15 s grid.
+fn random_counters(rng: &mut crate::engine::SimRng) -> Store {
+    let mut store = Store::new();
+    for s in 0..12 {
+        let labels = parse_labels(&format!(r#"x{{g="{}", s="{s}"}}"#, s % 3));
+        let id = store.series_id(labels);
+        let start = rng.below(40);
+        let mut v = 0.0;
+        for i in start..240 {
+            if rng.below(10) == 0 {
+                continue; // a missed scrape
+            }
+            v = if rng.below(60) == 0 { rng.below(5) as f64 } else { v + rng.below(100) as f64 };
+            store.push(id, Sample::new(i * 15 * SECOND, v));
+        }
+    }
+    store
+}
+
+#[test]
+fn window_cursors_pick_what_a_search_picks() {
+    let mut rng = crate::engine::SimRng::new(7, crate::engine::Stream::Monitoring);
+    let store = random_counters(&mut rng);
+    for series in store.series() {
+        let mut cursor = 0;
+        let mut at = 0;
+        for _ in 0..400 {
+            // Mostly one step forward, as rules evaluate; sometimes a jump either way.
+            at = match rng.below(10) {
+                0 => rng.below(62 * MINUTE),
+                1 => at + rng.below(20 * MINUTE),
+                _ => at + 15 * SECOND,
+            };
+            let range = [MINUTE, 5 * MINUTE, 30 * MINUTE][rng.below(3) as usize];
+            let window = Window::new(at, range);
+            let (first, last) = window_bounds(&series.samples, window, &mut cursor);
+            assert_eq!(
+                &series.samples[first..last],
+                window.select(&series.samples),
+                "at {at}, range {range}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_store_reused_across_evaluations_answers_as_a_fresh_one() {
+    // The store caches matches, group keys and window cursors between evaluations; the
+    // fast path also skips the reset scan when a series' last reset lies before its window.
+    // Neither may change a single bit of any answer, at any sequence of evaluation times.
+    let exprs = [
+        "sum by (g) (rate(x[5m]))",
+        "sum(increase(x[1m]))",
+        "avg without (s) (rate(x[5m] offset 2m))",
+        "rate(x[30m])",
+        "max by (g) (irate(x[5m]))",
+        "count(delta(x[2m]))",
+    ];
+    let mut rng = crate::engine::SimRng::new(11, crate::engine::Stream::Monitoring);
+    let store = random_counters(&mut rng);
+    let fresh = || {
+        let mut s = Store::new();
+        for series in store.series() {
+            let id = s.series_id(series.labels.clone());
+            for &sample in &series.samples {
+                s.push(id, sample);
+            }
+        }
+        s
+    };
+    let queries: Vec<Query> = exprs.iter().map(|e| parse(e).expect("parses")).collect();
+    let mut at = 0;
+    for step in 0..300 {
+        at = if step % 25 == 24 { rng.below(61 * MINUTE) } else { at + 15 * SECOND };
+        for q in &queries {
+            let reused = q.eval_instant(&store, at).expect("evaluates");
+            let once = q.eval_instant(&fresh(), at).expect("evaluates");
+            let bits = |v: &Value| match v {
+                Value::Scalar(x) => vec![(Labels::new(), x.to_bits())],
+                Value::Vector(v) => v.iter().map(|(l, x)| (l.clone(), x.to_bits())).collect(),
+            };
+            assert_eq!(bits(&reused), bits(&once), "{} at {at}", q.source());
+        }
+        // And `rate` per series is the full scan of the selected samples, resets and all.
+        let Value::Vector(rates) = queries[3].eval_instant(&store, at).expect("evaluates") else {
+            panic!("a vector")
+        };
+        let window = Window::new(at, 30 * MINUTE);
+        let scanned: Vec<(Labels, u64)> = store
+            .series()
+            .iter()
+            .filter_map(|s| {
+                let v = rate::extrapolated_rate(window.select(&s.samples), window, RateKind::Rate)?;
+                Some((without_name(s.labels.clone()), v.to_bits()))
+            })
+            .collect();
+        let mut scanned = scanned;
+        scanned.sort();
+        let got: Vec<(Labels, u64)> = rates.iter().map(|(l, v)| (l.clone(), v.to_bits())).collect();
+        assert_eq!(got, scanned, "rate(x[30m]) at {at}");
+    }
+}
