@@ -5,8 +5,10 @@
 //! not exercise.
 //!
 //! `canary_monitored_aggregated` is the canary with a full monitoring pipeline (15 s scrapes,
-//! three alerting rules, one background analysis); issue 4's budget is at most 2x the
-//! canary without it.
+//! three alerting rules over request counters, one background analysis); issue 4's budget
+//! is at most 2x the canary without it. `canary_latency_monitored_aggregated` swaps one
+//! rule for a p99 latency rule over the histogram buckets, which makes Prometheus scrape and
+//! read twelve times as many series.
 //!
 //! Run with `cargo bench --bench replication`. Targets (issue 2): the aggregated fidelity at
 //! least 30× faster than the request fidelity, and the request fidelity at least 5 million
@@ -129,8 +131,8 @@ spec:
 "#;
 
 /// The canary with a full monitoring pipeline: pods scraped every 15 s, three alerting rules
-/// (a whole-service error ratio, a canary-only Istio error ratio, a p99 latency from the
-/// histogram) evaluated every 15 s, and a background analysis measuring the canary's success
+/// (a whole-service error ratio, a canary-only Istio error ratio, the SLO's 1h fast-burn
+/// ratio) evaluated every 15 s, and a background analysis measuring the canary's success
 /// rate every minute.
 const MONITORING: &str = r#"
 ---
@@ -149,9 +151,9 @@ spec:
         - alert: CanaryErrorRate
           expr: sum(rate(istio_requests_total{reporter="destination",destination_service_name="bench-canary",response_code=~"5.*"}[1m])) / sum(rate(istio_requests_total{reporter="destination",destination_service_name="bench-canary"}[1m])) > 0.05
           for: 1m
-        - alert: HighLatency
-          expr: histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) > 1
-          for: 5m
+        - alert: ErrorBudgetFastBurn
+          expr: sum(rate(http_requests_total{status=~"5.."}[1h])) / sum(rate(http_requests_total[1h])) > 14.4 * 0.001
+          for: 2m
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: AnalysisTemplate
@@ -183,12 +185,30 @@ fn canary_scenario(fidelity: &str) -> Scenario {
 /// [`CANARY_SCENARIO`] watched by [`MONITORING`], its Rollout running the analysis in the
 /// background.
 fn monitored_scenario(fidelity: &str) -> Scenario {
+    monitored_with("bench-monitored.yaml", MONITORING, fidelity)
+}
+
+/// [`monitored_scenario`] with a p99 latency rule over the histogram instead of the fast burn.
+fn latency_monitored_scenario(fidelity: &str) -> Scenario {
+    let rules = MONITORING.replace(
+        r#"        - alert: ErrorBudgetFastBurn
+          expr: sum(rate(http_requests_total{status=~"5.."}[1h])) / sum(rate(http_requests_total[1h])) > 14.4 * 0.001
+          for: 2m"#,
+        r#"        - alert: HighLatency
+          expr: histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) > 1
+          for: 5m"#,
+    );
+    assert_ne!(rules, MONITORING, "the latency rule replaces the fast burn");
+    monitored_with("bench-latency-monitored.yaml", &rules, fidelity)
+}
+
+fn monitored_with(name: &str, rules: &str, fidelity: &str) -> Scenario {
     let yaml = CANARY_SCENARIO.replace(
         "      steps:\n        - setWeight: 10",
         "      analysis: {templates: [{templateName: success-rate}]}\n      steps:\n        - setWeight: 10",
     );
     assert_ne!(yaml, CANARY_SCENARIO, "the background analysis is added");
-    load("bench-monitored.yaml", &format!("{yaml}{MONITORING}"), fidelity)
+    load(name, &format!("{yaml}{rules}"), fidelity)
 }
 
 fn requests_of(sc: &Scenario) -> u64 {
@@ -228,6 +248,11 @@ fn canary_monitored_aggregated(bencher: divan::Bencher) {
     bench_replication(bencher, monitored_scenario("aggregated"));
 }
 
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn canary_latency_monitored_aggregated(bencher: divan::Bencher) {
+    bench_replication(bencher, latency_monitored_scenario("aggregated"));
+}
+
 /// Median wall time of `runs` replications.
 fn median_secs(sc: &Scenario, runs: usize) -> f64 {
     let mut times: Vec<f64> = (0..runs)
@@ -261,10 +286,16 @@ fn main() {
     print_ratio("rolling update", &scenario("request"), &scenario("aggregated"));
     print_ratio("canary (Argo + Istio)", &canary_scenario("request"), &canary_scenario("aggregated"));
     // Issue 4's budget: a full monitoring pipeline costs at most 2x a replication without it.
-    let (plain, monitored) = (canary_scenario("aggregated"), monitored_scenario("aggregated"));
-    let (t_plain, t_monitored) = (median_secs(&plain, 11), median_secs(&monitored, 11));
+    let plain = canary_scenario("aggregated");
+    let (monitored, latency) = (monitored_scenario("aggregated"), latency_monitored_scenario("aggregated"));
+    let t_plain = median_secs(&plain, 11);
+    let (t_monitored, t_latency) = (median_secs(&monitored, 11), median_secs(&latency, 11));
     println!(
         "ratio, monitoring (same run, medians, aggregated): without {t_plain:.4} s, with {t_monitored:.4} s; monitoring costs {:.2}x",
         t_monitored / t_plain
+    );
+    println!(
+        "ratio, monitoring with a histogram rule (same run, medians, aggregated): with {t_latency:.4} s; costs {:.2}x",
+        t_latency / t_plain
     );
 }

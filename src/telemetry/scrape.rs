@@ -442,10 +442,12 @@ impl Prometheus {
                 latency(pod, at).0
             };
             let g_t = 1.0 - model.exceed_probability(timeout);
+            let g_timeout = lognormal_cdf(&model, timeout_s);
             for (j, &b) in self.bounds.iter().enumerate() {
                 let g = lognormal_cdf(&model, b);
                 cdf_all[j] += g / points as f64;
-                let ok = if g_t > 0.0 { lognormal_cdf(&model, b.min(timeout_s)) / g_t } else { 1.0 };
+                let below = if b < timeout_s { g } else { g_timeout };
+                let ok = if g_t > 0.0 { below / g_t } else { 1.0 };
                 cdf_ok[j] += ok.min(1.0) / points as f64;
             }
             mean_all += model.mean_secs() / points as f64;
