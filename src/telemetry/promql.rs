@@ -83,6 +83,8 @@ pub struct Series {
     /// The index of the latest sample below the one before it (a counter reset), or 0 if
     /// there is none: a window that starts at or after it holds no reset.
     last_reset: usize,
+    /// The next series whose labels have the same [`labels_hash`], if any.
+    same_hash: Option<SeriesId>,
 }
 
 /// Index of a series in a [`Store`].
@@ -93,7 +95,8 @@ pub struct SeriesId(usize);
 #[derive(Clone, Debug, Default)]
 pub struct Store {
     series: Vec<Series>,
-    index: HashMap<Labels, SeriesId>,
+    /// The first series with each [`labels_hash`]; the rest follow [`Series::same_hash`].
+    index: HashMap<u64, SeriesId>,
     /// Per selector (by its matchers' text): how many series were checked and which matched.
     /// Series are only ever added, so a selector's matches are extended, never redone.
     matches: RefCell<HashMap<String, Matched>>,
@@ -137,14 +140,28 @@ impl Store {
 
     /// [`Store::series_id`], with room for `capacity` samples if the series is new.
     pub fn series_id_with_capacity(&mut self, labels: Labels, capacity: usize) -> SeriesId {
-        if let Some(&id) = self.index.get(&labels) {
+        let hash = labels_hash(&labels);
+        if let Some(id) = self.find(hash, &labels) {
             return id;
         }
         let id = SeriesId(self.series.len());
         let samples = Vec::with_capacity(capacity);
-        self.series.push(Series { labels: labels.clone(), samples, last_reset: 0 });
-        self.index.insert(labels, id);
+        let same_hash = self.index.insert(hash, id);
+        self.series.push(Series { labels, samples, last_reset: 0, same_hash });
         id
+    }
+
+    /// The series with `labels`, whose hash is `hash`.
+    fn find(&self, hash: u64, labels: &Labels) -> Option<SeriesId> {
+        let mut next = self.index.get(&hash).copied();
+        while let Some(id) = next {
+            let series = &self.series[id.0];
+            if series.labels == *labels {
+                return Some(id);
+            }
+            next = series.same_hash;
+        }
+        None
     }
 
     /// Appends a sample; samples of one series must come in strictly increasing time order.
@@ -161,8 +178,8 @@ impl Store {
 
     /// Appends `v` at `t` to the series with `labels`, creating it if needed.
     pub fn append(&mut self, labels: &Labels, t: SimTime, v: f64) {
-        let id = match self.index.get(labels) {
-            Some(&id) => id,
+        let id = match self.find(labels_hash(labels), labels) {
+            Some(id) => id,
             None => self.series_id(labels.clone()),
         };
         self.push(id, Sample::new(t, v));
@@ -196,6 +213,18 @@ impl Store {
     pub fn get(&self, id: SeriesId) -> &Series {
         &self.series[id.0]
     }
+}
+
+/// FNV-1a over a label set's names and values (each ended by a byte no UTF-8 text holds):
+/// cheap, and the same on every run.
+fn labels_hash(labels: &Labels) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in labels {
+        for &b in k.as_bytes().iter().chain(&[0xff]).chain(v.as_bytes()).chain(&[0xfe]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
 }
 
 // ---------------------------------------------------------------------------------------------

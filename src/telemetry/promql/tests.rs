@@ -1003,3 +1003,24 @@ fn a_store_reused_across_evaluations_answers_as_a_fresh_one() {
         assert_eq!(got, scanned, "rate(x[30m]) at {at}");
     }
 }
+
+#[test]
+fn series_whose_label_hashes_collide_stay_apart() {
+    let mut store = Store::new();
+    let (a, b) = (parse_labels(r#"x{s="a"}"#), parse_labels(r#"x{s="b"}"#));
+    let id_a = store.series_id(a.clone());
+    let id_b = store.series_id(b.clone());
+    assert_ne!(id_a, id_b);
+    // Make b's hash lead to a first, as a collision would.
+    store.index.insert(labels_hash(&b), id_a);
+    store.series[id_a.0].same_hash = Some(id_b);
+    assert_eq!(store.series_id(b.clone()), id_b);
+    assert_eq!(store.series_id(a.clone()), id_a);
+    store.append(&b, SECOND, 1.0);
+    assert_eq!(store.get(id_b).samples, vec![Sample::new(SECOND, 1.0)]);
+    assert!(store.get(id_a).samples.is_empty());
+    // A label set on neither chain is not found there.
+    let c = parse_labels(r#"x{s="c"}"#);
+    assert_eq!(store.find(labels_hash(&b), &c), None);
+    assert_eq!(store.series().len(), 2);
+}
