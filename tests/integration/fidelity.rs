@@ -79,7 +79,8 @@ fn assert_same_distribution(
 /// An Argo canary with Istio routing: requests are split between two destinations by weight
 /// (Envoy's independent pick per request; the aggregated fidelity's multinomial split), the
 /// weights change as the steps advance, and the canary's 5% errors count as bad requests.
-/// 300 replications per fidelity, 25 simulated minutes: the 10% step and most of the 50% one.
+/// 300 replications per fidelity, 25 simulated minutes: the release at 5m (the file releases
+/// after an hour of Prometheus history), then the 10% step and most of the 50% one.
 #[test]
 fn request_and_aggregated_agree_for_a_routed_canary() {
     let load = |fidelity: &str| {
@@ -87,6 +88,7 @@ fn request_and_aggregated_agree_for_a_routed_canary() {
             format!("spec.fidelity={fidelity}"),
             "spec.traffic.rps=100".into(),
             "spec.duration=25m".into(),
+            "spec.release.at=5m".into(),
             "spec.replications=300".into(),
             "spec.seed=2027".into(),
         ]
