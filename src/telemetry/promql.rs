@@ -103,10 +103,19 @@ pub struct Store {
     /// Per range selector (matchers, range and offset): where each matching series' window
     /// began at the last evaluation, so that the next one, usually a scrape interval later,
     /// steps forward from there instead of searching.
-    cursors: RefCell<HashMap<String, Vec<u32>>>,
+    cursors: RefCell<HashMap<String, Cursors>>,
     /// Per selector and grouping: each matching series' group, so that aggregating compares
     /// no labels and allocates nothing per series.
     groups: RefCell<HashMap<String, Groups>>,
+}
+
+/// Where each of a range selector's series' windows began when it was last evaluated.
+#[derive(Clone, Debug, Default)]
+struct Cursors {
+    /// The window's end then.
+    end: SimTime,
+    /// Per matching series, in the order of [`Matched::ids`]: its first sample in the window.
+    first: Vec<u32>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -781,14 +790,22 @@ fn range_values(
     let window = Window::new(end, range);
     let mut cursors = store.cursors.borrow_mut();
     if !cursors.contains_key(cursor_key) {
-        cursors.insert(cursor_key.to_string(), Vec::new());
+        cursors.insert(cursor_key.to_string(), Cursors::default());
     }
     let cursors = cursors.get_mut(cursor_key).expect("just inserted");
+    let forward = end >= cursors.end;
+    cursors.end = end;
     store.with_selected(selector, |ids| {
-        cursors.resize(ids.len(), 0);
+        cursors.first.resize(ids.len(), 0);
         for (j, &i) in ids.iter().enumerate() {
             let series = &store.series[i];
-            let (first, last) = window_bounds(&series.samples, window, &mut cursors[j]);
+            let cursor = &mut cursors.first[j];
+            if forward && *cursor as usize == series.samples.len() {
+                // Every sample lay before the last window, so before this one too: a series
+                // that has ended costs no look at its samples.
+                continue;
+            }
+            let (first, last) = window_bounds(&series.samples, window, cursor);
             let samples = &series.samples[first..last];
             let kind = match func {
                 RangeFunc::Rate => RateKind::Rate,
