@@ -901,15 +901,16 @@ fn the_load_notation_expands_as_promqltest_does() {
     assert!(expand("NaN")[0].unwrap().is_nan());
 }
 
-/// Counters that start at different times, skip scrapes and reset, on a 15 s grid.
+/// Counters that start and end at different times, skip scrapes and reset, on a 15 s grid.
 fn random_counters(rng: &mut crate::engine::SimRng) -> Store {
     let mut store = Store::new();
     for s in 0..12 {
         let labels = parse_labels(&format!(r#"x{{g="{}", s="{s}"}}"#, s % 3));
         let id = store.series_id(labels);
         let start = rng.below(40);
+        let end = 240 - rng.below(2) * rng.below(160);
         let mut v = 0.0;
-        for i in start..240 {
+        for i in start..end {
             if rng.below(10) == 0 {
                 continue; // a missed scrape
             }
