@@ -63,72 +63,7 @@ spec:
 /// The canary: the same pods, traffic and versions as [`SCENARIO`], released by an Argo
 /// Rollout whose steps Istio carries out with exact weights (the stable keeps its 20 pods, the
 /// canary grows to 2, 10, then 20).
-const CANARY_SCENARIO: &str = r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: bench}
-spec:
-  replicas: 20
-  selector: {matchLabels: {app: bench}}
-  template:
-    metadata: {labels: {app: bench}}
-    spec:
-      containers:
-        - name: app
-          image: bench:2
-          resources: {requests: {cpu: 250m, memory: 256Mi}}
-          readinessProbe: {periodSeconds: 5}
-  strategy:
-    canary:
-      canaryService: bench-canary
-      stableService: bench-stable
-      trafficRouting:
-        istio:
-          virtualService: {name: bench, routes: [primary]}
-      steps:
-        - setWeight: 10
-        - pause: {duration: 10m}
-        - setWeight: 50
-        - pause: {duration: 10m}
-        - setWeight: 100
----
-apiVersion: v1
-kind: Service
-metadata: {name: bench-stable}
-spec: {selector: {app: bench}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: bench-canary}
-spec: {selector: {app: bench}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: bench}
-spec:
-  hosts: [bench]
-  http:
-    - name: primary
-      route:
-        - {destination: {host: bench-stable}, weight: 100}
-        - {destination: {host: bench-canary}, weight: 0}
----
-apiVersion: rollsim.dev/v1alpha1
-kind: Simulation
-metadata: {name: bench-canary}
-spec:
-  seed: 1
-  replications: 1
-  duration: 1h
-  release: {workload: Rollout/bench, from: "bench:1", at: 5m}
-  traffic: {rps: 1000, users: 10000}
-  versions:
-    "bench:1": {errorRate: 0.001}
-    "bench:2": {errorRate: 0.001, faults: [{kind: errors, rate: 0.01}]}
-  pods: {startup: {kind: lognormal, median: 20s, p99: 60s}, capacityRps: 200}
-  cluster: {nodes: 4, nodeCapacity: {cpu: "8", memory: 32Gi}}
-  slo: {objective: 99.9%, window: 30d}
-"#;
+const CANARY_SCENARIO: &str = include_str!("peers/canary.yaml");
 
 /// The canary with a full monitoring pipeline: pods scraped every 15 s, three alerting rules
 /// (a whole-service error ratio, a canary-only Istio error ratio, the SLO's 1h fast-burn
