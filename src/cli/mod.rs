@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 an I/O or internal failure, 2 bad input (a scenario or an
 //! argument that does not parse or validate).
 
+mod compare;
 mod query;
 pub mod slo_rules;
 
@@ -41,6 +42,10 @@ pub enum Command {
         after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50 --set spec.traffic.rps=900\n  rollsim run scenarios/rolling-bad-release.yaml scenarios/rolling-healthy.yaml --out results"
     )]
     Run(RunArgs),
+    /// Compare strategies: run each scenario with common random numbers and print every
+    /// metric side by side, with paired tests against the first.
+    #[command(after_help = compare::AFTER_HELP)]
+    Compare(compare::CompareArgs),
     /// Print the event log of one replication, as Kubernetes would record it.
     #[command(
         after_help = "Example:\n  rollsim trace scenarios/rolling-never-ready.yaml --replication 3 --format csv"
@@ -179,6 +184,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             run(&scenario, None, Format::Table, None)
         }
         Some(Command::Run(args)) => run_command(&args),
+        Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Trace(args)) => trace(&args),
         Some(Command::Query(args)) => query::query(&args),
         Some(Command::SloRules(args)) => slo_rules::run(&args),

@@ -1,5 +1,6 @@
 //! Experiments: replications of a scenario, their records and statistics.
 
+pub mod paired;
 pub mod record;
 pub mod runner;
 pub mod stats;

@@ -379,7 +379,7 @@ fn metric_cell(summary: Option<&Summary>) -> Cell {
 
 /// The longest prefix, ending in `-` or `_`, that every one of two or more names has and
 /// that leaves each of them non-empty; `""` if there is none.
-fn common_prefix<'a>(names: impl Iterator<Item = &'a str> + Clone) -> &'a str {
+pub(super) fn common_prefix<'a>(names: impl Iterator<Item = &'a str> + Clone) -> &'a str {
     let mut names_iter = names.clone();
     let (Some(first), Some(_)) = (names_iter.next(), names_iter.next()) else { return "" };
     let mut end = 0;

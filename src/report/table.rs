@@ -88,7 +88,7 @@ pub fn render_summary_table(table: &SummaryTable, width: usize, color: bool) -> 
 }
 
 /// `[mean ± half-width, median, p95, n]` of one metric.
-fn metric_cells(summary: Option<&Summary>) -> [String; 4] {
+pub(super) fn metric_cells(summary: Option<&Summary>) -> [String; 4] {
     let Some(s) = summary else {
         return [NONE.to_owned(), NONE.to_owned(), NONE.to_owned(), "0".to_owned()];
     };

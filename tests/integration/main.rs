@@ -4,6 +4,7 @@
 
 mod cli;
 mod common;
+mod compare;
 mod fidelity;
 mod properties;
 mod slo_rules;
