@@ -10,12 +10,16 @@
 //! rule for a p99 latency rule over the histogram buckets, which makes Prometheus scrape and
 //! read twelve times as many series.
 //!
+//! The last line is the speed-up of running the monitored canary's replications on every core
+//! against one (issue 5: at least 1.8x on 2 cores).
+//!
 //! Run with `cargo bench --bench replication`. Targets (issue 2): the aggregated fidelity at
 //! least 30× faster than the request fidelity, and the request fidelity at least 5 million
 //! requests per second per core, for each case. Divan reports each fidelity's time (and
 //! requests per second as its throughput); the ratios are printed at the end from the same
 //! run's measurements.
 
+use rollsim::experiment::runner::{RunPlan, run_all};
 use rollsim::experiment::world::{Collect, run_replication};
 use rollsim::scenario::{Override, Scenario, load_str};
 use std::time::Instant;
@@ -215,6 +219,20 @@ fn print_ratio(case: &str, request: &Scenario, aggregated: &Scenario) {
     );
 }
 
+/// Median wall time of running all of `sc`'s replications on `threads` threads (`None`:
+/// one per core).
+fn median_run_all_secs(sc: &Scenario, threads: Option<usize>, runs: usize) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            divan::black_box(run_all(sc, RunPlan { threads, ..RunPlan::default() }));
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
 fn main() {
     divan::main();
     println!();
@@ -232,5 +250,25 @@ fn main() {
     println!(
         "ratio, monitoring with a histogram rule (same run, medians, aggregated): with {t_latency:.4} s; costs {:.2}x",
         t_latency / t_plain
+    );
+    // Issue 5: replications per second of the monitored canary on every core against one.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let set = [
+        Override { path: "spec.fidelity".into(), value: "aggregated".into() },
+        Override { path: "spec.replications".into(), value: (8 * cores).to_string() },
+    ];
+    let yaml = format!("{}{MONITORING}", CANARY_SCENARIO.replace(
+        "      steps:\n        - setWeight: 10",
+        "      analysis: {templates: [{templateName: success-rate}]}\n      steps:\n        - setWeight: 10",
+    ));
+    let many = load_str("bench-parallel.yaml", &yaml, &set).expect("the parallel bench scenario loads");
+    let (t_one, t_all) = (median_run_all_secs(&many, Some(1), 3), median_run_all_secs(&many, None, 3));
+    let n = many.replications as f64;
+    println!(
+        "ratio, replications in parallel (same run, medians, monitored canary, {} replications): one thread {:.1}/s, {cores} threads {:.1}/s; speed-up {:.2}x",
+        many.replications,
+        n / t_one,
+        n / t_all,
+        t_one / t_all
     );
 }
