@@ -5,6 +5,7 @@
 
 mod compare;
 mod query;
+mod recommend;
 pub mod slo_rules;
 
 use crate::experiment::runner::{RunPlan, run_all};
@@ -46,6 +47,10 @@ pub enum Command {
     /// metric side by side, with paired tests against the first.
     #[command(after_help = compare::AFTER_HELP)]
     Compare(compare::CompareArgs),
+    /// Rank strategies by the cost of a release at your prices: bad requests, users
+    /// affected, error budget and extra capacity, with your team's response time.
+    #[command(after_help = recommend::AFTER_HELP)]
+    Recommend(recommend::RecommendArgs),
     /// Print the event log of one replication, as Kubernetes would record it.
     #[command(
         after_help = "Example:\n  rollsim trace scenarios/rolling-never-ready.yaml --replication 3 --format csv"
@@ -185,6 +190,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Some(Command::Run(args)) => run_command(&args),
         Some(Command::Compare(args)) => compare::run(&args),
+        Some(Command::Recommend(args)) => recommend::run(&args),
         Some(Command::Trace(args)) => trace(&args),
         Some(Command::Query(args)) => query::query(&args),
         Some(Command::SloRules(args)) => slo_rules::run(&args),

@@ -1,6 +1,7 @@
 //! Experiments: replications of a scenario, their records and statistics.
 
 pub mod paired;
+pub mod recommend;
 pub mod record;
 pub mod runner;
 pub mod stats;

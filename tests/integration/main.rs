@@ -7,5 +7,6 @@ mod common;
 mod compare;
 mod fidelity;
 mod properties;
+mod recommend;
 mod slo_rules;
 mod strategies;
