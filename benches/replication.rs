@@ -109,7 +109,7 @@ spec:
 "#;
 
 fn load(name: &str, yaml: &str, fidelity: &str) -> Scenario {
-    let set = [Override { path: "spec.fidelity".into(), value: fidelity.into() }];
+    let set = [Override::new("spec.fidelity", fidelity)];
     load_str(name, yaml, &set).unwrap_or_else(|e| panic!("the bench scenario {name} loads:\n{e}"))
 }
 

@@ -74,7 +74,8 @@ pub enum Command {
 pub struct ScenarioArgs {
     /// The scenario file: your manifests plus one Simulation document.
     pub file: PathBuf,
-    /// Override a Simulation value by its dotted path, e.g. spec.traffic.rps=900 (repeatable).
+    /// Override a Simulation or manifest value by its dotted path, e.g. spec.traffic.rps=900
+    /// or Deployment/myapp.spec.replicas=6 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// The scenario seed (overrides spec.seed).
@@ -88,8 +89,8 @@ pub struct RunArgs {
     /// run one after another and print side by side, one column per scenario.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// Override a Simulation value by its dotted path, e.g. spec.traffic.rps=900 (repeatable;
-    /// applies to every file).
+    /// Override a Simulation or manifest value by its dotted path, e.g. spec.traffic.rps=900
+    /// or Deployment/myapp.spec.replicas=6 (repeatable; applies to every file).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// The scenario seed (overrides spec.seed).
@@ -223,10 +224,10 @@ fn load(args: &ScenarioArgs, replications: Option<u64>) -> Result<Scenario, Fail
         );
     }
     if let Some(seed) = args.seed {
-        overrides.push(Override { path: "spec.seed".into(), value: seed.to_string() });
+        overrides.push(Override::new("spec.seed", seed.to_string()));
     }
     if let Some(n) = replications {
-        overrides.push(Override { path: "spec.replications".into(), value: n.to_string() });
+        overrides.push(Override::new("spec.replications", n.to_string()));
     }
     Ok(scenario::load_file(&args.file, &overrides)?)
 }

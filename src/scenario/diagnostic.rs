@@ -10,8 +10,9 @@ use std::fmt;
 /// One problem in a scenario, pointing at the place that caused it.
 ///
 /// `line` and `column` are 1-based and count characters; both are 0 when the problem has no
-/// position (e.g. the file could not be read). Problems in a `--set` override have
-/// `file == "--set"`, `line == 1` and a column inside `PATH=VALUE` as typed.
+/// position (e.g. the file could not be read). Problems in an override have the flag that
+/// gave it as `file` (`"--set"`, or `"--grid"` for `rollsim sweep`), `line == 1` and a column
+/// inside the argument as typed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub file: String,
@@ -114,7 +115,7 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Where a node came from: a source (0 = the scenario file, `k + 1` = the `k`-th `--set`) and
+/// Where a node came from: a source (0 = the scenario file, `k + 1` = the `k`-th override) and
 /// a 1-based character range. `line == 0` means "no position".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Pos {
@@ -136,15 +137,16 @@ impl Pos {
 pub(crate) struct Sources {
     pub file_name: String,
     lines: Vec<String>,
-    /// `PATH=VALUE` of every override, in order.
-    overrides: Vec<String>,
+    /// Every override, in order: the flag that gave it (`--set`, `--grid`) and the argument
+    /// as typed.
+    overrides: Vec<(&'static str, String)>,
 }
 
 /// The file name used for diagnostics in `--set` overrides.
 pub const OVERRIDE_FILE: &str = "--set";
 
 impl Sources {
-    pub fn new(file_name: &str, text: &str, overrides: Vec<String>) -> Sources {
+    pub fn new(file_name: &str, text: &str, overrides: Vec<(&'static str, String)>) -> Sources {
         Sources {
             file_name: file_name.to_string(),
             lines: text.lines().map(str::to_string).collect(),
@@ -153,7 +155,10 @@ impl Sources {
     }
 
     fn name(&self, src: u32) -> &str {
-        if src == 0 { &self.file_name } else { OVERRIDE_FILE }
+        match src {
+            0 => &self.file_name,
+            _ => self.overrides.get(src as usize - 1).map_or(OVERRIDE_FILE, |(flag, _)| flag),
+        }
     }
 
     fn line(&self, src: u32, line: u32) -> Option<&str> {
@@ -163,7 +168,7 @@ impl Sources {
         if src == 0 {
             self.lines.get(line as usize - 1).map(String::as_str)
         } else if line == 1 {
-            self.overrides.get(src as usize - 1).map(String::as_str)
+            self.overrides.get(src as usize - 1).map(|(_, text)| text.as_str())
         } else {
             None
         }
@@ -329,7 +334,7 @@ error: `replicas` must not be negative, found -3
 
     #[test]
     fn override_positions_use_set() {
-        let sources = Sources::new("f.yaml", "", vec!["spec.seed=abc".into()]);
+        let sources = Sources::new("f.yaml", "", vec![("--set", "spec.seed=abc".into())]);
         let pos = Pos { src: 1, line: 1, col: 11, end_line: 1, end_col: 14 };
         let d = sources.diagnostic(pos, "bad".into());
         assert_eq!(d.file, "--set");

@@ -1,5 +1,5 @@
-//! Loading: text → documents → (overrides applied to the Simulation) → typed, validated
-//! [`Scenario`], collecting every problem on the way.
+//! Loading: text → documents → (overrides applied to the manifests and the Simulation) →
+//! typed, validated [`Scenario`], collecting every problem on the way.
 
 use super::analysis::read_analysis_template;
 use super::argo::read_rollout;
@@ -117,12 +117,14 @@ pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Scenario, Scenar
 }
 
 /// Loads a scenario from `text`; `file_name` is what diagnostics call it. `overrides`
-/// (`--set PATH=VALUE`) change the Simulation document before it is read.
+/// (`--set PATH=VALUE`, `--grid` values) change the Simulation document or the manifest
+/// they name (`Kind/name.…`) before it is read.
 ///
 /// On failure, every problem found is returned (a YAML syntax error stops at the first).
 pub fn load_str(file_name: &str, text: &str, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let sources = Sources::new(file_name, text, overrides.iter().map(Override::as_typed).collect());
+    let typed = overrides.iter().map(|o| (o.origin.flag, o.as_typed())).collect();
+    let sources = Sources::new(file_name, text, typed);
     let mut report = Report::new(&sources);
     let scenario = load(text, overrides, &mut report);
     match scenario {
@@ -146,7 +148,9 @@ struct Object<'n> {
 }
 
 fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scenario> {
-    let docs = tree::parse_stream(text, 0, 0, report)?;
+    let mut docs = tree::parse_stream(text, 0, 0, report)?;
+    let mut all: Vec<&mut Node> = docs.iter_mut().filter_map(|d| d.root.as_mut()).collect();
+    let applied = overrides::apply_to_manifests(&mut all, overrides, report);
     let roots: Vec<&Node> = docs.iter().filter_map(|d| d.root.as_ref()).filter(|n| !n.is_null()).collect();
     let mut ignored = 0;
     let mut skipped = Vec::new();
@@ -301,6 +305,7 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
         }
     }
     notes.extend(monitor_notes);
+    notes.extend(applied.notes);
     let mut scenario = assemble(doc, monitoring, release, deployment, strategy, m.services);
     scenario.notes = notes;
     Some(scenario)

@@ -11,7 +11,8 @@
 //!
 //! The layers, as in the style guide's Raw → validated split:
 //! * `tree`: YAML → a tree of nodes that keep each scalar's text, quoting and position;
-//! * `overrides`: `--set PATH=VALUE` edits of the Simulation's tree;
+//! * `overrides`: `--set PATH=VALUE` (and `--grid`) edits of the Simulation's tree and of the
+//!   manifests' (`Kind/name.path`);
 //! * `decode`, `manifests`, `argo`, `analysis`, `istio`, `flagger`, `prometheus`, `simulation`:
 //!   typed, checked reading of the trees;
 //! * `load`: documents and kinds; `release`: `spec.release` resolved against the manifests
@@ -51,7 +52,7 @@ mod tests_release;
 pub use diagnostic::{Diagnostic, OVERRIDE_FILE, ScenarioError};
 pub use load::{load_file, load_str};
 pub use model::*;
-pub use overrides::{Override, parse_override};
+pub use overrides::{GRID_FLAG, GridAxis, Origin, Override, SET_FLAG, parse_grid_axis, parse_override};
 
 /// The built-in example scenario (`scenarios/rolling-bad-release.yaml`).
 pub const EXAMPLE_YAML: &str = include_str!("../../scenarios/rolling-bad-release.yaml");

@@ -873,3 +873,126 @@ fn removing_a_required_value_points_at_set() {
     ]);
     assert!(d[0].message.contains("has 1 entry; index 1 is out of range"), "{}", d[0]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Overrides of manifests (`Kind/name.path`)
+
+/// `BASE` plus a PrometheusRule, and a Service whose name has a dot.
+fn with_rule() -> String {
+    format!(
+        "{BASE}---
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {{name: myapp-alerts}}
+spec:
+  groups:
+    - name: g
+      rules:
+        - alert: HighErrorRate
+          expr: sum(rate(http_requests_total{{status=~\"5..\"}}[1m])) / sum(rate(http_requests_total[1m])) > 0.1
+          for: 1m
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: my.svc}}
+spec:
+  selector: {{app: other}}
+"
+    )
+}
+
+fn rule_for(s: &Scenario) -> crate::engine::SimTime {
+    match &s.monitoring.groups[0].rules[0] {
+        crate::telemetry::spec::Rule::Alerting(rule) => rule.for_,
+        other => panic!("not an alerting rule: {other:?}"),
+    }
+}
+
+#[test]
+fn overrides_of_manifests_change_the_document_they_name() {
+    let s = load_with(&with_rule(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rule_for(&s), MINUTE);
+    assert_eq!(s.deployment.replicas, 10);
+    let s = load_with(
+        &with_rule(),
+        &["PrometheusRule/myapp-alerts.spec.groups[0].rules[0].for=5m", "Deployment/myapp.spec.replicas=6"],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rule_for(&s), 5 * MINUTE);
+    assert_eq!(s.deployment.replicas, 6);
+    assert!(s.notes.iter().all(|n| !n.contains("--set")), "{:?}", s.notes);
+    // A name with dots: the longest name that exists, or quoted in brackets.
+    for path in ["Service/my.svc.spec.selector.app=myapp", "Service/[\"my.svc\"].spec.selector.app=myapp"] {
+        let s = load_with(&with_rule(), &[path]).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(
+            s.services
+                .iter()
+                .filter(|svc| svc.selector.get("app").map(String::as_str) == Some("myapp"))
+                .count(),
+            2,
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn overrides_of_manifests_report_at_set() {
+    let d = load_with(&with_rule(), &["PrometheusRule/myapp-alert.spec.groups[0].rules[0].for=5m"])
+        .unwrap_err()
+        .diagnostics;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!((d[0].file.as_str(), d[0].line, d[0].column), ("--set", 1, 1));
+    assert_eq!(d[0].width, "PrometheusRule/myapp-alert".len());
+    assert!(d[0].message.contains("no document `PrometheusRule/myapp-alert`"), "{}", d[0]);
+    let help = d[0].help.as_deref().unwrap();
+    assert!(help.starts_with("did you mean `PrometheusRule/myapp-alerts`?"), "{help}");
+    assert!(
+        help.contains(
+            "Deployment/myapp, Service/myapp, Simulation/t, PrometheusRule/myapp-alerts, Service/my.svc"
+        ),
+        "{help}"
+    );
+
+    let d = load_with(&with_rule(), &["Rollout/myapp.spec.replicas=3"]).unwrap_err().diagnostics;
+    assert!(d[0].message.contains("no document `Rollout/myapp`"), "{}", d[0]);
+
+    // A bad value is read where the document reads it and reported in the --set text.
+    let set = "PrometheusRule/myapp-alerts.spec.groups[0].rules[0].for=5 minutes";
+    let d = load_with(&with_rule(), &[set]).unwrap_err().diagnostics;
+    assert_eq!((d[0].file.as_str(), d[0].line, d[0].column), ("--set", 1, set.find('=').unwrap() + 2));
+    assert_eq!(d[0].source_line.as_deref(), Some(set));
+
+    let d = load_with(&with_rule(), &["PrometheusRule/myapp-alerts.spec.groups[3].name=x"])
+        .unwrap_err()
+        .diagnostics;
+    assert!(d[0].message.contains("`PrometheusRule/myapp-alerts.spec.groups` has 1 entry"), "{}", d[0]);
+
+    let d = load_with(&with_rule(), &["Deployment/myapp=3"]).unwrap_err().diagnostics;
+    assert!(d[0].message.contains("names a whole document"), "{}", d[0]);
+}
+
+#[test]
+fn an_override_that_adds_a_manifest_key_is_noted() {
+    let s = load_with(&with_rule(), &["Deployment/myapp.spec.replicsa=3"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.deployment.replicas, 10);
+    let note = s.notes.iter().find(|n| n.contains("replicsa")).expect("a note");
+    assert!(note.contains("`Deployment/myapp.spec` had no `replicsa` (did you mean `replicas`?)"), "{note}");
+}
+
+#[test]
+fn grid_values_are_overrides_reported_at_grid() {
+    let axis = parse_grid_axis("spec.traffic.rps=100, 1000,abc").unwrap();
+    assert_eq!(axis.path, "spec.traffic.rps");
+    let values: Vec<&str> = axis.values.iter().map(|v| v.value.as_str()).collect();
+    assert_eq!(values, ["100", "1000", "abc"]);
+    let s = load_str("t.yaml", BASE, &axis.values[1..2]).unwrap();
+    assert_eq!(s.traffic.rps, 1000.0);
+    let d = load_str("t.yaml", BASE, &axis.values[2..]).unwrap_err().diagnostics;
+    assert_eq!((d[0].file.as_str(), d[0].line, d[0].column, d[0].width), ("--grid", 1, 28, 3));
+    assert_eq!(d[0].source_line.as_deref(), Some("spec.traffic.rps=100, 1000,abc"));
+    // A grid over a manifest value.
+    let axis = parse_grid_axis("PrometheusRule/myapp-alerts.spec.groups[0].rules[0].for=1m,{x: 1}").unwrap();
+    assert_eq!(rule_for(&load_str("t.yaml", &with_rule(), &axis.values[..1]).unwrap()), MINUTE);
+    let d = load_str("t.yaml", &with_rule(), &axis.values[1..]).unwrap_err().diagnostics;
+    assert_eq!((d[0].file.as_str(), d[0].column), ("--grid", 60));
+}
