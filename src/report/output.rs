@@ -107,32 +107,31 @@ pub const SUMMARY_CSV_HEADER: [&str; 12] = [
     "max",
 ];
 
-/// The summary as one CSV table (`rollsim run --format csv`), columns
-/// [`SUMMARY_CSV_HEADER`]. First one row per outcome, named `outcome.<name>` with unit
-/// `share`: `n` is the replications, `mean` the share and `ci95_*` its Wilson interval (the
-/// other cells blank). Then one row per metric in `runs.csv` column order. Non-finite and
-/// missing numbers are blank cells.
-pub fn write_summary_csv<W: Write>(writer: W, table: &SummaryTable) -> io::Result<()> {
-    /// One row; `None` is a blank cell and floats are formatted like every other CSV here.
-    #[derive(Serialize)]
-    struct Row<'a> {
-        metric: String,
-        unit: &'a str,
-        n: usize,
-        mean: Option<f64>,
-        std_dev: Option<f64>,
-        std_error: Option<f64>,
-        ci95_low: Option<f64>,
-        ci95_high: Option<f64>,
-        median: Option<f64>,
-        p95: Option<f64>,
-        min: Option<f64>,
-        max: Option<f64>,
-    }
+/// One row of [`write_summary_csv`]; `None` is a blank cell and floats are formatted like
+/// every other CSV here. `rollsim sweep` writes the same rows after its grid columns.
+#[derive(Serialize)]
+pub(crate) struct SummaryCsvRow<'a> {
+    metric: String,
+    unit: &'a str,
+    n: usize,
+    mean: Option<f64>,
+    std_dev: Option<f64>,
+    std_error: Option<f64>,
+    ci95_low: Option<f64>,
+    ci95_high: Option<f64>,
+    median: Option<f64>,
+    p95: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+/// The rows of [`write_summary_csv`], in order: first one row per outcome, then one per
+/// metric.
+pub(crate) fn summary_csv_rows(table: &SummaryTable) -> Vec<SummaryCsvRow<'_>> {
     let num = |x: f64| x.is_finite().then_some(x);
     let mut rows = Vec::with_capacity(table.outcomes.len() + table.metrics.len());
     for o in &table.outcomes {
-        rows.push(Row {
+        rows.push(SummaryCsvRow {
             metric: format!("outcome.{}", o.outcome.as_str()),
             unit: "share",
             n: table.replications,
@@ -150,7 +149,7 @@ pub fn write_summary_csv<W: Write>(writer: W, table: &SummaryTable) -> io::Resul
     for m in &table.metrics {
         let s = m.summary;
         let get = |f: fn(&Summary) -> f64| s.as_ref().and_then(|s| num(f(s)));
-        rows.push(Row {
+        rows.push(SummaryCsvRow {
             metric: m.name.to_owned(),
             unit: m.unit.label(),
             n: s.map_or(0, |s| s.n),
@@ -165,7 +164,16 @@ pub fn write_summary_csv<W: Write>(writer: W, table: &SummaryTable) -> io::Resul
             max: get(|s| s.max),
         });
     }
-    write_csv(writer, &SUMMARY_CSV_HEADER, &rows)
+    rows
+}
+
+/// The summary as one CSV table (`rollsim run --format csv`), columns
+/// [`SUMMARY_CSV_HEADER`]. First one row per outcome, named `outcome.<name>` with unit
+/// `share`: `n` is the replications, `mean` the share and `ci95_*` its Wilson interval (the
+/// other cells blank). Then one row per metric in `runs.csv` column order. Non-finite and
+/// missing numbers are blank cells.
+pub fn write_summary_csv<W: Write>(writer: W, table: &SummaryTable) -> io::Result<()> {
+    write_csv(writer, &SUMMARY_CSV_HEADER, &summary_csv_rows(table))
 }
 
 /// [`write_summary_csv`] into a string (`rollsim run --format csv`).
