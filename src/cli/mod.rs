@@ -7,6 +7,7 @@ mod compare;
 mod query;
 mod recommend;
 pub mod slo_rules;
+mod sweep;
 
 use crate::experiment::runner::{RunPlan, run_all};
 use crate::report;
@@ -62,6 +63,10 @@ pub enum Command {
         after_help = "Examples:\n  rollsim query scenarios/rolling-bad-release.yaml --at 10m 'sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))'\n  rollsim query scenarios/flagger-canary.yaml --at 8m --at 9m 'ALERTS'"
     )]
     Query(query::QueryArgs),
+    /// Run a scenario at every point of a grid of values (any Simulation or manifest value by
+    /// its dotted path) and write one row per grid point and metric to sweep.csv.
+    #[command(after_help = sweep::AFTER_HELP)]
+    Sweep(sweep::SweepArgs),
     /// Check a scenario file and report every problem with its file, line and column.
     #[command(after_help = "Example:\n  rollsim validate scenarios/recreate-downtime.yaml")]
     Validate(ValidateArgs),
@@ -195,6 +200,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Command::Trace(args)) => trace(&args),
         Some(Command::Query(args)) => query::query(&args),
         Some(Command::SloRules(args)) => slo_rules::run(&args),
+        Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Validate(args)) => {
             let scenario = scenario::load_file(&args.file, &[])?;
             println!(

@@ -1,6 +1,6 @@
 //! The integration tests: one binary (it links once). End-to-end tests of the CLI, property
 //! tests of whole replications, the agreement of the two fidelities, the shipped strategy
-//! scenarios, and `rollsim slo-rules`.
+//! scenarios, `rollsim slo-rules` and `rollsim sweep`.
 
 mod cli;
 mod common;
@@ -10,3 +10,4 @@ mod properties;
 mod recommend;
 mod slo_rules;
 mod strategies;
+mod sweep;

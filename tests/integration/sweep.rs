@@ -1,0 +1,158 @@
+//! End-to-end tests of `rollsim sweep` (and of `--set` on a manifest, which it shares): the
+//! shape of `sweep.csv`, each grid point equal to a plain `rollsim run` of that point, the
+//! same bytes at any thread count, and bad grids as exit code 2.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn rollsim() -> Command {
+    Command::cargo_bin("rollsim").expect("the binary is built")
+}
+
+/// A shipped scenario whose PrometheusRule `for` decides when the alert fires.
+fn scenario() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/monitoring-fast-rule.yaml")
+}
+
+const RULE_FOR: &str = "PrometheusRule/myapp-alerts.spec.groups[0].rules[0].for";
+
+/// Few replications of a short run (the release is at 10m): a few seconds per sweep.
+const SHORT: [&str; 4] = ["-n", "3", "--set", "spec.duration=20m"];
+
+/// Runs a sweep over rps × the rule's `for` into `out`; returns stdout.
+fn sweep(out: &Path, threads: &str, format: &str) -> String {
+    let output = rollsim()
+        .arg("sweep")
+        .arg(scenario())
+        .args(SHORT)
+        .args(["--grid", "spec.traffic.rps=100,200", "--grid", &format!("{RULE_FOR}=0s,2m")])
+        .args(["--threads", threads, "--format", format])
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("seed 42 at every point"), "{stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn sweep_csv_has_a_row_per_point_and_metric_equal_to_a_plain_run_of_the_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = sweep(&dir.path().join("a"), "2", "csv");
+    let csv = std::fs::read_to_string(dir.path().join("a/sweep.csv")).unwrap();
+    assert_eq!(stdout, csv, "--format csv prints sweep.csv");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!(
+            "spec.traffic.rps,{RULE_FOR},metric,unit,n,mean,std_dev,std_error,ci95_low,ci95_high,median,p95,min,max"
+        )
+    );
+    let rows: Vec<&str> = lines.collect();
+    // 4 outcomes and 20 metrics per point; the first axis slowest.
+    assert_eq!(rows.len(), 4 * 24);
+    let points = [("100", "0s"), ("100", "2m"), ("200", "0s"), ("200", "2m")];
+    for (chunk, (rps, hold)) in rows.chunks(24).zip(points) {
+        let prefix = format!("{rps},{hold},");
+        assert!(chunk.iter().all(|r| r.starts_with(&prefix)), "{prefix}: {chunk:?}");
+        let run = rollsim()
+            .arg("run")
+            .arg(scenario())
+            .args(SHORT)
+            .args(["--set", &format!("spec.traffic.rps={rps}"), "--set", &format!("{RULE_FOR}={}", hold)])
+            .args(["--format", "csv", "--out"])
+            .arg(dir.path().join(format!("run-{rps}-{}", hold)))
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let run = String::from_utf8(run.stdout).unwrap();
+        let run_rows: Vec<&str> = run.lines().skip(1).collect();
+        let sweep_rows: Vec<&str> = chunk.iter().map(|r| r.strip_prefix(&prefix).unwrap()).collect();
+        assert_eq!(sweep_rows, run_rows, "grid point {prefix}");
+    }
+    // The rule's `for` really is applied: the alert fires later with `for: 2m`.
+    let detected = |rps: &str, hold: &str| -> f64 {
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("{rps},{},detected_at_s,", hold)))
+            .unwrap_or_else(|| panic!("no detected_at_s row for {rps}, {}", hold));
+        row.split(',').nth(5).unwrap().parse().unwrap()
+    };
+    for rps in ["100", "200"] {
+        assert!(detected(rps, "2m") >= detected(rps, "0s") + 100.0, "{rps}");
+    }
+}
+
+#[test]
+fn sweep_gives_the_same_bytes_at_any_thread_count_and_prints_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = sweep(&dir.path().join("one"), "1", "table");
+    let json = sweep(&dir.path().join("two"), "2", "json");
+    let one = std::fs::read(dir.path().join("one/sweep.csv")).unwrap();
+    let two = std::fs::read(dir.path().join("two/sweep.csv")).unwrap();
+    assert_eq!(one, two);
+    assert!(table.starts_with("monitoring-fast-rule: 4 grid points × 3 replications, seed 42"), "{table}");
+    assert!(table.contains(&format!("for = {RULE_FOR}")), "{table}");
+    let header = table.lines().find(|l| l.starts_with("rps")).expect("a header row");
+    assert!(header.contains("detected_at_s"), "{header}");
+    assert_eq!(
+        table.lines().filter(|l| l.starts_with("100 ") || l.starts_with("200 ")).count(),
+        4,
+        "{table}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["axes"][1], RULE_FOR);
+    assert_eq!(v["points"][3]["values"], serde_json::json!(["200", "2m"]));
+    assert_eq!(v["points"][3]["summary"]["replications"], 3);
+}
+
+#[test]
+fn the_default_output_directory_is_named_after_the_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    rollsim()
+        .current_dir(dir.path())
+        .arg("sweep")
+        .arg(scenario())
+        .args(["-n", "2", "--set", "spec.duration=12m", "--grid", "spec.traffic.rps=50"])
+        .assert()
+        .success();
+    let csv =
+        std::fs::read_to_string(dir.path().join("output/monitoring-fast-rule-sweep/sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 24);
+}
+
+/// Bad grids, values and paths: exit code 2, a message pointing at the argument, nothing
+/// run and nothing written.
+#[test]
+fn bad_grids_are_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &[&str]); 7] = [
+        (&["--grid", "spec.traffic.rps=100,abc"], &["--> --grid:1:22", "spec.traffic.rps=100,abc", "^^^"]),
+        (&["--grid", "spec.traffic.rps"], &["error: --grid spec.traffic.rps: expected PATH=V1,V2"]),
+        (&["--grid", "spec.traffic.rps=100,,200"], &["value 2 is empty"]),
+        (&["--grid", "spec.traffic.rps=1", "--grid", "spec.traffic.rps=2"], &["already an axis"]),
+        (&["--grid", "spec.trafic.rps=1,2"], &["--> --grid:1:6", "did you mean `traffic`?"]),
+        (
+            &["--grid", "PrometheusRule/myapp.spec.groups[0].rules[0].for=1m,2m"],
+            &["no document `PrometheusRule/myapp`", "PrometheusRule/myapp-alerts"],
+        ),
+        (&["--grid", &format!("{RULE_FOR}=1m,2 minutes")], &["--> --grid:1:60"]),
+    ];
+    for (args, expected) in cases {
+        let out = dir.path().join("out");
+        let output =
+            rollsim().arg("sweep").arg(scenario()).args(args).arg("--out").arg(&out).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        for e in expected {
+            assert!(stderr.contains(e), "{args:?}: lacks {e:?}:\n{stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!out.exists(), "{args:?}: wrote {}", out.display());
+    }
+    // --grid is required.
+    let output = rollsim().arg("sweep").arg(scenario()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
