@@ -29,9 +29,8 @@ brackets (`--grid 'spec.pods.startup={kind: fixed, value: 10s},30s'`).
 
 Examples:
   rollsim sweep scenarios/rolling-bad-release.yaml -n 20 --grid spec.traffic.rps=100,500,1000
-  rollsim sweep scenarios/argo-canary-istio.yaml -n 20 \\
-      --grid PrometheusRule/myapp-alerts.spec.groups[0].rules[0].for=1m,5m \\
-      --grid spec.traffic.rps=200,1000";
+  rollsim sweep scenarios/monitoring-fast-rule.yaml -n 50 --grid spec.traffic.rps=100,500 \\
+      --grid 'PrometheusRule/myapp-alerts.spec.groups[0].rules[0].for=0s,1m,3m'";
 
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
