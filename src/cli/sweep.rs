@@ -128,12 +128,11 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
             ),
         });
     };
-    // The file and --set alone first: their problems are said once, not once per point.
-    let first = scenario::load_file(&args.file, &base)?;
     let scenarios = load_points(&args.file, &base, &axes, &points)?;
+    let first = &scenarios[0];
     let out_dir =
         args.out.clone().unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", first.name)));
-    announce(&first, &scenarios, points.len(), &out_dir);
+    announce(first, &scenarios, points.len(), &out_dir);
     std::fs::create_dir_all(&out_dir).map_err(|e| Failure {
         code: 1,
         message: format!("error: cannot create the output directory {}: {e}", out_dir.display()),
@@ -179,23 +178,22 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
 }
 
 /// Loads the scenario at every grid point (`base` overrides, then the point's values).
-/// Every problem is reported, each once, before anything runs.
+/// Every problem is reported, each once (a problem of the file or of `--set` is the same at
+/// every point), before anything runs. A point needs only to load with its own values: the
+/// file alone may lack what the grid gives.
 fn load_points(
     file: &Path,
     base: &[Override],
     axes: &[GridAxis],
     points: &[Vec<usize>],
 ) -> Result<Vec<Scenario>, Failure> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure { code: 1, message: format!("error: cannot read {}: {e}", file.display()) })?;
-    let name = file.display().to_string();
     let mut scenarios = Vec::with_capacity(points.len());
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     let mut failed = 0;
     for point in points {
         let mut overrides = base.to_vec();
         overrides.extend(point.iter().zip(axes).map(|(&i, a)| a.values[i].clone()));
-        match scenario::load_str(&name, &text, &overrides) {
+        match scenario::load_file(file, &overrides) {
             Ok(s) => scenarios.push(s),
             Err(e) => {
                 failed += 1;
@@ -208,10 +206,13 @@ fn load_points(
         }
     }
     if diagnostics.is_empty() {
+        assert_eq!(scenarios.len(), points.len(), "every point loaded");
         return Ok(scenarios);
     }
     let mut message = ScenarioError { diagnostics }.to_string();
-    message.push_str(&format!("\n\nerror: {failed} of {} grid points do not load", points.len()));
+    if failed < points.len() {
+        message.push_str(&format!("\n\nerror: {failed} of {} grid points do not load", points.len()));
+    }
     Err(Failure { code: 2, message })
 }
 

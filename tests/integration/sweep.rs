@@ -152,7 +152,34 @@ fn bad_grids_are_bad_input() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(!out.exists(), "{args:?}: wrote {}", out.display());
     }
+    // A missing file is bad input too, said once.
+    let output = rollsim().args(["sweep", "no-such-file.yaml", "--grid", "spec.seed=1,2"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.matches("no-such-file.yaml").count(), 1, "{stderr}");
     // --grid is required.
     let output = rollsim().arg("sweep").arg(scenario()).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
+}
+
+/// A value the file lacks can come from the grid: each point needs only to load with its own
+/// values.
+#[test]
+fn the_grid_may_give_what_the_file_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(scenario()).unwrap();
+    assert_eq!(text.matches("    rps: 500\n").count(), 1);
+    let file = dir.path().join("no-rps.yaml");
+    std::fs::write(&file, text.replace("    rps: 500\n", "    users: 10000\n")).unwrap();
+    let no_grid = rollsim().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(no_grid.status.code(), Some(2));
+    let out = dir.path().join("out");
+    rollsim()
+        .arg("sweep")
+        .arg(&file)
+        .args(["-n", "2", "--set", "spec.duration=12m", "--grid", "spec.traffic.rps=50,60", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(out.join("sweep.csv")).unwrap().lines().count(), 1 + 2 * 24);
 }
