@@ -254,8 +254,8 @@ fn main() {
     // Issue 5: replications per second of the monitored canary on every core against one.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let set = [
-        Override { path: "spec.fidelity".into(), value: "aggregated".into() },
-        Override { path: "spec.replications".into(), value: (8 * cores).to_string() },
+        Override::new("spec.fidelity", "aggregated"),
+        Override::new("spec.replications", (8 * cores).to_string()),
     ];
     let yaml = format!("{}{MONITORING}", CANARY_SCENARIO.replace(
         "      steps:\n        - setWeight: 10",
