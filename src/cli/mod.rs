@@ -8,6 +8,7 @@ mod query;
 mod recommend;
 pub mod slo_rules;
 mod sweep;
+mod tune;
 
 use crate::experiment::runner::{RunPlan, run_all};
 use crate::report;
@@ -52,6 +53,10 @@ pub enum Command {
     /// affected, error budget and extra capacity, with your team's response time.
     #[command(after_help = recommend::AFTER_HELP)]
     Recommend(recommend::RecommendArgs),
+    /// Tune an alerting rule: each threshold, `for` and window against the faulty version and
+    /// a healthy control, with the Pareto frontier and a recommendation.
+    #[command(after_help = tune::AFTER_HELP)]
+    Tune(tune::TuneArgs),
     /// Print the event log of one replication, as Kubernetes would record it.
     #[command(
         after_help = "Example:\n  rollsim trace scenarios/rolling-never-ready.yaml --replication 3 --format csv"
@@ -197,6 +202,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Command::Run(args)) => run_command(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Recommend(args)) => recommend::run(&args),
+        Some(Command::Tune(args)) => tune::run(&args),
         Some(Command::Trace(args)) => trace(&args),
         Some(Command::Query(args)) => query::query(&args),
         Some(Command::SloRules(args)) => slo_rules::run(&args),

@@ -5,4 +5,5 @@ pub mod recommend;
 pub mod record;
 pub mod runner;
 pub mod stats;
+pub mod tune;
 pub mod world;

@@ -11,3 +11,4 @@ mod recommend;
 mod slo_rules;
 mod strategies;
 mod sweep;
+mod tune;
