@@ -1,10 +1,10 @@
 //! What one replication produces: its row of `runs.csv`, its timeline and its event log.
 
 use crate::engine::SimTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a replication's release ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The new version is fully rolled out and available (`DeploymentComplete`).
@@ -35,7 +35,10 @@ impl Outcome {
 /// version's error rate or a fault, a timeout, or killed in flight); a *dropped* request was
 /// never served (no Ready endpoint, the pod over capacity, or the pod refusing new work
 /// after SIGTERM). Both are failures to the user.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// `runs.csv` reads back into the identical records (floats are written in their shortest
+/// round-trip form): `rollsim merge` and `--resume` summarize what they read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub replication: u64,
     pub seed: u64,

@@ -128,7 +128,10 @@ pub fn load_str(file_name: &str, text: &str, overrides: &[Override]) -> Result<S
     let mut report = Report::new(&sources);
     let scenario = load(text, overrides, &mut report);
     match scenario {
-        Some(scenario) if !report.has_errors() => Ok(scenario),
+        Some(mut scenario) if !report.has_errors() => {
+            scenario.input_hash = input_hash(text, overrides);
+            Ok(scenario)
+        }
         _ => {
             if !report.has_errors() {
                 // Every path that fails reports why; this is a safety net, not a message users
@@ -138,6 +141,29 @@ pub fn load_str(file_name: &str, text: &str, overrides: &[Override]) -> Result<S
             Err(ScenarioError { diagnostics: report.finish() })
         }
     }
+}
+
+/// [`Scenario::input_hash`]: FNV-1a over the text, then each override as `\0PATH=VALUE`.
+/// Stable across platforms and releases (unlike std's `DefaultHasher`); it detects
+/// mismatched inputs, it is no defence against someone forging one.
+pub fn input_hash(text: &str, overrides: &[Override]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(PRIME);
+        }
+    };
+    eat(text.as_bytes());
+    for o in overrides {
+        eat(b"\0");
+        eat(o.path.as_bytes());
+        eat(b"=");
+        eat(o.value.as_bytes());
+    }
+    hash
 }
 
 /// A document, classified.
@@ -548,5 +574,6 @@ fn assemble(
         strategy,
         services,
         notes: Vec::new(),
+        input_hash: 0,
     }
 }

@@ -52,6 +52,10 @@ pub struct Scenario {
     /// What the file holds that the simulation leaves out (a kind it skips, a Deployment no
     /// part of the release), one sentence each, for `validate` and `run` to show.
     pub notes: Vec<String>,
+    /// FNV-1a (64-bit) of the scenario text and the overrides applied to it, in order: two
+    /// runs with the same hash simulate the same input. A run directory's manifest carries
+    /// it, so `--resume` and `rollsim merge` can refuse results of a different input.
+    pub input_hash: u64,
 }
 
 #[derive(Clone, Debug)]
