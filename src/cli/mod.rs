@@ -4,14 +4,16 @@
 //! argument that does not parse or validate).
 
 mod compare;
+mod merge;
 mod query;
 mod recommend;
 pub mod slo_rules;
+mod stream;
 mod sweep;
 mod tune;
 
-use crate::experiment::runner::{RunPlan, run_all};
 use crate::report;
+use crate::report::rundir::Shard;
 use crate::scenario::{self, Override, Scenario, ScenarioError};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -78,6 +80,10 @@ pub enum Command {
     /// Write the SRE Workbook's SLO alerts (multiwindow, multi-burn-rate) as a PrometheusRule.
     #[command(after_help = slo_rules::AFTER_HELP)]
     SloRules(slo_rules::SloRulesArgs),
+    /// Combine the output directories of `rollsim run --shard I/N` into the results of the
+    /// unsharded run, byte for byte.
+    #[command(after_help = merge::AFTER_HELP)]
+    Merge(merge::MergeArgs),
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -119,6 +125,14 @@ pub struct RunArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run only shard I of N (counting from 0): the contiguous block of replications
+    /// ⌊I·R/N⌋..⌊(I+1)·R/N⌋. `rollsim merge` combines the N shard directories.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+    /// Continue an interrupted run in the output directory: keep its finished replications
+    /// and run the rest (the same file and options are required).
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -197,7 +211,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             eprintln!(
                 "rollsim: no command given; running the built-in example ({EXAMPLE_NAME}). See `rollsim --help`."
             );
-            run(&scenario, None, Format::Table, None)
+            run(&scenario, None, Format::Table, stream::RunOptions::new(None))
         }
         Some(Command::Run(args)) => run_command(&args),
         Some(Command::Compare(args)) => compare::run(&args),
@@ -207,6 +221,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Command::Query(args)) => query::query(&args),
         Some(Command::SloRules(args)) => slo_rules::run(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
+        Some(Command::Merge(args)) => merge::merge(&args),
         Some(Command::Validate(args)) => {
             let scenario = scenario::load_file(&args.file, &[])?;
             println!(
@@ -266,8 +281,13 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         let message: Vec<&str> = failures.iter().map(|f| f.message.trim_end()).collect();
         return Err(Failure { code, message: message.join("\n") });
     }
+    let options = stream::RunOptions {
+        threads: args.threads,
+        shard: args.shard.unwrap_or(Shard::WHOLE),
+        resume: args.resume,
+    };
     if let [scenario] = scenarios.as_slice() {
-        return run(scenario, args.out.as_deref(), args.format, args.threads);
+        return run(scenario, args.out.as_deref(), args.format, options);
     }
 
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
@@ -284,7 +304,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     }
     let mut columns = Vec::with_capacity(scenarios.len());
     for (scenario, label) in scenarios.iter().zip(labels) {
-        let summary = simulate(scenario, &base.join(&label), args.threads)?;
+        let summary = stream::simulate(scenario, &base.join(&label), options)?;
         columns.push((label, summary));
     }
     let stdout = std::io::stdout();
@@ -310,10 +330,19 @@ fn run(
     scenario: &Scenario,
     out: Option<&Path>,
     format: Format,
-    threads: Option<usize>,
+    options: stream::RunOptions,
 ) -> Result<(), Failure> {
     let out_dir = out.map(Path::to_path_buf).unwrap_or_else(|| Path::new("output").join(&scenario.name));
-    let summary = simulate(scenario, &out_dir, threads)?;
+    let summary = stream::simulate(scenario, &out_dir, options)?;
+    print_summary(&summary, &scenario.name, format)
+}
+
+/// Prints a summary on standard output in the chosen format.
+fn print_summary(
+    summary: &crate::experiment::stats::SummaryTable,
+    scenario_name: &str,
+    format: Format,
+) -> Result<(), Failure> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match format {
@@ -321,61 +350,16 @@ fn run(
             let tty = stdout_is_terminal();
             let color = tty && std::env::var_os("NO_COLOR").is_none();
             let width = terminal_width();
-            let table = report::render_summary_table(&summary, width, color);
+            let table = report::render_summary_table(summary, width, color);
             lock.write_all(table.as_bytes())?;
         }
         Format::Json => {
-            lock.write_all(report::summary_json_string(&summary, &scenario.name).as_bytes())?;
+            lock.write_all(report::summary_json_string(summary, scenario_name).as_bytes())?;
             lock.write_all(b"\n")?;
         }
-        Format::Csv => lock.write_all(report::summary_csv_string(&summary).as_bytes())?,
+        Format::Csv => lock.write_all(report::summary_csv_string(summary).as_bytes())?,
     }
     Ok(())
-}
-
-/// Runs every replication of `scenario` (announcing it on stderr), writes `runs.csv`,
-/// `summary.json` and `timeline.csv` to `out_dir`, and returns the summary.
-fn simulate(
-    scenario: &Scenario,
-    out_dir: &Path,
-    threads: Option<usize>,
-) -> Result<crate::experiment::stats::SummaryTable, Failure> {
-    eprintln!(
-        "rollsim: {} replications of {} (seed {}, {} fidelity); results go to {}",
-        scenario.replications,
-        scenario.name,
-        scenario.seed,
-        scenario.fidelity.as_str(),
-        out_dir.display()
-    );
-    for note in &scenario.notes {
-        eprintln!("rollsim: note: {note}");
-    }
-    // Before the replications run, so that a bad --out fails at once.
-    std::fs::create_dir_all(out_dir).map_err(|e| {
-        let hint = if out_dir.is_file() { "; it is a file: give --out a directory" } else { "" };
-        Failure {
-            code: 1,
-            message: format!("error: cannot create the output directory {}: {e}{hint}", out_dir.display()),
-        }
-    })?;
-    let plan = RunPlan { threads, timeline_of: Some(0), trace_of: None };
-    let results = run_all(scenario, plan);
-    let records: Vec<_> = results.iter().map(|r| r.record.clone()).collect();
-    let summary =
-        crate::experiment::stats::summarize_runs(&records).with_scenario(&scenario.name, scenario.seed);
-    let written = |path: std::path::PathBuf, result: std::io::Result<()>| {
-        result
-            .map_err(|e| Failure { code: 1, message: format!("error: cannot write {}: {e}", path.display()) })
-    };
-    let path = out_dir.join("runs.csv");
-    written(path.clone(), report::write_runs_csv(&path, &records))?;
-    let path = out_dir.join("summary.json");
-    written(path.clone(), report::write_summary_json(&path, &summary, &scenario.name))?;
-    let timeline = results.first().map(|r| r.timeline.as_slice()).unwrap_or(&[]);
-    let path = out_dir.join("timeline.csv");
-    written(path.clone(), report::write_timeline_csv(&path, timeline))?;
-    Ok(summary)
 }
 
 fn trace(args: &TraceArgs) -> Result<(), Failure> {

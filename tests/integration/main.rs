@@ -1,6 +1,6 @@
 //! The integration tests: one binary (it links once). End-to-end tests of the CLI, property
 //! tests of whole replications, the agreement of the two fidelities, the shipped strategy
-//! scenarios, `rollsim slo-rules` and `rollsim sweep`.
+//! scenarios, `rollsim slo-rules`, `rollsim sweep`, and sharded, streamed and resumed runs.
 
 mod cli;
 mod common;
@@ -8,6 +8,7 @@ mod compare;
 mod fidelity;
 mod properties;
 mod recommend;
+mod shard;
 mod slo_rules;
 mod strategies;
 mod sweep;
