@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod compare;
+mod deploy;
 mod fidelity;
 mod properties;
 mod recommend;
