@@ -46,17 +46,14 @@ pub fn simulate(scenario: &Scenario, out_dir: &Path, options: RunOptions) -> Res
         options.shard,
     );
     let range = manifest.range();
-    let part = if options.shard == Shard::WHOLE {
-        String::new()
+    let what = if options.shard == Shard::WHOLE {
+        format!("{} replications", scenario.replications)
     } else {
-        format!(
-            "shard {} (replications {}..{} of {}) ",
-            options.shard, range.start, range.end, scenario.replications
-        )
+        let (shard, n) = (options.shard, scenario.replications);
+        format!("shard {shard}: replications {}..{} of {n}", range.start, range.end)
     };
     eprintln!(
-        "rollsim: {part}{} replications of {} (seed {}, {} fidelity); results go to {}",
-        range.end - range.start,
+        "rollsim: {what} of {} (seed {}, {} fidelity); results go to {}",
         scenario.name,
         scenario.seed,
         scenario.fidelity.as_str(),
