@@ -5,6 +5,7 @@
 
 mod compare;
 mod merge;
+mod progress;
 mod query;
 mod recommend;
 pub mod slo_rules;
@@ -133,6 +134,9 @@ pub struct RunArgs {
     /// and run the rest (the same file and options are required).
     #[arg(long)]
     pub resume: bool,
+    /// Draw no progress bar (there is none anyway when standard error is not a terminal).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -285,6 +289,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         threads: args.threads,
         shard: args.shard.unwrap_or(Shard::WHOLE),
         resume: args.resume,
+        progress: progress::wanted(args.quiet),
     };
     if let [scenario] = scenarios.as_slice() {
         return run(scenario, args.out.as_deref(), args.format, options);

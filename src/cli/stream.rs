@@ -23,11 +23,13 @@ pub struct RunOptions {
     pub shard: Shard,
     /// Continue the run in the output directory instead of starting afresh.
     pub resume: bool,
+    /// Draw a progress bar on standard error (see `progress::wanted`).
+    pub progress: bool,
 }
 
 impl RunOptions {
     pub fn new(threads: Option<usize>) -> RunOptions {
-        RunOptions { threads, shard: Shard::WHOLE, resume: false }
+        RunOptions { threads, shard: Shard::WHOLE, resume: false, progress: super::progress::wanted(false) }
     }
 }
 
@@ -81,14 +83,18 @@ pub fn simulate(scenario: &Scenario, out_dir: &Path, options: RunOptions) -> Res
         let timeline_of = range.contains(&0).then_some(0);
         let plan = RunPlan { threads: options.threads, timeline_of, trace_of: None };
         let partial = out_dir.join(RUNS_PARTIAL_FILE);
+        let bar = super::progress::bar(options.progress, range.end - range.start, done);
         run_streaming(scenario, rest, plan, |result| {
             // The timeline first: a row on disk means its timeline is too.
             if Some(result.record.replication) == timeline_of {
                 let path = out_dir.join(TIMELINE_FILE);
                 write_timeline_csv(&path, &result.timeline).map_err(|e| io_failure("write", &path, e))?;
             }
-            appender.append(&result.record).map_err(|e| io_failure("append to", &partial, e))
+            appender.append(&result.record).map_err(|e| io_failure("append to", &partial, e))?;
+            bar.inc(1);
+            Ok::<(), Failure>(())
         })?;
+        bar.finish_and_clear();
         appender.finish().map_err(|e| io_failure("finish", &partial, e))?;
     }
     finish(out_dir, &manifest)

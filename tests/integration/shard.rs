@@ -244,3 +244,17 @@ fn resume_refuses_another_runs_directory_and_a_torn_row_is_redone() {
     assert!(stderr.contains("resuming: 2 of 5 replications already done"), "{stderr}");
     assert_same_files(&whole, &out);
 }
+
+#[test]
+fn no_progress_bar_off_a_terminal_or_with_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), 3);
+    for extra in [&[][..], &["--quiet"][..]] {
+        let out = dir.path().join("out");
+        let output = rollsim().arg("run").arg(&file).arg("--out").arg(&out).args(extra).output().unwrap();
+        assert!(output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(!stderr.contains('\r') && !stderr.contains('\x1b'), "{stderr:?}");
+        assert!(!stderr.contains("elapsed"), "{stderr}");
+    }
+}
