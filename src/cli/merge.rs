@@ -51,8 +51,9 @@ fn read_shard(dir: &Path) -> Result<ShardDir, Failure> {
         }
     })?;
     let runs = dir.join(RUNS_FILE);
-    if !runs.is_file() {
-        let why = if dir.join(RUNS_PARTIAL_FILE).is_file() {
+    let partial = dir.join(RUNS_PARTIAL_FILE).is_file();
+    if !runs.is_file() || partial {
+        let why = if partial {
             format!("shard {} is unfinished: run it again with --resume", manifest.shard)
         } else {
             format!("shard {} has no {RUNS_FILE}", manifest.shard)

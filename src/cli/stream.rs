@@ -100,9 +100,8 @@ pub fn simulate(scenario: &Scenario, out_dir: &Path, options: RunOptions) -> Res
     finish(out_dir, &manifest)
 }
 
-/// A fresh start: a new partial file (replacing any earlier one), then the manifest. Earlier
-/// results (`runs.csv`, `summary.json`, `timeline.csv`) stay until the new ones replace
-/// them.
+/// A fresh start: a new partial file (replacing any earlier one), an earlier run's
+/// `runs.csv` and `summary.json` removed, then the manifest.
 fn start(out_dir: &Path, manifest: &Manifest) -> Result<Option<RunsAppender>, Failure> {
     if let Ok(earlier) = Manifest::read(out_dir)
         && let Ok((appender, _)) = RunsAppender::resume(out_dir)
@@ -118,6 +117,15 @@ fn start(out_dir: &Path, manifest: &Manifest) -> Result<Option<RunsAppender>, Fa
     }
     let partial = out_dir.join(RUNS_PARTIAL_FILE);
     let appender = RunsAppender::create(out_dir).map_err(|e| io_failure("create", &partial, e))?;
+    // An earlier run's finished files go before the new manifest is written, so that no
+    // manifest ever sits next to another run's rows.
+    for name in [RUNS_FILE, SUMMARY_FILE] {
+        let path = out_dir.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_failure("remove", &path, e)),
+            _ => {}
+        }
+    }
     let path = out_dir.join(MANIFEST_FILE);
     manifest.write(out_dir).map_err(|e| io_failure("write", &path, e))?;
     Ok(Some(appender))

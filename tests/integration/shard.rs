@@ -114,6 +114,7 @@ fn merge_refuses_missing_duplicate_foreign_and_unfinished_shards() {
         "shard 2/3 is unfinished: run it again with --resume",
     );
     // A shard whose rows were tampered with.
+    std::fs::remove_file(a2.join("runs.csv.partial")).unwrap();
     std::fs::write(a2.join("runs.csv"), "replication\n").unwrap();
     merge_fails(&[a0, a1, a2], &out, "header is not the runs.csv header");
     assert!(!out.exists());
@@ -221,6 +222,9 @@ fn resume_refuses_another_runs_directory_and_a_torn_row_is_redone() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
+    // A partial file next to runs.csv: a run started afresh there and not done.
+    std::fs::write(out.join("runs.csv.partial"), "").unwrap();
+    merge_fails(std::slice::from_ref(&out), &dir.path().join("m"), "shard 0/1 is unfinished");
     assert!(stderr.contains("holds another run (seed 8, but this run's is 7)"), "{stderr}");
 
     // A power loss mid-row: the partial file ends in half a line. Resume drops it and
