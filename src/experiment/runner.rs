@@ -154,9 +154,9 @@ mod tests {
 
     fn scenario(replications: u64) -> Scenario {
         let overrides = [
-            crate::scenario::Override { path: "spec.duration".into(), value: "20m".into() },
-            crate::scenario::Override { path: "spec.release.at".into(), value: "5m".into() },
-            crate::scenario::Override { path: "spec.replications".into(), value: replications.to_string() },
+            crate::scenario::Override::new("spec.duration", "20m"),
+            crate::scenario::Override::new("spec.release.at", "5m"),
+            crate::scenario::Override::new("spec.replications", replications.to_string()),
         ];
         crate::scenario::load_str("example", crate::scenario::EXAMPLE_YAML, &overrides).unwrap()
     }
