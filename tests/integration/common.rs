@@ -126,3 +126,24 @@ pub fn scenario(p: &Params) -> Scenario {
         Err(e) => panic!("generated scenario does not load:\n{e}\n{text}"),
     }
 }
+
+/// Two scenario files in `dir`: `bad.yaml` (a version failing 5% of requests, 6
+/// replications) and `good.yaml` (no fault, 4 replications: commands that run several
+/// files with the first one's count run it 6 times too).
+pub fn bad_and_good(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let bad = yaml(&Params {
+        replications: 6,
+        new_faults: "[{kind: errors, rate: 0.05}]".into(),
+        ..Params::default()
+    })
+    .replacen("metadata: {name: generated}", "metadata: {name: bad}", 1);
+    let good = yaml(&Params { replications: 4, ..Params::default() }).replacen(
+        "metadata: {name: generated}",
+        "metadata: {name: good}",
+        1,
+    );
+    let (b, g) = (dir.join("bad.yaml"), dir.join("good.yaml"));
+    std::fs::write(&b, bad).unwrap();
+    std::fs::write(&g, good).unwrap();
+    (b, g)
+}

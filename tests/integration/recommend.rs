@@ -1,30 +1,11 @@
 //! End-to-end tests of `rollsim recommend`.
 
-use crate::common::{Params, yaml};
+use crate::common::bad_and_good;
 use assert_cmd::Command;
 use predicates::prelude::*;
-use std::path::{Path, PathBuf};
 
 fn rollsim() -> Command {
     Command::cargo_bin("rollsim").expect("the binary is built")
-}
-
-fn bad_and_good(dir: &Path) -> (PathBuf, PathBuf) {
-    let bad = yaml(&Params {
-        replications: 6,
-        new_faults: "[{kind: errors, rate: 0.05}]".into(),
-        ..Params::default()
-    })
-    .replacen("metadata: {name: generated}", "metadata: {name: bad}", 1);
-    let good = yaml(&Params { replications: 6, ..Params::default() }).replacen(
-        "metadata: {name: generated}",
-        "metadata: {name: good}",
-        1,
-    );
-    let (b, g) = (dir.join("bad.yaml"), dir.join("good.yaml"));
-    std::fs::write(&b, bad).unwrap();
-    std::fs::write(&g, good).unwrap();
-    (b, g)
 }
 
 #[test]
