@@ -199,7 +199,7 @@ fn reasons(k: usize, runs: &[Vec<RunRecord>], means: &[[f64; 4]]) -> Vec<String>
     let selfstop =
         runs[k].iter().filter(|r| r.detected_by.as_deref().is_some_and(|d| !d.starts_with("alert:"))).count();
     if selfstop * 2 > runs[k].len() {
-        out.push("stops a bad version by its own analysis".to_owned());
+        out.push("stops a bad version without a page".to_owned());
     }
     let false_alarms = mean_of(k, |r| Some(r.false_alarm as f64)).unwrap_or(0.0);
     if false_alarms > 0.0 {
