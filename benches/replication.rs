@@ -142,12 +142,17 @@ fn latency_monitored_scenario(fidelity: &str) -> Scenario {
 }
 
 fn monitored_with(name: &str, rules: &str, fidelity: &str) -> Scenario {
+    load(name, &monitored_yaml(rules), fidelity)
+}
+
+/// [`CANARY_SCENARIO`] with the background analysis, followed by `rules`.
+fn monitored_yaml(rules: &str) -> String {
     let yaml = CANARY_SCENARIO.replace(
         "      steps:\n        - setWeight: 10",
         "      analysis: {templates: [{templateName: success-rate}]}\n      steps:\n        - setWeight: 10",
     );
     assert_ne!(yaml, CANARY_SCENARIO, "the background analysis is added");
-    load(name, &format!("{yaml}{rules}"), fidelity)
+    format!("{yaml}{rules}")
 }
 
 fn requests_of(sc: &Scenario) -> u64 {
@@ -257,11 +262,8 @@ fn main() {
         Override::new("spec.fidelity", "aggregated"),
         Override::new("spec.replications", (8 * cores).to_string()),
     ];
-    let yaml = format!("{}{MONITORING}", CANARY_SCENARIO.replace(
-        "      steps:\n        - setWeight: 10",
-        "      analysis: {templates: [{templateName: success-rate}]}\n      steps:\n        - setWeight: 10",
-    ));
-    let many = load_str("bench-parallel.yaml", &yaml, &set).expect("the parallel bench scenario loads");
+    let many = load_str("bench-parallel.yaml", &monitored_yaml(MONITORING), &set)
+        .expect("the parallel bench scenario loads");
     let (t_one, t_all) = (median_run_all_secs(&many, Some(1), 3), median_run_all_secs(&many, None, 3));
     let n = many.replications as f64;
     println!(

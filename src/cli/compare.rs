@@ -5,6 +5,7 @@ use super::{Failure, Format, ScenarioArgs, load};
 use crate::experiment::paired::{compare, compared_metrics};
 use crate::experiment::runner::{RunPlan, run_all};
 use crate::report::{self, write_atomically};
+use crate::scenario::Scenario;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -49,6 +50,33 @@ pub struct CompareArgs {
     pub threads: Option<usize>,
 }
 
+/// Loads `files` so that they share their random numbers: the first fixes the seed (unless
+/// `seed` does) and the replication count (unless `replications` does) for all. Every bad
+/// file is reported before any runs.
+pub(super) fn load_sharing_numbers(
+    files: &[PathBuf],
+    set: &[String],
+    seed: Option<u64>,
+    replications: Option<u64>,
+) -> Result<Vec<Scenario>, Failure> {
+    let args =
+        |file: &PathBuf, seed: Option<u64>| ScenarioArgs { file: file.clone(), set: set.to_vec(), seed };
+    let first = load(&args(&files[0], seed), replications)?;
+    let (seed, replications) = (first.seed, first.replications);
+    let mut scenarios = vec![first];
+    let mut failures = Vec::new();
+    for file in &files[1..] {
+        match load(&args(file, Some(seed)), Some(replications)) {
+            Ok(s) => scenarios.push(s),
+            Err(f) => failures.push(f.message.trim_end().to_owned()),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Failure { code: 2, message: failures.join("\n") });
+    }
+    Ok(scenarios)
+}
+
 pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     if let Some(by) = &args.by
         && !compared_metrics().iter().any(|m| m.0 == by)
@@ -59,22 +87,8 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
             message: format!("error: --by {by}: not a compared metric; use one of {}", names.join(", ")),
         });
     }
-    let scenario_args =
-        |file: &PathBuf, seed: Option<u64>| ScenarioArgs { file: file.clone(), set: args.set.clone(), seed };
-    // The first file fixes the seed and the replication count for all.
-    let first = load(&scenario_args(&args.files[0], args.seed), args.replications)?;
-    let (seed, replications) = (first.seed, first.replications);
-    let mut scenarios = vec![first];
-    let mut failures = Vec::new();
-    for file in &args.files[1..] {
-        match load(&scenario_args(file, Some(seed)), Some(replications)) {
-            Ok(s) => scenarios.push(s),
-            Err(f) => failures.push(f.message.trim_end().to_owned()),
-        }
-    }
-    if !failures.is_empty() {
-        return Err(Failure { code: 2, message: failures.join("\n") });
-    }
+    let scenarios = load_sharing_numbers(&args.files, &args.set, args.seed, args.replications)?;
+    let (seed, replications) = (scenarios[0].seed, scenarios[0].replications);
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let labels = report::distinct_labels(&names);
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join("compare"));

@@ -1,6 +1,6 @@
 //! `rollsim recommend FILE... --weights ...`: strategies ranked by a cost the user weighs.
 
-use super::{Failure, ScenarioArgs, load};
+use super::Failure;
 use crate::experiment::recommend::{Recommendation, WEIGHT_NAMES, Weights, recommend};
 use crate::experiment::runner::{RunPlan, run_all};
 use crate::report;
@@ -58,14 +58,8 @@ pub fn run(args: &RecommendArgs) -> Result<(), Failure> {
     if args.unattended {
         set.push("spec.rollback.manual=null".to_owned());
     }
-    let scenario_args =
-        |file: &PathBuf, seed: Option<u64>| ScenarioArgs { file: file.clone(), set: set.clone(), seed };
-    let first = load(&scenario_args(&args.files[0], args.seed), args.replications)?;
-    let (seed, replications) = (first.seed, first.replications);
-    let mut scenarios = vec![first];
-    for file in &args.files[1..] {
-        scenarios.push(load(&scenario_args(file, Some(seed)), Some(replications))?);
-    }
+    let scenarios = super::compare::load_sharing_numbers(&args.files, &set, args.seed, args.replications)?;
+    let (seed, replications) = (scenarios[0].seed, scenarios[0].replications);
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let labels = report::distinct_labels(&names);
     eprintln!(

@@ -8,27 +8,7 @@ use crate::controllers::argo::spec::pod_template_hash;
 use crate::engine::{MINUTE, SECOND};
 use crate::telemetry::promql;
 
-/// A Simulation document with `release` and the given versions, plus `extra` lines under `spec`.
-fn simulation(release: &str, versions: &[&str], extra: &str) -> String {
-    let versions: String = versions.iter().map(|v| format!("    {v}: {{}}\n")).collect();
-    format!(
-        "---
-apiVersion: rollsim.dev/v1alpha1
-kind: Simulation
-metadata: {{name: t}}
-spec:
-  duration: 2h
-  release: {release}
-  traffic: {{rps: 500}}
-  versions:
-{versions}  pods: {{startup: 20s, capacityRps: 100}}
-  cluster: {{nodes: 4, nodeCapacity: {{cpu: \"8\", memory: 32Gi}}}}
-  slo: {{objective: 99.9%, window: 30d}}
-{extra}"
-    )
-}
-
-use super::tests_release::{check_error, errors, load, pos_of};
+use super::tests_release::{check_error, errors, load, pos_of, simulation_with as simulation};
 
 // ---------------------------------------------------------------------------------------------
 // A Deployment release with Prometheus rules

@@ -11,6 +11,11 @@ use crate::engine::{HOUR, MINUTE, SECOND};
 
 /// A Simulation document with `release` (a YAML flow mapping) and the given versions.
 fn simulation(release: &str, versions: &[&str]) -> String {
+    simulation_with(release, versions, "")
+}
+
+/// [`simulation`] plus `extra` lines under `spec`.
+pub(super) fn simulation_with(release: &str, versions: &[&str], extra: &str) -> String {
     let versions: String = versions.iter().map(|v| format!("    {v}: {{}}\n")).collect();
     format!(
         "---
@@ -25,7 +30,7 @@ spec:
 {versions}  pods: {{startup: 20s, capacityRps: 100}}
   cluster: {{nodes: 4, nodeCapacity: {{cpu: \"8\", memory: 32Gi}}}}
   slo: {{objective: 99.9%, window: 30d}}
-"
+{extra}"
     )
 }
 
