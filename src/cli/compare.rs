@@ -1,7 +1,7 @@
 //! `rollsim compare FILE... [--by METRIC]`: strategies side by side, with common random
 //! numbers and paired tests against the first file.
 
-use super::{Failure, Format, ScenarioArgs, load};
+use super::{Failure, Format, ScenarioArgs, load, load_with};
 use crate::experiment::paired::{compare, compared_metrics};
 use crate::experiment::runner::{RunPlan, run_all};
 use crate::report::{self, write_atomically};
@@ -21,9 +21,9 @@ rollsim compare scenarios/same-fault/*.yaml --by bad_requests --replications 50 
 
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
-    /// The scenario files, one strategy each; the first is the baseline the others are
-    /// tested against.
-    #[arg(value_name = "FILE", required = true, num_args = 2..)]
+    /// The scenario files, one strategy each (a file that defines spec.variants stands for
+    /// its variants); the first is the baseline the others are tested against.
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
     /// Order the columns by this metric's mean, lowest first (the baseline stays the first
     /// file).
@@ -51,8 +51,10 @@ pub struct CompareArgs {
 }
 
 /// Loads `files` so that they share their random numbers: the first fixes the seed (unless
-/// `seed` does) and the replication count (unless `replications` does) for all. Every bad
-/// file is reported before any runs.
+/// `seed` does) and the replication count (unless `replications` does) for all. A file
+/// that defines `spec.variants` stands for its variants, one strategy each, named after the
+/// variant (after `FILE-NAME.VARIANT` when several files are given). Every bad file and
+/// variant is reported before any runs; fewer than two strategies in all is refused.
 pub(super) fn load_sharing_numbers(
     files: &[PathBuf],
     set: &[String],
@@ -63,16 +65,54 @@ pub(super) fn load_sharing_numbers(
         |file: &PathBuf, seed: Option<u64>| ScenarioArgs { file: file.clone(), set: set.to_vec(), seed };
     let first = load(&args(&files[0], seed), replications)?;
     let (seed, replications) = (first.seed, first.replications);
-    let mut scenarios = vec![first];
+    let mut bases = vec![(&files[0], first)];
     let mut failures = Vec::new();
     for file in &files[1..] {
         match load(&args(file, Some(seed)), Some(replications)) {
-            Ok(s) => scenarios.push(s),
+            Ok(s) => bases.push((file, s)),
             Err(f) => failures.push(f.message.trim_end().to_owned()),
+        }
+    }
+    let several = files.len() > 1;
+    let mut scenarios = Vec::new();
+    for (file, base) in bases {
+        if base.variants.is_empty() {
+            scenarios.push(base);
+            continue;
+        }
+        for variant in &base.variants {
+            match load_with(&args(file, Some(seed)), Some(replications), &variant.overrides) {
+                Ok(mut s) => {
+                    s.name = if several {
+                        format!("{}.{}", base.name, variant.name)
+                    } else {
+                        variant.name.clone()
+                    };
+                    scenarios.push(s);
+                }
+                Err(f) => failures.push(format!(
+                    "{}\n  (in variant `{}` of {})",
+                    f.message.trim_end(),
+                    variant.name,
+                    file.display()
+                )),
+            }
         }
     }
     if !failures.is_empty() {
         return Err(Failure { code: 2, message: failures.join("\n") });
+    }
+    if scenarios.len() < 2 {
+        return Err(Failure {
+            code: 2,
+            message: format!(
+                "error: {} defines one strategy only; give two or more scenario files, or define the \
+                 strategies to compare under spec.variants (each a name and the values it sets), e.g.\n  \
+                 variants:\n  - name: surge-25\n    set: {{}}\n  - name: surge-100\n    set: \
+                 {{Deployment/myapp.spec.strategy.rollingUpdate.maxSurge: 100%}}",
+                files[0].display()
+            ),
+        });
     }
     Ok(scenarios)
 }

@@ -241,13 +241,35 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             for note in &scenario.notes {
                 println!("  note: {note}");
             }
-            Ok(())
+            validate_variants(&args.file, &scenario)
         }
     }
 }
 
+/// Loads each of `scenario`'s variants (`spec.variants`), printing one line each; every
+/// variant that does not load is reported.
+fn validate_variants(file: &Path, scenario: &Scenario) -> Result<(), Failure> {
+    let mut failures = Vec::new();
+    for variant in &scenario.variants {
+        match scenario::load_file(file, &variant.overrides) {
+            Ok(v) => println!("  variant {}: {}", variant.name, v.release_summary()),
+            Err(e) => failures.push(format!("{}  (in variant `{}`)", e.to_string().trim_end(), variant.name)),
+        }
+    }
+    if failures.is_empty() { Ok(()) } else { Err(Failure { code: 2, message: failures.join("\n") }) }
+}
+
 fn load(args: &ScenarioArgs, replications: Option<u64>) -> Result<Scenario, Failure> {
-    let mut overrides = Vec::new();
+    load_with(args, replications, &[])
+}
+
+/// [`load`] with `first` applied before the command line's overrides (a variant's `set`).
+fn load_with(
+    args: &ScenarioArgs,
+    replications: Option<u64>,
+    first: &[Override],
+) -> Result<Scenario, Failure> {
+    let mut overrides = first.to_vec();
     for s in &args.set {
         overrides.push(
             scenario::parse_override(s)

@@ -18,8 +18,9 @@ rollsim recommend scenarios/same-fault/rolling.yaml scenarios/same-fault/flagger
 
 #[derive(clap::Args, Debug)]
 pub struct RecommendArgs {
-    /// The scenario files, one strategy each.
-    #[arg(value_name = "FILE", required = true, num_args = 2..)]
+    /// The scenario files, one strategy each (a file that defines spec.variants stands for
+    /// its variants).
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
     /// Prices: bad_request=X,user=X,budget_pct=X,pod_hour=X.
     #[arg(long, value_name = "NAME=PRICE,...", required = true)]

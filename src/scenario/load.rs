@@ -570,6 +570,7 @@ fn assemble(
         monitoring,
         rollback: sim.rollback,
         controller: sim.controller,
+        variants: sim.variants,
         deployment,
         strategy,
         services,

@@ -41,6 +41,7 @@ mod release;
 mod simulation;
 mod tree;
 pub mod units;
+mod variants;
 
 #[cfg(test)]
 mod tests;
@@ -53,6 +54,7 @@ pub use diagnostic::{Diagnostic, OVERRIDE_FILE, ScenarioError};
 pub use load::{load_file, load_str};
 pub use model::*;
 pub use overrides::{GRID_FLAG, GridAxis, Origin, Override, SET_FLAG, parse_grid_axis, parse_override};
+pub use variants::{VARIANT_FLAG, Variant};
 
 /// The built-in example scenario (`scenarios/rolling-bad-release.yaml`).
 pub const EXAMPLE_YAML: &str = include_str!("../../scenarios/rolling-bad-release.yaml");

@@ -49,6 +49,9 @@ pub struct Scenario {
     pub strategy: Strategy,
     /// Every Service in the file, in file order.
     pub services: Vec<ServiceManifest>,
+    /// `spec.variants`: the strategy variants this file defines (each one is this file
+    /// loaded with its overrides), for `compare` and `recommend`.
+    pub variants: Vec<super::variants::Variant>,
     /// What the file holds that the simulation leaves out (a kind it skips, a Deployment no
     /// part of the release), one sentence each, for `validate` and `run` to show.
     pub notes: Vec<String>,

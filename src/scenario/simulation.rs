@@ -31,6 +31,8 @@ pub(crate) struct SimulationDoc {
     pub monitoring: MonitoringSpec,
     pub rollback: RollbackPolicy,
     pub controller: ControllerTiming,
+    /// `spec.variants`: strategy variants for `compare` and `recommend`.
+    pub variants: Vec<super::variants::Variant>,
 }
 
 /// `spec.monitoring` as written, with the positions the cross-document checks point at.
@@ -236,6 +238,7 @@ fn read_document(
     let monitoring = read_monitoring(report, &mut spec);
     let rollback = read_rollback(report, &mut spec);
     let controller = read_controller(report, &mut spec);
+    let variants = super::variants::read_variants(report, &mut spec);
     spec.deny_unknown(report);
     release_out.clone_from(&release);
 
@@ -276,6 +279,7 @@ fn read_document(
         monitoring: monitoring?,
         rollback: rollback?,
         controller: controller?,
+        variants: variants?,
     })
 }
 

@@ -996,3 +996,79 @@ fn grid_values_are_overrides_reported_at_grid() {
     let d = load_str("t.yaml", &with_rule(), &axis.values[1..]).unwrap_err().diagnostics;
     assert_eq!((d[0].file.as_str(), d[0].column), ("--grid", 60));
 }
+
+// ---------------------------------------------------------------------------------------------
+// spec.variants
+
+/// `BASE` with `variants` (YAML lines at two spaces) appended to its spec; the first of
+/// them is on the returned line.
+fn with_variants(variants: &str) -> (String, usize) {
+    (format!("{BASE}  variants:\n{variants}"), BASE.lines().count() + 2)
+}
+
+#[test]
+fn variants_are_read_as_overrides_in_file_order() {
+    let (text, _) = with_variants(
+        "    - name: as-written\n      set: {}\n    - name: bigger\n      set:\n        Deployment/myapp.spec.replicas: 6\n        spec.traffic.rps: 900\n        spec.pods.startup: {kind: lognormal, median: 20s, p99: 60s}\n        spec.versions[\"myapp:2.0\"].errorRate: \"5%\"\n",
+    );
+    let s = load(&text).expect("loads");
+    assert_eq!(s.variants.len(), 2);
+    assert_eq!(s.variants[0].name, "as-written");
+    assert!(s.variants[0].overrides.is_empty());
+    let sets: Vec<String> = s.variants[1].overrides.iter().map(|o| o.as_typed()).collect();
+    assert_eq!(
+        sets,
+        [
+            "Deployment/myapp.spec.replicas=6",
+            "spec.traffic.rps=900",
+            "spec.pods.startup={kind: lognormal, median: 20s, p99: 60s}",
+            "spec.versions[\"myapp:2.0\"].errorRate=\"5%\"",
+        ]
+    );
+    // Loading a variant is loading the file with its overrides.
+    let bigger = load_str("t.yaml", &text, &s.variants[1].overrides).expect("the variant loads");
+    assert_eq!(bigger.deployment.replicas, 6);
+    assert_eq!(bigger.traffic.rps, 900.0);
+    assert_eq!(bigger.versions["myapp:2.0"].error_rate, 0.05);
+    assert_eq!(load(&text).unwrap().deployment.replicas, 10);
+}
+
+#[test]
+fn bad_variants_are_reported_in_the_file() {
+    let (text, line) = with_variants("    - name: a\n      set: {}\n    - name: a\n      set: {}\n");
+    check_error(&text, line + 2, 13, "the variant name `a` is used twice");
+
+    let (text, line) = with_variants("    - name: a b\n      set: {}\n");
+    check_error(&text, line, 13, "may hold only letters, digits");
+
+    let (text, line) = with_variants("    - name: a\n      set: {spec.seed: 3}\n");
+    let d = check_error(&text, line + 1, 13, "`spec.seed` may not be changed by a variant");
+    assert!(d.help.unwrap().contains("common random numbers"));
+
+    let (text, line) = with_variants("    - name: a\n      set: {traffic.rps: 3}\n");
+    let d = check_error(&text, line + 1, 13, "does not name a value of the Simulation or of a manifest");
+    assert!(d.help.unwrap().contains("did you mean `spec.traffic.rps`?"));
+
+    let (text, line) = with_variants("    - name: a\n      set: [spec.traffic.rps=3]\n");
+    check_error(&text, line + 1, 12, "must be a mapping of PATH: VALUE");
+
+    let (text, line) = with_variants("    - name: a\n");
+    check_error(&text, line, 7, "missing required key `set`");
+
+    let (text, line) = with_variants("    - {name: a, set: {}, sett: {}}\n");
+    check_error(&text, line, 26, "unknown key `sett`");
+
+    let (text, line) = with_variants("    name: a\n");
+    check_error(&text, line, 5, "must be a list of variants");
+}
+
+#[test]
+fn a_variant_value_that_does_not_suit_its_key_is_reported_when_the_variant_loads() {
+    let (text, _) = with_variants("    - name: fast\n      set: {spec.traffic.rps: lots}\n");
+    let s = load(&text).expect("the file itself loads");
+    let e = load_str("t.yaml", &text, &s.variants[0].overrides).unwrap_err();
+    let d = &e.diagnostics[0];
+    assert!(d.message.contains("`spec.traffic.rps` must be a number"), "{d:?}");
+    assert_eq!((d.line, d.column), (1, 18), "{d:?}");
+    assert!(e.to_string().contains("--> spec.variants:1:18"), "{e}");
+}

@@ -100,3 +100,70 @@ fn compare_refuses_an_unknown_metric_and_a_single_file() {
         .stderr(predicate::str::contains("--by latency").and(predicate::str::contains("bad_requests")));
     rollsim().arg("compare").arg(&bad).assert().code(2);
 }
+
+fn repo_file(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+#[test]
+fn one_file_compares_the_variants_it_defines_each_exactly_as_the_file_with_its_values_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo_file("scenarios/rolling-variants.yaml");
+    let out = dir.path().join("cmp");
+    let table = compare(&[&file], &out, &["-n", "4", "--seed", "7"]);
+    assert!(table.starts_with("4 strategies, 4 replications each, seed 7"), "{table}");
+    let header = table.lines().nth(1).unwrap();
+    for label in ["surge-25 (baseline)", "surge-100", "one-at-a-time", "recreate"] {
+        assert!(header.contains(label), "{header}");
+    }
+    // A variant's replications are the file's with the variant's values set, row for row.
+    let run = dir.path().join("run");
+    rollsim()
+        .arg("run")
+        .arg(&file)
+        .args(["-n", "4", "--seed", "7", "--quiet", "--out"])
+        .arg(&run)
+        .args(["--set", "Deployment/myapp.spec.strategy.rollingUpdate.maxSurge=100%"])
+        .args(["--set", "Deployment/myapp.spec.strategy.rollingUpdate.maxUnavailable=0"])
+        .assert()
+        .success();
+    let from_compare = std::fs::read_to_string(out.join("surge-100").join("runs.csv")).unwrap();
+    let from_run = std::fs::read_to_string(run.join("runs.csv")).unwrap();
+    assert_eq!(from_compare, from_run);
+    // …and not the same as another variant's: the values took effect.
+    let recreate = std::fs::read_to_string(out.join("recreate").join("runs.csv")).unwrap();
+    assert_ne!(recreate, from_run);
+}
+
+#[test]
+fn one_file_without_variants_is_refused_with_a_pointer_to_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bad, _) = bad_and_good(dir.path());
+    rollsim().arg("compare").arg(&bad).assert().code(2).stderr(
+        predicate::str::contains("defines one strategy only").and(predicate::str::contains("spec.variants")),
+    );
+}
+
+#[test]
+fn a_bad_variant_is_reported_by_validate_and_compare_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo_file("scenarios/rolling-variants.yaml"))
+        .unwrap()
+        .replace("maxUnavailable: 0\n", "maxUnavailable: -1\n");
+    let file = dir.path().join("v.yaml");
+    std::fs::write(&file, text).unwrap();
+    rollsim().arg("validate").arg(&file).assert().code(2).stderr(
+        predicate::str::contains("in variant `surge-100`")
+            .and(predicate::str::contains("--> spec.variants:1:")),
+    );
+    let out = dir.path().join("cmp");
+    rollsim()
+        .arg("compare")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("in variant `surge-100`"));
+    assert!(!out.exists(), "nothing ran");
+}
