@@ -4,6 +4,7 @@ pub mod paired;
 pub mod recommend;
 pub mod record;
 pub mod runner;
+pub mod selection;
 pub mod stats;
 pub mod tune;
 pub mod world;

@@ -7,6 +7,7 @@
 //! whatever thread count produced them.
 
 use super::record::{Outcome, RunRecord};
+use super::selection::RankSelector;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -55,30 +56,28 @@ impl Summary {
         // Mean and variance from the values in their given order (not sorted), sequentially.
         let mean = sequential_mean(values.iter().copied().filter(|v| !v.is_nan()), n);
         let mean = mean.clamp(sorted[0], sorted[n - 1]);
-        let (std_dev, std_error, ci95_low, ci95_high) = if n == 1 {
-            (f64::NAN, f64::NAN, mean, mean)
-        } else {
-            let mut ss = 0.0;
+        let mut ss = 0.0;
+        if n > 1 {
             for v in values.iter().copied().filter(|v| !v.is_nan()) {
                 ss += (v - mean) * (v - mean);
             }
+        }
+        let (median, p95) = (quantile_sorted(&sorted, 0.5), quantile_sorted(&sorted, 0.95));
+        Some(Summary::assemble(n, mean, ss, median, p95, sorted[0], sorted[n - 1]))
+    }
+
+    /// The summary from its parts: `n ≥ 1` values, their (clamped) mean, the sum of squared
+    /// deviations from it (taken in the values' order), the quantiles and the extremes.
+    fn assemble(n: usize, mean: f64, ss: f64, median: f64, p95: f64, min: f64, max: f64) -> Summary {
+        let (std_dev, std_error, ci95_low, ci95_high) = if n == 1 {
+            (f64::NAN, f64::NAN, mean, mean)
+        } else {
             let std_dev = (ss / (n - 1) as f64).sqrt();
             let std_error = std_dev / (n as f64).sqrt();
             let half = t_975(n - 1) * std_error;
             (std_dev, std_error, mean - half, mean + half)
         };
-        Some(Summary {
-            n,
-            mean,
-            std_dev,
-            std_error,
-            ci95_low,
-            ci95_high,
-            median: quantile_sorted(&sorted, 0.5),
-            p95: quantile_sorted(&sorted, 0.95),
-            min: sorted[0],
-            max: sorted[n - 1],
-        })
+        Summary { n, mean, std_dev, std_error, ci95_low, ci95_high, median, p95, min, max }
     }
 
     /// Half the width of the 95% confidence interval (0 when n == 1).
@@ -131,14 +130,30 @@ fn t_975(df: usize) -> f64 {
 /// Panics on an empty slice.
 pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
     assert!(!sorted.is_empty(), "quantile of an empty sample");
+    let (lo, frac) = quantile_position(sorted.len(), p);
+    interpolate(sorted[lo], sorted.get(lo + 1).copied(), frac)
+}
+
+/// Where the type-7 quantile at `p` of `n ≥ 1` sorted values lies: the 0-based rank `⌊h⌋`
+/// and the fraction `h − ⌊h⌋` towards the next, with h = (n − 1)·p.
+fn quantile_position(n: usize, p: f64) -> (usize, f64) {
     let p = p.clamp(0.0, 1.0);
-    let h = (sorted.len() - 1) as f64 * p;
+    let h = (n - 1) as f64 * p;
     let lo = h.floor() as usize;
-    let frac = h - lo as f64;
-    if lo + 1 >= sorted.len() || frac == 0.0 {
-        sorted[lo]
-    } else {
-        sorted[lo] + frac * (sorted[lo + 1] - sorted[lo])
+    (lo, h - lo as f64)
+}
+
+/// Whether the quantile at `(lo, frac)` needs the value of rank `lo + 1` too.
+fn needs_next(n: usize, lo: usize, frac: f64) -> bool {
+    lo + 1 < n && frac != 0.0
+}
+
+/// The type-7 interpolation between the values of rank `lo` and `lo + 1` (`None` past the
+/// end).
+fn interpolate(at: f64, next: Option<f64>, frac: f64) -> f64 {
+    match next {
+        Some(next) if frac != 0.0 => at + frac * (next - at),
+        _ => at,
     }
 }
 
@@ -514,15 +529,7 @@ pub fn summarize_runs(records: &[RunRecord]) -> SummaryTable {
     for r in records {
         counts[outcome_index(r.outcome)] += 1;
     }
-    let outcomes = OUTCOMES
-        .iter()
-        .zip(counts)
-        .map(|(&outcome, count)| {
-            let (ci95_low, ci95_high) = wilson_interval(count, replications);
-            let share = if replications == 0 { f64::NAN } else { count as f64 / replications as f64 };
-            OutcomeShare { outcome, count, share, ci95_low, ci95_high }
-        })
-        .collect();
+    let outcomes = outcome_shares(counts, replications);
     let mut column = Vec::with_capacity(replications);
     let metrics = METRICS
         .iter()
@@ -533,6 +540,131 @@ pub fn summarize_runs(records: &[RunRecord]) -> SummaryTable {
         })
         .collect();
     SummaryTable { scenario: String::new(), seed: None, replications, outcomes, metrics }
+}
+
+/// The share of each outcome among `replications`, with its Wilson interval.
+fn outcome_shares(counts: [usize; OUTCOMES.len()], replications: usize) -> Vec<OutcomeShare> {
+    OUTCOMES
+        .iter()
+        .zip(counts)
+        .map(|(&outcome, count)| {
+            let (ci95_low, ci95_high) = wilson_interval(count, replications);
+            let share = if replications == 0 { f64::NAN } else { count as f64 / replications as f64 };
+            OutcomeShare { outcome, count, share, ci95_low, ci95_high }
+        })
+        .collect()
+}
+
+/// [`summarize_runs`] of records that are read again rather than held: each call of
+/// `replay` must hand its argument the same records in the same order (a pass over
+/// `runs.csv`, say). The result is bit for bit what [`summarize_runs`] gives for those
+/// records, in memory that does not grow with their number: counts, extremes and means in
+/// the first pass, the spread in the second, and the exact medians and 95th percentiles by
+/// [`RankSelector`]s in the second and, for a metric with many values near a quantile, a few
+/// more (at most 10 passes in all). An error of `replay` stops it and is returned.
+pub fn summarize_replayed<E>(
+    mut replay: impl FnMut(&mut dyn FnMut(&RunRecord)) -> Result<(), E>,
+) -> Result<SummaryTable, E> {
+    /// One metric's running figures.
+    struct Column {
+        n: usize,
+        first: f64,
+        /// Σ (v − first) over the values after the first, in order (as `sequential_mean`).
+        offsets: f64,
+        min: f64,
+        max: f64,
+        mean: f64,
+        ss: f64,
+        /// The ranks the quantiles need, each with its selector.
+        ranks: Vec<(usize, RankSelector)>,
+    }
+    let value = |get: Getter, r: &RunRecord| get(r).filter(|v| !v.is_nan());
+    let mut replications = 0;
+    let mut counts = [0usize; OUTCOMES.len()];
+    let mut columns: Vec<Column> = METRICS
+        .iter()
+        .map(|_| Column {
+            n: 0,
+            first: f64::NAN,
+            offsets: 0.0,
+            min: f64::NAN,
+            max: f64::NAN,
+            mean: f64::NAN,
+            ss: 0.0,
+            ranks: Vec::new(),
+        })
+        .collect();
+    replay(&mut |r| {
+        replications += 1;
+        counts[outcome_index(r.outcome)] += 1;
+        for (c, &(_, _, get)) in columns.iter_mut().zip(&METRICS) {
+            let Some(v) = value(get, r) else { continue };
+            if c.n == 0 {
+                (c.first, c.min, c.max) = (v, v, v);
+            } else {
+                c.offsets += v - c.first;
+                if v.total_cmp(&c.min).is_lt() {
+                    c.min = v;
+                }
+                if v.total_cmp(&c.max).is_gt() {
+                    c.max = v;
+                }
+            }
+            c.n += 1;
+        }
+    })?;
+    for c in columns.iter_mut().filter(|c| c.n > 0) {
+        c.mean = (c.first + c.offsets / c.n as f64).clamp(c.min, c.max);
+        for p in [0.5, 0.95] {
+            let (lo, frac) = quantile_position(c.n, p);
+            let next = needs_next(c.n, lo, frac).then_some(lo + 1);
+            for rank in std::iter::once(lo).chain(next) {
+                if !c.ranks.iter().any(|(r, _)| *r == rank) {
+                    c.ranks.push((rank, RankSelector::new(rank as u64, c.min, c.max)));
+                }
+            }
+        }
+    }
+    let mut first_pass = true;
+    loop {
+        replay(&mut |r| {
+            for (c, &(_, _, get)) in columns.iter_mut().zip(&METRICS) {
+                let Some(v) = value(get, r) else { continue };
+                if first_pass && c.n > 1 {
+                    c.ss += (v - c.mean) * (v - c.mean);
+                }
+                for (_, s) in &mut c.ranks {
+                    s.see(v);
+                }
+            }
+        })?;
+        first_pass = false;
+        let mut done = true;
+        for (_, s) in columns.iter_mut().flat_map(|c| &mut c.ranks) {
+            done &= s.end_pass();
+        }
+        if done {
+            break;
+        }
+    }
+    let metrics = METRICS
+        .iter()
+        .zip(&columns)
+        .map(|(&(name, unit, _), c)| {
+            let summary = (c.n > 0).then(|| {
+                let at = |rank: usize| c.ranks.iter().find(|(r, _)| *r == rank).and_then(|(_, s)| s.answer());
+                let quantile = |p: f64| {
+                    let (lo, frac) = quantile_position(c.n, p);
+                    let next = if needs_next(c.n, lo, frac) { at(lo + 1) } else { None };
+                    interpolate(at(lo).expect("every rank is selected"), next, frac)
+                };
+                Summary::assemble(c.n, c.mean, c.ss, quantile(0.5), quantile(0.95), c.min, c.max)
+            });
+            MetricSummary { name, unit, summary }
+        })
+        .collect();
+    let outcomes = outcome_shares(counts, replications);
+    Ok(SummaryTable { scenario: String::new(), seed: None, replications, outcomes, metrics })
 }
 
 #[cfg(test)]
@@ -783,6 +915,82 @@ pub(crate) mod tests {
             .collect();
         let names: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
         assert_eq!(names, numeric);
+    }
+
+    /// `summarize_replayed` over `records` held in memory, counting the passes.
+    fn replayed(records: &[RunRecord]) -> (SummaryTable, usize) {
+        let mut passes = 0;
+        let table = summarize_replayed(|see| {
+            passes += 1;
+            records.iter().for_each(&mut *see);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        (table, passes)
+    }
+
+    /// A record whose metrics come from `x` (spread), `k` (few distinct values, many ties)
+    /// and `pick` (which fields are blank, the outcome).
+    fn varied_record(replication: u64, x: f64, k: u32, pick: u8) -> RunRecord {
+        let outcome = OUTCOMES[usize::from(pick % 4)];
+        let mut r = sample_record(replication, outcome);
+        r.detected_at_s = (pick & 4 != 0).then_some(x.abs());
+        r.time_to_rollback_s = (pick & 8 != 0).then_some(f64::from(k) * 15.0);
+        r.excess_failed_requests = if pick & 16 != 0 { -0.0 } else { x };
+        r.error_budget_pct = x * 1e-3 + f64::from(k);
+        r.bad_requests = u64::from(k);
+        r.false_alarm = u64::from(k % 2);
+        r.extra_pod_seconds = if pick & 32 != 0 { f64::NAN } else { x * x };
+        r
+    }
+
+    #[test]
+    fn replayed_summary_is_bit_for_bit_the_sorted_one() {
+        for n in [0, 1, 2, 3, 20, 1_023, 1_024, 1_025, 5_000, 12_345] {
+            let records: Vec<RunRecord> = (0..n)
+                .map(|i| {
+                    let x = ((i * 2_654_435_761) % 100_003) as f64 / 7.0 - 5_000.0;
+                    varied_record(i, x, (i % 7) as u32, (i * 31 % 64) as u8)
+                })
+                .collect();
+            let (table, passes) = replayed(&records);
+            assert_eq!(format!("{table:?}"), format!("{:?}", summarize_runs(&records)), "n = {n}");
+            assert!(passes <= 10, "{passes} passes for n = {n}");
+            assert_eq!(
+                serde_json::to_string(&table).unwrap(),
+                serde_json::to_string(&summarize_runs(&records)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn replay_errors_stop_the_summary() {
+        let mut calls = 0;
+        let e = summarize_replayed(|_| {
+            calls += 1;
+            Err::<(), &str>("unreadable")
+        });
+        assert_eq!(e.unwrap_err(), "unreadable");
+        assert_eq!(calls, 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn replayed_summary_equals_summarize_runs(
+            rows in proptest::collection::vec(
+                (proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,
+                 0u32..5, proptest::prelude::any::<u8>()),
+                0..3_000,
+            ),
+        ) {
+            let records: Vec<RunRecord> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, &(x, k, pick))| varied_record(i as u64, x, k, pick))
+                .collect();
+            let (table, _) = replayed(&records);
+            proptest::prop_assert_eq!(format!("{table:?}"), format!("{:?}", summarize_runs(&records)));
+        }
     }
 
     #[test]
