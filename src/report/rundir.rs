@@ -183,6 +183,31 @@ pub fn read_runs(path: &Path) -> io::Result<Vec<RunRecord>> {
     parse_runs(&fs::read(path)?)
 }
 
+/// Reads a finished `runs.csv` row by row, handing each record to `each` in file order and
+/// holding only one at a time; returns the number of rows. The same checks and messages as
+/// [`read_runs`].
+pub fn replay_runs(path: &Path, mut each: impl FnMut(&RunRecord)) -> io::Result<u64> {
+    let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+    let mut file = io::BufReader::new(File::open(path)?);
+    let header = runs_header();
+    let mut first = Vec::with_capacity(header.len());
+    io::BufRead::read_until(&mut file, b'\n', &mut first)?;
+    if first != header {
+        return Err(invalid("its header is not the runs.csv header of this rollsim version".into()));
+    }
+    let names = csv::ByteRecord::from(RUNS_HEADER.to_vec());
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(file);
+    let mut row = csv::ByteRecord::new();
+    let mut rows = 0;
+    while reader.read_byte_record(&mut row).map_err(|e| invalid(format!("row {}: {e}", rows + 1)))? {
+        let record: RunRecord =
+            row.deserialize(Some(&names)).map_err(|e| invalid(format!("row {}: {e}", rows + 1)))?;
+        rows += 1;
+        each(&record);
+    }
+    Ok(rows)
+}
+
 /// Appends rows to `runs.csv.partial` and, when done, renames it to `runs.csv`.
 pub struct RunsAppender {
     file: File,
@@ -304,6 +329,29 @@ mod tests {
         assert_eq!(back, records);
         // Bit for bit, -0.0 included.
         assert_eq!(back[3].excess_failed_requests.to_bits(), (-0.0f64).to_bits());
+    }
+
+    #[test]
+    fn replayed_rows_are_the_rows_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let records: Vec<RunRecord> = (0..7)
+            .map(|i| sample_record(i, if i % 3 == 0 { Outcome::Stalled } else { Outcome::RolledBack }))
+            .collect();
+        let path = dir.path().join(RUNS_FILE);
+        super::super::write_runs_csv(&path, &records).unwrap();
+        let mut back = Vec::new();
+        assert_eq!(replay_runs(&path, |r| back.push(r.clone())).unwrap(), 7);
+        assert_eq!(back, records);
+        // A bad header and a bad row are refused as read_runs refuses them.
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, text.replacen("replication", "replica", 1)).unwrap();
+        let e = replay_runs(&path, |_| {}).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("header"), "{e}");
+        fs::write(&path, text.replacen("\n3,", "\nthree,", 1)).unwrap();
+        let e = replay_runs(&path, |_| {}).unwrap_err();
+        assert!(e.to_string().starts_with("row 4:"), "{e}");
+        assert_eq!(read_runs(&path).unwrap_err().to_string().split(':').next(), Some("row 4"));
     }
 
     #[test]
