@@ -7,9 +7,10 @@
 
 use super::Failure;
 use crate::experiment::runner::{RunPlan, run_streaming};
-use crate::experiment::stats::{SummaryTable, summarize_runs};
+use crate::experiment::stats::{SummaryTable, summarize_replayed};
 use crate::report::rundir::{
     MANIFEST_FILE, Manifest, RUNS_FILE, RUNS_PARTIAL_FILE, RunsAppender, SUMMARY_FILE, Shard, TIMELINE_FILE,
+    replay_runs,
 };
 use crate::report::{write_summary_json, write_timeline_csv};
 use crate::scenario::Scenario;
@@ -204,25 +205,41 @@ pub fn check_rows(
 }
 
 /// Summarizes the finished `runs.csv` and writes `summary.json` (only for a whole run: a
-/// shard's summary is printed, and `rollsim merge` writes the run's).
+/// shard's summary is printed, and `rollsim merge` writes the run's). The file is read row
+/// by row, a few times over (`summarize_replayed`), so memory does not grow with the run.
 fn finish(out_dir: &Path, manifest: &Manifest) -> Result<SummaryTable, Failure> {
     let path = out_dir.join(RUNS_FILE);
-    let records = crate::report::rundir::read_runs(&path).map_err(|e| io_failure("read", &path, e))?;
     let range = manifest.range();
-    if records.len() as u64 != range.end - range.start {
+    let mut misplaced = None;
+    let mut rows = 0u64;
+    replay_runs(&path, |r| {
+        let expected = range.start + rows;
+        if misplaced.is_none() && r.replication != expected {
+            misplaced = Some(format!(
+                "{RUNS_FILE}: row {} is replication {}, expected {expected}",
+                rows + 1,
+                r.replication
+            ));
+        }
+        rows += 1;
+    })
+    .map_err(|e| io_failure("read", &path, e))?;
+    if rows != range.end - range.start {
         return Err(Failure {
             code: 2,
             message: format!(
-                "error: {} has {} rows, but the run has {} replications",
+                "error: {} has {rows} rows, but the run has {} replications",
                 path.display(),
-                records.len(),
                 range.end - range.start
             ),
         });
     }
-    check_rows(&records, range.start, RUNS_FILE)
-        .map_err(|m| Failure { code: 2, message: format!("error: {m}") })?;
-    let summary = summarize_runs(&records).with_scenario(&manifest.scenario, manifest.seed);
+    if let Some(m) = misplaced {
+        return Err(Failure { code: 2, message: format!("error: {m}") });
+    }
+    let summary = summarize_replayed(|see| replay_runs(&path, |r| see(r)).map(|_| ()))
+        .map_err(|e| io_failure("read", &path, e))?
+        .with_scenario(&manifest.scenario, manifest.seed);
     if manifest.shard != Shard::WHOLE {
         return Ok(summary);
     }
