@@ -12,6 +12,7 @@ pub mod output;
 pub mod paired;
 pub mod rundir;
 pub mod sweep;
+pub mod sweepdir;
 pub mod table;
 pub mod trace;
 
