@@ -125,6 +125,10 @@ fn order(mut shards: Vec<ShardDir>) -> Result<Vec<ShardDir>, Failure> {
 }
 
 pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
+    // Shards of `rollsim sweep --shard` say so in their manifest.
+    if crate::report::sweepdir::is_sweep_dir(&args.dirs[0]).unwrap_or(false) {
+        return super::sweep::merge_shards(&args.dirs, args.out.as_deref(), args.format);
+    }
     let mut shards = Vec::with_capacity(args.dirs.len());
     for dir in &args.dirs {
         shards.push(read_shard(dir)?);

@@ -8,8 +8,13 @@
 //! parallel; the same seed at every point gives common random numbers across the grid.
 
 use super::{Failure, Format, stdout_is_terminal, terminal_width};
-use crate::experiment::runner::{RunPlan, run_all};
-use crate::experiment::stats::summarize_runs;
+use crate::experiment::runner::{RunPlan, run_streaming};
+use crate::experiment::stats::SummaryTable;
+use crate::report::rundir::{MANIFEST_FILE, Shard};
+use crate::report::sweepdir::{
+    SWEEP_RUNS_FILE, SWEEP_RUNS_PARTIAL_FILE, SweepAxis, SweepManifest, SweepPointInfo, SweepRowsWriter,
+    summarize_points,
+};
 use crate::report::{self, SweepPoint};
 use crate::scenario::{self, Diagnostic, GridAxis, Override, Scenario, ScenarioError};
 use std::io::Write;
@@ -60,6 +65,11 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run only shard I of N (counting from 0): the contiguous block ⌊I·W/N⌋..⌊(I+1)·W/N⌋
+    /// of the sweep's W replications (every point's, point by point) into --out.
+    /// `rollsim merge` combines the N shard directories into sweep.csv.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
 }
 
 /// Every combination of one value per axis, as value indices, first axis slowest (the
@@ -132,38 +142,117 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     let first = &scenarios[0];
     let out_dir =
         args.out.clone().unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", first.name)));
-    announce(first, &scenarios, points.len(), &out_dir);
+    let sweep_axes: Vec<SweepAxis> = axes
+        .iter()
+        .map(|a| SweepAxis {
+            path: a.path.clone(),
+            values: a.values.iter().map(|v| v.value.clone()).collect(),
+        })
+        .collect();
+    let infos = scenarios
+        .iter()
+        .map(|s| SweepPointInfo {
+            scenario: s.name.clone(),
+            seed: s.seed,
+            replications: s.replications,
+            input_hash: format!("{:016x}", s.input_hash),
+        })
+        .collect();
+    let manifest = SweepManifest::new(sweep_axes, infos, args.shard.unwrap_or(Shard::WHOLE));
+    // `--shard 0/1` too writes a shard directory, for `rollsim merge`.
+    let sharded = args.shard.is_some();
+    announce(first, &scenarios, &manifest, sharded, &out_dir);
     std::fs::create_dir_all(&out_dir).map_err(|e| Failure {
         code: 1,
         message: format!("error: cannot create the output directory {}: {e}", out_dir.display()),
     })?;
+    let io = |what: &str, path: &Path, e: std::io::Error| Failure {
+        code: 1,
+        message: format!("error: cannot {what} {}: {e}", path.display()),
+    };
 
-    let plan = RunPlan { threads: args.threads, timeline_of: None, trace_of: None };
-    let mut results = Vec::with_capacity(points.len());
-    for (k, (point, scenario)) in points.iter().zip(&scenarios).enumerate() {
-        let values: Vec<String> = point.iter().zip(&axes).map(|(&i, a)| a.values[i].value.clone()).collect();
-        let typed: Vec<String> = values.iter().zip(&axes).map(|(v, a)| format!("{}={v}", a.path)).collect();
-        eprintln!("rollsim: point {}/{}: {}", k + 1, points.len(), typed.join(" "));
-        let records: Vec<_> = run_all(scenario, plan).into_iter().map(|r| r.record).collect();
-        let summary = summarize_runs(&records).with_scenario(&scenario.name, scenario.seed);
-        results.push(SweepPoint { values, summary });
+    // Every replication's row goes to disk as it finishes (a shard's sweep-runs.csv, or a
+    // scratch file of an unsharded sweep), and the points are summarized from there.
+    let partial = out_dir.join(SWEEP_RUNS_PARTIAL_FILE);
+    let mut writer = SweepRowsWriter::create(&partial).map_err(|e| io("create", &partial, e))?;
+    if sharded {
+        for name in [SWEEP_RUNS_FILE, "sweep.csv"] {
+            let path = out_dir.join(name);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("remove", &path, e)),
+                _ => {}
+            }
+        }
+        let path = out_dir.join(MANIFEST_FILE);
+        manifest.write(&out_dir).map_err(|e| io("write", &path, e))?;
     }
+    let plan = RunPlan { threads: args.threads, timeline_of: None, trace_of: None };
+    for (k, reps) in manifest.blocks(manifest.range()) {
+        let typed: Vec<String> =
+            points[k].iter().zip(&axes).map(|(&i, a)| format!("{}={}", a.path, a.values[i].value)).collect();
+        let part = if reps.end - reps.start == manifest.points[k].replications {
+            String::new()
+        } else {
+            format!(" (replications {}..{})", reps.start, reps.end)
+        };
+        eprintln!("rollsim: point {}/{}: {}{part}", k + 1, points.len(), typed.join(" "));
+        run_streaming(&scenarios[k], reps, plan, |result| writer.append(k, &result.record))
+            .map_err(|e| io("append to", &partial, e))?;
+    }
+    if sharded {
+        let path = out_dir.join(SWEEP_RUNS_FILE);
+        writer.finish(Some(&path)).map_err(|e| io("finish", &partial, e))?;
+        let range = manifest.range();
+        eprintln!(
+            "rollsim: shard {} done: replications {}..{} of the sweep's {}; `rollsim merge` combines the {} shard directories",
+            manifest.shard,
+            range.start,
+            range.end,
+            manifest.items(),
+            manifest.shard.count
+        );
+        return Ok(());
+    }
+    writer.finish(None).map_err(|e| io("finish", &partial, e))?;
+    let tables = summarize_points(&manifest, &[(partial.clone(), manifest.range())])
+        .map_err(|e| io("read", &partial, e))?;
+    std::fs::remove_file(&partial).map_err(|e| io("remove", &partial, e))?;
+    write_results(&manifest, tables, &out_dir, args.format)
+}
 
-    let paths: Vec<String> = axes.iter().map(|a| a.path.clone()).collect();
+/// Writes `sweep.csv` of the summarized points and prints the results.
+pub fn write_results(
+    manifest: &SweepManifest,
+    tables: Vec<SummaryTable>,
+    out_dir: &Path,
+    format: Format,
+) -> Result<(), Failure> {
+    let lengths: Vec<usize> = manifest.axes.iter().map(|a| a.values.len()).collect();
+    let points = grid_points(&lengths, usize::MAX).expect("the manifest's grid");
+    assert_eq!(points.len(), tables.len(), "a summary per point");
+    let results: Vec<SweepPoint> = points
+        .iter()
+        .zip(tables)
+        .map(|(point, summary)| SweepPoint {
+            values: point.iter().zip(&manifest.axes).map(|(&i, a)| a.values[i].clone()).collect(),
+            summary,
+        })
+        .collect();
+    let paths: Vec<String> = manifest.axes.iter().map(|a| a.path.clone()).collect();
     let path = out_dir.join("sweep.csv");
     report::write_sweep_csv_file(&path, &paths, &results)
         .map_err(|e| Failure { code: 1, message: format!("error: cannot write {}: {e}", path.display()) })?;
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    match args.format {
+    match format {
         Format::Table => {
             let color = stdout_is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let title = format!(
                 "{}: {} grid points × {} replications, seed {} at every point",
-                first.name,
+                manifest.scenario,
                 points.len(),
-                first.replications,
-                first.seed
+                manifest.points[0].replications,
+                manifest.seed
             );
             let table = report::render_sweep_table(&title, &paths, &results, terminal_width(), color);
             lock.write_all(table.as_bytes())?;
@@ -175,6 +264,109 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
         Format::Csv => lock.write_all(report::sweep_csv_string(&paths, &results).as_bytes())?,
     }
     Ok(())
+}
+
+/// `rollsim merge` of sweep shards (`rollsim sweep --shard I/N` directories, in any order):
+/// checks that they are every shard of one sweep, each once and finished, and writes the
+/// unsharded sweep's `sweep.csv` to `out` (default `output/<scenario>-sweep/`), byte for
+/// byte, printing the results as `rollsim sweep` does. Refused with exit code 2: a
+/// directory that is not a finished sweep shard, shards of different sweeps or counts, a
+/// shard missing or given twice.
+pub fn merge_shards(dirs: &[PathBuf], out: Option<&Path>, format: Format) -> Result<(), Failure> {
+    let bad = |message: String| Failure { code: 2, message: format!("error: merge: {message}") };
+    let mut shards: Vec<(PathBuf, SweepManifest)> = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        let manifest = SweepManifest::read(dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                bad(format!("{} is not a shard directory (no {MANIFEST_FILE})", dir.display()))
+            }
+            _ if !report::sweepdir::is_sweep_dir(dir).unwrap_or(true) => bad(format!(
+                "{} holds a shard of `rollsim run`, not of `rollsim sweep`: merge the shards of one command",
+                dir.display()
+            )),
+            _ => bad(format!("{}: {e}", dir.join(MANIFEST_FILE).display())),
+        })?;
+        let partial = dir.join(SWEEP_RUNS_PARTIAL_FILE).is_file();
+        if partial || !dir.join(SWEEP_RUNS_FILE).is_file() {
+            let why = if partial {
+                format!("sweep shard {} is unfinished: run it again", manifest.shard)
+            } else {
+                format!("sweep shard {} has no {SWEEP_RUNS_FILE}", manifest.shard)
+            };
+            return Err(bad(format!("{}: {why}", dir.display())));
+        }
+        shards.push((dir.clone(), manifest));
+    }
+    let (first_dir, first) = &shards[0];
+    for (dir, m) in &shards[1..] {
+        if let Some((field, a, b)) = first.differs_from(m) {
+            return Err(bad(format!(
+                "{} and {} are shards of different sweeps ({field}: {a} and {b})",
+                first_dir.display(),
+                dir.display()
+            )));
+        }
+        if m.shard.count != first.shard.count {
+            return Err(bad(format!(
+                "{} is shard {} but {} is shard {}: shards of one sweep share N",
+                first_dir.display(),
+                first.shard,
+                dir.display(),
+                m.shard
+            )));
+        }
+    }
+    shards.sort_by_key(|(_, m)| m.shard.index);
+    for pair in shards.windows(2) {
+        if pair[0].1.shard == pair[1].1.shard {
+            return Err(bad(format!(
+                "shard {} is given twice ({} and {})",
+                pair[0].1.shard,
+                pair[0].0.display(),
+                pair[1].0.display()
+            )));
+        }
+    }
+    let count = shards[0].1.shard.count;
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !shards.iter().any(|(_, m)| m.shard.index == *i))
+        .map(|index| Shard { index, count }.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(format!(
+            "missing shard {} (every shard 0/{count} … {}/{count} is needed)",
+            missing.join(", "),
+            count - 1
+        )));
+    }
+    let manifest = SweepManifest { shard: Shard::WHOLE, ..shards[0].1.clone() };
+    let manifest = SweepManifest { item_range: [0, manifest.items()], ..manifest };
+    let out_dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", manifest.scenario)));
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let Some((dir, _)) = shards.iter().find(|(dir, _)| same(dir, &out_dir)) {
+        return Err(bad(format!("--out {} is one of the shards: give another directory", dir.display())));
+    }
+    eprintln!(
+        "rollsim: merging {} shards of the sweep of {} ({} grid points, {} replications); results go to {}",
+        shards.len(),
+        manifest.scenario,
+        manifest.points.len(),
+        manifest.items(),
+        out_dir.display()
+    );
+    let files: Vec<(PathBuf, std::ops::Range<u64>)> =
+        shards.iter().map(|(dir, m)| (dir.join(SWEEP_RUNS_FILE), m.range())).collect();
+    let tables = summarize_points(&manifest, &files).map_err(|e| bad(e.to_string()))?;
+    std::fs::create_dir_all(&out_dir).map_err(|e| Failure {
+        code: 1,
+        message: format!("error: cannot create the output directory {}: {e}", out_dir.display()),
+    })?;
+    write_results(&manifest, tables, &out_dir, format)
 }
 
 /// Loads the scenario at every grid point (`base` overrides, then the point's values).
@@ -217,10 +409,29 @@ fn load_points(
 }
 
 /// Says on stderr what is about to run, with the notes of every point (each once).
-fn announce(first: &Scenario, scenarios: &[Scenario], points: usize, out_dir: &Path) {
+fn announce(
+    first: &Scenario,
+    scenarios: &[Scenario],
+    manifest: &SweepManifest,
+    sharded: bool,
+    out_dir: &Path,
+) {
+    let shard = if !sharded {
+        String::new()
+    } else {
+        let range = manifest.range();
+        format!(
+            "shard {}: replications {}..{} of the {} of a ",
+            manifest.shard,
+            range.start,
+            range.end,
+            manifest.items()
+        )
+    };
     eprintln!(
-        "rollsim: sweep of {} over {points} grid points, {} replications each (seed {} at every point, {} fidelity); results go to {}",
+        "rollsim: {shard}sweep of {} over {} grid points, {} replications each (seed {} at every point, {} fidelity); results go to {}",
         first.name,
+        scenarios.len(),
         first.replications,
         first.seed,
         first.fidelity.as_str(),

@@ -183,3 +183,119 @@ fn the_grid_may_give_what_the_file_lacks() {
         .success();
     assert_eq!(std::fs::read_to_string(out.join("sweep.csv")).unwrap().lines().count(), 1 + 2 * 24);
 }
+
+/// A cheap scenario for the sharded sweeps: a faulty rolling update over 20 minutes.
+fn shard_scenario(dir: &Path) -> PathBuf {
+    let text = crate::common::yaml(&crate::common::Params {
+        replications: 3,
+        duration: "20m".into(),
+        new_faults: "[{kind: errors, rate: 0.05}]".into(),
+        ..crate::common::Params::default()
+    });
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `rollsim sweep` of `file` over a grid with uneven replications per point (1, 4, 1, 4:
+/// a point's replications may straddle shards), with `extra` arguments; returns stdout.
+fn shard_sweep(file: &Path, out: &Path, extra: &[&str]) -> Vec<u8> {
+    let output = rollsim()
+        .arg("sweep")
+        .arg(file)
+        .args(["--grid", "spec.traffic.rps=100,150", "--grid", "spec.replications=1,4"])
+        .args(["--format", "csv", "--threads", "2"])
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
+}
+
+fn merge_output(dirs: &[PathBuf], out: &Path) -> std::process::Output {
+    rollsim().arg("merge").args(dirs).arg("--out").arg(out).args(["--format", "csv"]).output().unwrap()
+}
+
+#[test]
+fn merged_sweep_shards_are_byte_identical_to_the_unsharded_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = shard_scenario(dir.path());
+    let whole = dir.path().join("whole");
+    let stdout = shard_sweep(&file, &whole, &[]);
+    let expected = std::fs::read(whole.join("sweep.csv")).unwrap();
+    assert_eq!(stdout, expected);
+    // The unsharded sweep leaves sweep.csv only (its rows went through a scratch file).
+    let names: Vec<String> =
+        std::fs::read_dir(&whole).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names, ["sweep.csv"]);
+    // 10 replications in all: 1, 2, 3, 4 shards, and more shards than points or replications.
+    for count in [1, 2, 3, 4, 13] {
+        let mut shards = Vec::new();
+        for index in 0..count {
+            let out = dir.path().join(format!("n{count}/shard-{index}"));
+            let printed = shard_sweep(&file, &out, &["--shard", &format!("{index}/{count}")]);
+            assert!(printed.is_empty(), "a shard prints no results");
+            assert!(out.join("sweep-runs.csv").is_file() && !out.join("sweep.csv").exists());
+            shards.push(out);
+        }
+        shards.reverse(); // any order
+        let merged = dir.path().join(format!("n{count}/merged"));
+        let output = merge_output(&shards, &merged);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(std::fs::read(merged.join("sweep.csv")).unwrap() == expected, "{count} shards differ");
+        assert_eq!(output.stdout, expected);
+    }
+    // Shard 1/3 holds items 3..6: point 1 (4 replications) from its replication 2 on, then
+    // point 2's only one.
+    let rows = std::fs::read_to_string(dir.path().join("n3/shard-1/sweep-runs.csv")).unwrap();
+    let ids: Vec<String> =
+        rows.lines().skip(1).map(|l| l.split(',').take(2).collect::<Vec<_>>().join(":")).collect();
+    assert_eq!(ids, ["1:2", "1:3", "2:0"].map(String::from));
+}
+
+#[test]
+fn sweep_merge_refuses_missing_duplicate_foreign_and_unfinished_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = shard_scenario(dir.path());
+    let shard = |name: &str, spec: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec!["--shard", spec];
+        args.extend_from_slice(extra);
+        shard_sweep(&file, &out, &args);
+        out
+    };
+    let a0 = shard("a0", "0/3", &[]);
+    let a1 = shard("a1", "1/3", &[]);
+    let a2 = shard("a2", "2/3", &[]);
+    let other_seed = shard("b2", "2/3", &["--seed", "99"]);
+    let other_count = shard("c1", "1/2", &[]);
+    let run_shard = dir.path().join("run-shard");
+    rollsim().arg("run").arg(&file).args(["--shard", "1/3", "--out"]).arg(&run_shard).assert().success();
+    let out = dir.path().join("merged");
+    let fails = |dirs: &[PathBuf], out: &Path, expected: &str| {
+        let output = merge_output(dirs, out);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    };
+    fails(&[a0.clone(), a1.clone()], &out, "missing shard 2/3");
+    fails(&[a0.clone(), a1.clone(), a1.clone(), a2.clone()], &out, "shard 1/3 is given twice");
+    fails(&[a0.clone(), a1.clone(), other_seed], &out, "shards of different sweeps (seed: 7 and 99)");
+    fails(&[a0.clone(), other_count], &out, "shards of one sweep share N");
+    fails(&[a0.clone(), run_shard], &out, "holds a shard of `rollsim run`, not of `rollsim sweep`");
+    fails(&[a0.clone(), dir.path().to_path_buf()], &out, "is not a shard directory");
+    fails(&[a0.clone(), a1.clone(), a2.clone()], &a1, "is one of the shards");
+    std::fs::rename(a2.join("sweep-runs.csv"), a2.join("sweep-runs.csv.partial")).unwrap();
+    fails(&[a0.clone(), a1.clone(), a2.clone()], &out, "sweep shard 2/3 is unfinished");
+    // A shard whose rows were tampered with: one row dropped.
+    std::fs::remove_file(a2.join("sweep-runs.csv.partial")).unwrap();
+    shard("a2", "2/3", &[]);
+    let text = std::fs::read_to_string(a2.join("sweep-runs.csv")).unwrap();
+    let cut: Vec<&str> = text.lines().take(text.lines().count() - 1).collect();
+    std::fs::write(a2.join("sweep-runs.csv"), cut.join("\n") + "\n").unwrap();
+    fails(&[a0, a1, a2], &out, "rows, but the shard has 4 items");
+    assert!(!out.exists());
+}
