@@ -129,6 +129,10 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     if crate::report::sweepdir::is_sweep_dir(&args.dirs[0]).unwrap_or(false) {
         return super::sweep::merge_shards(&args.dirs, args.out.as_deref(), args.format);
     }
+    // Shards of `rollsim tune --shard` say so in their manifest.
+    if args.dirs.first().is_some_and(|d| super::tune::shard::is_tune_dir(d)) {
+        return super::tune::shard::merge(&args.dirs, args.out.as_deref());
+    }
     let mut shards = Vec::with_capacity(args.dirs.len());
     for dir in &args.dirs {
         shards.push(read_shard(dir)?);

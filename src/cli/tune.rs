@@ -1,38 +1,79 @@
 //! `rollsim tune FILE --rule NAME --threshold LIST [--for LIST] [--window LIST]`: an
-//! alerting rule's settings against the faulty version and a healthy control.
+//! alerting rule's settings against the faulty version and a healthy control;
+//! `rollsim tune FILE --analysis NAME [--metric M] --success-threshold LIST --failure-limit LIST`:
+//! the same for a metric of an AnalysisTemplate (`analysis`). `--shard I/N` runs a block of
+//! the settings and `rollsim merge` combines the shards (`shard`).
+
+mod analysis;
+pub mod shard;
 
 use super::{Failure, ScenarioArgs, load};
 use crate::experiment::runner::{RunPlan, run_all};
-use crate::experiment::tune::{TunePoint, judge, mark_pareto, recommended};
+use crate::experiment::tune::{SettingResult, TunePoint, mark_pareto, recommended, tally};
+use crate::report::rundir::Shard;
 use crate::report::write_atomically;
 use crate::telemetry::spec::Rule;
+use shard::{KIND, PART_FILE, TUNE_FILE, TuneManifest};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub const AFTER_HELP: &str = "Each setting runs twice with the same seed: against the scenario as it is (its new \
 version faulty) and against a healthy control (the new version without its faults). Per setting: how often the \
-rule catches the bad version (detect), how often it alarms on the healthy one (false alarm per release), and the \
-time to detect (mean, p50, p95). `pareto` marks the settings no other beats on all three; the recommendation is \
-the frontier setting that detects most often within --false-alarm-budget. --threshold replaces the number the \
-expression compares with; --window replaces every range selector's duration; --for the rule's `for`.\n\n\
-Example:\n  rollsim tune scenarios/monitoring-high-error-rate.yaml --rule HighErrorRate --threshold 0.02,0.05,0.1 --for 0s,2m,5m";
+detector catches the bad version (detect), how often it stops or pages on the healthy one (false alarm per \
+release), and the time to detect (mean, p50, p95). `pareto` marks the settings no other beats on all three; the \
+recommendation is the frontier setting that detects most often within --false-alarm-budget.\n\n\
+With --rule, the detector is an alerting rule: --threshold replaces the number the expression compares with; \
+--window replaces every range selector's duration; --for the rule's `for`. With --analysis, it is a metric of an \
+AnalysisTemplate the Rollout runs (a detection: the metric fails its AnalysisRun and the Rollout aborts): \
+--success-threshold replaces the one number of its successCondition (`result[0] >= 0.95`), --failure-limit sets \
+its failureLimit.\n\n\
+--shard I/N runs only the settings ⌊I·S/N⌋..⌊(I+1)·S/N⌋ of the S settings; `rollsim merge` combines the N \
+directories into the files of the unsharded tune, byte for byte.\n\n\
+Examples:\n  rollsim tune scenarios/monitoring-high-error-rate.yaml --rule HighErrorRate --threshold 0.02,0.05,0.1 --for 0s,2m,5m\n  \
+rollsim tune scenarios/argo-analysis-success-rate.yaml --analysis success-rate --success-threshold 0.8,0.9,0.95 --failure-limit 0,1,2\n  \
+for i in 0 1 2; do rollsim tune scenarios/argo-kayenta-canary.yaml --analysis kayenta-errors --failure-limit 0,1 --shard $i/3 --out shards/$i; done; rollsim merge shards/0 shards/1 shards/2 --out merged";
 
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("detector").required(true).args(["rule", "analysis"])))]
 pub struct TuneArgs {
-    /// The scenario file; its new version should carry the fault the rule is for.
+    /// The scenario file; its new version should carry the fault the detector is for.
     pub file: PathBuf,
     /// The alerting rule to tune (its `alert:` name).
     #[arg(long, value_name = "NAME")]
-    pub rule: String,
-    /// Thresholds to try, comma-separated (the number the expression compares with).
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub rule: Option<String>,
+    /// Thresholds to try, comma-separated (the number the rule's expression compares with).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "rule")]
     pub threshold: Vec<f64>,
     /// `for` durations to try, comma-separated.
-    #[arg(long = "for", value_name = "LIST", value_delimiter = ',')]
+    #[arg(long = "for", value_name = "LIST", value_delimiter = ',', requires = "rule")]
     pub for_: Vec<String>,
     /// Range-selector windows to try, comma-separated (every `[…]` in the expression).
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "rule")]
     pub window: Vec<String>,
+    /// The AnalysisTemplate (or ClusterAnalysisTemplate) to tune; the Rollout must run it.
+    #[arg(long, value_name = "NAME")]
+    pub analysis: Option<String>,
+    /// Its metric to tune (needed when it has several).
+    #[arg(long, value_name = "NAME", requires = "analysis")]
+    pub metric: Option<String>,
+    /// Thresholds to try, comma-separated: the one number of the metric's successCondition.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        requires = "analysis",
+        allow_negative_numbers = true
+    )]
+    pub success_threshold: Vec<f64>,
+    /// failureLimits to try, comma-separated (failed measurements tolerated; -1: no limit).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        requires = "analysis",
+        allow_negative_numbers = true
+    )]
+    pub failure_limit: Vec<i64>,
     /// The false alarms per release you accept, for the recommendation.
     #[arg(long, default_value_t = 0.05, value_name = "SHARE")]
     pub false_alarm_budget: f64,
@@ -51,10 +92,36 @@ pub struct TuneArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run only shard I of N (counting from 0): the contiguous block of settings
+    /// ⌊I·S/N⌋..⌊(I+1)·S/N⌋. `rollsim merge` combines the N shard directories.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+}
+
+/// One setting: its `(what, value)` pairs and the overrides that make it.
+pub(crate) struct Setting {
+    pub pairs: Vec<(String, String)>,
+    pub set: Vec<String>,
+}
+
+/// What a tune runs: the settings, and which `detected_by` counts as a detection.
+pub(crate) struct Plan {
+    pub title: String,
+    pub detector: String,
+    pub settings: Vec<Setting>,
 }
 
 fn bad(message: String) -> Failure {
     Failure { code: 2, message: format!("error: {message}") }
+}
+
+/// A manifest document's override prefix: `Kind/name`, or `Kind/["name"]` for a name with dots.
+fn quoted_doc(kind: &str, name: &str) -> String {
+    if name.contains('.') { format!("{kind}/[\"{name}\"]") } else { format!("{kind}/{name}") }
+}
+
+fn default_out(scenario: &str) -> PathBuf {
+    PathBuf::from("output").join(format!("{scenario}-tune"))
 }
 
 /// `expr` with every range selector's duration replaced by `window` (quoted text left alone).
@@ -102,27 +169,17 @@ fn with_threshold(expr: &str, threshold: f64) -> Result<String, String> {
     Ok(format!("{} {op} {threshold}", b.lhs))
 }
 
-pub fn run(args: &TuneArgs) -> Result<(), Failure> {
+fn rule_plan(args: &TuneArgs, base: &crate::scenario::Scenario, rule: &str) -> Result<Plan, Failure> {
     if args.threshold.is_empty() && args.for_.is_empty() && args.window.is_empty() {
         return Err(bad("give at least one of --threshold, --for, --window".into()));
     }
-    if !(0.0..=1.0).contains(&args.false_alarm_budget) {
-        return Err(bad(format!(
-            "--false-alarm-budget {}: a share between 0 and 1",
-            args.false_alarm_budget
-        )));
-    }
-    let base = load(
-        &ScenarioArgs { file: args.file.clone(), set: args.set.clone(), seed: args.seed },
-        args.replications,
-    )?;
     // Where the rule is: PrometheusRule/NAME, its group's index there, the rule's index.
     let mut found = None;
     for (i, group) in base.monitoring.groups.iter().enumerate() {
         let g = base.monitoring.groups[..i].iter().filter(|o| o.object == group.object).count();
-        for (r, rule) in group.rules.iter().enumerate() {
-            if let Rule::Alerting(a) = rule
-                && a.name == args.rule
+        for (r, x) in group.rules.iter().enumerate() {
+            if let Rule::Alerting(a) = x
+                && a.name == rule
             {
                 found = Some((group.object.clone(), g, r, a.expr.source().to_owned()));
             }
@@ -141,13 +198,12 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
             .collect();
         return Err(bad(format!(
             "--rule {}: no alerting rule has that name; the scenario's are: {}",
-            args.rule,
+            rule,
             if names.is_empty() { "none".to_owned() } else { names.join(", ") }
         )));
     };
     let (kind, name) = object.split_once('/').expect("Kind/name");
-    let doc = if name.contains('.') { format!("{kind}/[\"{name}\"]") } else { object.clone() };
-    let rule_path = format!("{doc}.spec.groups[{g}].rules[{r}]");
+    let rule_path = format!("{}.spec.groups[{g}].rules[{r}]", quoted_doc(kind, name));
     let options =
         |v: &[String]| if v.is_empty() { vec![None] } else { v.iter().cloned().map(Some).collect() };
     let thresholds: Vec<Option<f64>> = if args.threshold.is_empty() {
@@ -156,14 +212,7 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
         args.threshold.iter().copied().map(Some).collect()
     };
     let (fors, windows) = (options(&args.for_), options(&args.window));
-    let healthy_set = format!("spec.versions[\"{}\"].faults=[]", base.release.to_image);
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join(format!("{}-tune", base.name)));
-    std::fs::create_dir_all(&out).map_err(|e| Failure {
-        code: 1,
-        message: format!("error: cannot create the output directory {}: {e}", out.display()),
-    })?;
-    let mut points: Vec<TunePoint> = Vec::new();
-    let total = thresholds.len() * fors.len() * windows.len();
+    let mut settings = Vec::new();
     for t in &thresholds {
         for f in &fors {
             for w in &windows {
@@ -172,45 +221,166 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
                     e = with_window(&e, w);
                 }
                 if let Some(t) = t {
-                    e = with_threshold(&e, *t)
-                        .map_err(|m| bad(format!("--threshold: rule {}: {m}", args.rule)))?;
+                    e = with_threshold(&e, *t).map_err(|m| bad(format!("--threshold: rule {rule}: {m}")))?;
                 }
-                let mut set = args.set.clone();
+                let mut set = Vec::new();
                 let quoted = serde_json::to_string(&e).expect("a string");
                 set.push(format!("{rule_path}.expr={quoted}"));
                 if let Some(f) = f {
                     set.push(format!("{rule_path}.for={f}"));
                 }
-                let mut setting = Vec::new();
+                let mut pairs = Vec::new();
                 if let Some(t) = t {
-                    setting.push(("threshold".to_owned(), t.to_string()));
+                    pairs.push(("threshold".to_owned(), t.to_string()));
                 }
                 if let Some(f) = f {
-                    setting.push(("for".to_owned(), f.clone()));
+                    pairs.push(("for".to_owned(), f.clone()));
                 }
                 if let Some(w) = w {
-                    setting.push(("window".to_owned(), w.clone()));
+                    pairs.push(("window".to_owned(), w.clone()));
                 }
-                let label: Vec<String> = setting.iter().map(|(k, v)| format!("{k} {v}")).collect();
-                eprintln!("rollsim: setting {}/{total}: {}", points.len() + 1, label.join(", "));
-                let scenario_args =
-                    |set: Vec<String>| ScenarioArgs { file: args.file.clone(), set, seed: Some(base.seed) };
-                let faulty = load(&scenario_args(set.clone()), Some(base.replications))?;
-                let mut healthy_args = set;
-                healthy_args.push(healthy_set.clone());
-                let healthy = load(&scenario_args(healthy_args), Some(base.replications))?;
-                let plan = RunPlan { threads: args.threads, ..RunPlan::default() };
-                let records = |s| run_all(s, plan).into_iter().map(|r| r.record).collect::<Vec<_>>();
-                points.push(judge(setting, &args.rule, &records(&faulty), &records(&healthy)));
+                settings.push(Setting { pairs, set });
             }
         }
     }
+    Ok(Plan { title: rule.to_owned(), detector: format!("alert:{rule}"), settings })
+}
+
+/// Removes what an earlier tune left in `dir` (creating it if needed), so that the directory
+/// never mixes two tunes' files.
+fn prepare_out(dir: &Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir).map_err(|e| Failure {
+        code: 1,
+        message: format!("error: cannot create the output directory {}: {e}", dir.display()),
+    })?;
+    for stale in [TUNE_FILE, PART_FILE] {
+        match std::fs::remove_file(dir.join(stale)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Failure {
+                    code: 1,
+                    message: format!("error: cannot remove {}: {e}", dir.join(stale).display()),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Writes a whole tune's `tune.csv` and manifest and prints its table (the tune itself and
+/// `rollsim merge` of its shards both end here).
+fn finish(out: &Path, manifest: &TuneManifest, results: &[SettingResult]) -> Result<(), Failure> {
+    let mut points: Vec<TunePoint> = results.iter().map(SettingResult::point).collect();
     mark_pareto(&mut points);
-    let pick = recommended(&points, args.false_alarm_budget);
+    let budget = manifest.budget();
+    let pick = recommended(&points, budget);
     let csv = tune_csv(&points, pick);
-    write_atomically(&out.join("tune.csv"), |w| w.write_all(csv.as_bytes()))?;
-    let text = render(&args.rule, base.replications, &points, pick, args.false_alarm_budget);
+    let written = |path: PathBuf, r: std::io::Result<()>| {
+        r.map_err(|e| Failure { code: 1, message: format!("error: cannot write {}: {e}", path.display()) })
+    };
+    let path = out.join(TUNE_FILE);
+    written(path.clone(), write_atomically(&path, |w| w.write_all(csv.as_bytes())))?;
+    written(out.join(crate::report::rundir::MANIFEST_FILE), manifest.write(out))?;
+    let text = render(&manifest.title, manifest.replications, &points, pick, budget);
     std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+pub fn run(args: &TuneArgs) -> Result<(), Failure> {
+    if !(0.0..=1.0).contains(&args.false_alarm_budget) {
+        return Err(bad(format!(
+            "--false-alarm-budget {}: a share between 0 and 1",
+            args.false_alarm_budget
+        )));
+    }
+    let base = load(
+        &ScenarioArgs { file: args.file.clone(), set: args.set.clone(), seed: args.seed },
+        args.replications,
+    )?;
+    let rule_flags = !(args.threshold.is_empty() && args.for_.is_empty() && args.window.is_empty());
+    let analysis_flags = !(args.success_threshold.is_empty() && args.failure_limit.is_empty()) || args.metric.is_some();
+    if args.rule.is_none() && rule_flags {
+        return Err(bad(
+            "--threshold, --for and --window tune a --rule; an --analysis takes --success-threshold and --failure-limit"
+                .into(),
+        ));
+    }
+    if args.analysis.is_none() && analysis_flags {
+        return Err(bad(
+            "--metric, --success-threshold and --failure-limit tune an --analysis; a --rule takes --threshold, --for and --window"
+                .into(),
+        ));
+    }
+    let plan = match (&args.rule, &args.analysis) {
+        (Some(rule), _) => rule_plan(args, &base, rule)?,
+        (None, Some(name)) => {
+            if args.success_threshold.is_empty() && args.failure_limit.is_empty() {
+                return Err(bad("give at least one of --success-threshold, --failure-limit".into()));
+            }
+            analysis::plan(args, &base, name)?
+        }
+        (None, None) => return Err(bad("give --rule NAME or --analysis NAME".into())),
+    };
+    let healthy_set = format!("spec.versions[\"{}\"].faults=[]", base.release.to_image);
+    // Every setting loads (faulty and healthy) before anything runs.
+    let scenario_args =
+        |set: Vec<String>| ScenarioArgs { file: args.file.clone(), set, seed: Some(base.seed) };
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let total = plan.settings.len();
+    let range = shard.range(total as u64);
+    let range = range.start as usize..range.end as usize;
+    let mut loaded = Vec::new();
+    for (i, s) in plan.settings.iter().enumerate() {
+        let mut set = args.set.clone();
+        set.extend(s.set.iter().cloned());
+        let faulty = load(&scenario_args(set.clone()), Some(base.replications))?;
+        set.push(healthy_set.clone());
+        let healthy = load(&scenario_args(set), Some(base.replications))?;
+        if range.contains(&i) {
+            loaded.push((faulty, healthy));
+        }
+    }
+    let out = args.out.clone().unwrap_or_else(|| default_out(&base.name));
+    let manifest = TuneManifest {
+        kind: KIND.to_owned(),
+        rollsim_version: env!("CARGO_PKG_VERSION").to_owned(),
+        scenario: base.name.clone(),
+        input_hash: format!("{:016x}", base.input_hash),
+        seed: base.seed,
+        replications: base.replications,
+        title: plan.title.clone(),
+        detector: plan.detector.clone(),
+        false_alarm_budget: format!("{:?}", args.false_alarm_budget),
+        settings: plan.settings.iter().map(|s| s.pairs.clone()).collect(),
+        shard,
+        setting_range: [range.start as u64, range.end as u64],
+    };
+    prepare_out(&out)?;
+    manifest.write(&out)?;
+    let mut results = Vec::with_capacity(loaded.len());
+    for (i, (faulty, healthy)) in range.clone().zip(&loaded) {
+        let label: Vec<String> = plan.settings[i].pairs.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        eprintln!("rollsim: setting {}/{total}: {}", i + 1, label.join(", "));
+        let run = RunPlan { threads: args.threads, ..RunPlan::default() };
+        let records = |s| run_all(s, run).into_iter().map(|r| r.record).collect::<Vec<_>>();
+        let pairs = plan.settings[i].pairs.clone();
+        results.push(tally(pairs, &plan.detector, &records(faulty), &records(healthy)));
+    }
+    if args.shard.is_none() {
+        return finish(&out, &manifest, &results);
+    }
+    shard::write_part(&out, range.start, &results).map_err(|e| Failure {
+        code: 1,
+        message: format!("error: cannot write {}: {e}", out.join(PART_FILE).display()),
+    })?;
+    println!(
+        "{}: tune shard {shard}, settings {}..{} of {total}, written to {}; `rollsim merge` the {} shard directories",
+        plan.title,
+        range.start,
+        range.end,
+        out.display(),
+        shard.count
+    );
     Ok(())
 }
 

@@ -1,11 +1,12 @@
-//! `rollsim tune`: an alerting rule's settings judged against a faulty version and a healthy
-//! control.
+//! `rollsim tune`: the settings of an alerting rule or of an analysis metric judged against a
+//! faulty version and a healthy control.
 //!
-//! Each setting (a threshold, a `for`, a window) runs twice with the same seed: against the
+//! Each setting (an alerting rule's threshold, `for` or window; an analysis metric's
+//! `successCondition` threshold or `failureLimit`) runs twice with the same seed: against the
 //! scenario's faulty version, and against the same version without its faults. What the
-//! rule does there gives, per setting, the probability that it catches the bad version
-//! (`detect`), the probability that it pages or rolls back a healthy release
-//! (`false_alarm`), and how long it takes (`time to detect`). A setting is on the **Pareto
+//! tuned detector (the rule, or the analysis metric) does there gives, per setting, the
+//! probability that it catches the bad version (`detect`), the probability that it pages or
+//! rolls back a healthy release (`false_alarm`), and how long it takes (`time to detect`). A setting is on the **Pareto
 //! frontier** when no other detects at least as often, false-alarms at most as often and
 //! detects at least as fast, and is strictly better in one. The recommendation for a
 //! false-alarm budget is the frontier setting that detects most often among those whose
@@ -49,28 +50,64 @@ pub struct TunePoint {
     pub pareto: bool,
 }
 
-/// Whether the rule `alert` is what detected the release of `r`.
-fn caught_by(r: &RunRecord, alert: &str) -> bool {
-    r.detected_by.as_deref().and_then(|d| d.strip_prefix("alert:")) == Some(alert)
+/// What one setting's runs came to: the counts its [`TunePoint`] is computed from, and what a
+/// shard of a tune keeps so that a merge computes the very same point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingResult {
+    /// The setting, as `(what, value)` pairs.
+    pub setting: Vec<(String, String)>,
+    /// Faulty releases run.
+    pub faulty: usize,
+    /// Seconds from the release to the detection of each faulty release the tuned detector
+    /// caught, in replication order.
+    pub caught: Vec<f64>,
+    /// Healthy releases run.
+    pub healthy: usize,
+    /// Healthy releases the tuned detector stopped or paged on.
+    pub alarms: usize,
 }
 
-/// A setting's figures from its faulty and healthy runs.
+impl SettingResult {
+    /// The setting's figures.
+    pub fn point(&self) -> TunePoint {
+        TunePoint {
+            setting: self.setting.clone(),
+            detect: Share::of(self.caught.len(), self.faulty),
+            false_alarm: Share::of(self.alarms, self.healthy),
+            time_to_detect: Summary::of(&self.caught),
+            pareto: false,
+        }
+    }
+}
+
+/// Counts a setting's faulty and healthy runs: a run counts when what detected it is
+/// `detector` exactly (`RunRecord::detected_by`, e.g. `alert:HighErrorRate` or
+/// `analysis:success-rate`).
+pub fn tally(
+    setting: Vec<(String, String)>,
+    detector: &str,
+    faulty: &[RunRecord],
+    healthy: &[RunRecord],
+) -> SettingResult {
+    let by = |r: &&RunRecord| r.detected_by.as_deref() == Some(detector);
+    SettingResult {
+        setting,
+        faulty: faulty.len(),
+        caught: faulty.iter().filter(by).filter_map(|r| r.detected_at_s).collect(),
+        healthy: healthy.len(),
+        alarms: healthy.iter().filter(by).count(),
+    }
+}
+
+/// A setting's figures from its faulty and healthy runs ([`tally`], then
+/// [`SettingResult::point`]).
 pub fn judge(
     setting: Vec<(String, String)>,
-    alert: &str,
+    detector: &str,
     faulty: &[RunRecord],
     healthy: &[RunRecord],
 ) -> TunePoint {
-    let caught: Vec<f64> =
-        faulty.iter().filter(|r| caught_by(r, alert)).filter_map(|r| r.detected_at_s).collect();
-    let alarms = healthy.iter().filter(|r| caught_by(r, alert)).count();
-    TunePoint {
-        setting,
-        detect: Share::of(caught.len(), faulty.len()),
-        false_alarm: Share::of(alarms, healthy.len()),
-        time_to_detect: Summary::of(&caught),
-        pareto: false,
-    }
+    tally(setting, detector, faulty, healthy).point()
 }
 
 /// Marks the points no other point dominates.
@@ -134,7 +171,7 @@ mod tests {
     fn point(name: &str, faulty: &[Option<f64>], healthy: &[Option<f64>]) -> TunePoint {
         judge(
             vec![("threshold".into(), name.into())],
-            "HighErrorRate",
+            "alert:HighErrorRate",
             &runs(faulty, "alert:HighErrorRate"),
             &runs(healthy, "alert:HighErrorRate"),
         )
@@ -146,7 +183,7 @@ mod tests {
         let mut healthy = runs(&[Some(50.0), None, None, None], "alert:Other");
         healthy[1].detected_by = Some("alert:HighErrorRate".into());
         healthy[1].detected_at_s = Some(70.0);
-        let p = judge(vec![], "HighErrorRate", &faulty, &healthy);
+        let p = judge(vec![], "alert:HighErrorRate", &faulty, &healthy);
         assert_eq!((p.detect.count, p.detect.n), (2, 4));
         assert_eq!(p.false_alarm.count, 1);
         assert_eq!(p.time_to_detect.expect("caught").mean, 150.0);

@@ -33,6 +33,7 @@ mod flagger;
 mod istio;
 mod kayenta;
 mod load;
+pub mod locate;
 mod manifests;
 pub mod model;
 mod overrides;
