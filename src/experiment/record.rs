@@ -114,6 +114,9 @@ pub struct TimelineRow {
     pub alert_value: Option<f64>,
     /// On an alert's row: the number it is compared with.
     pub alert_threshold: Option<f64>,
+    /// On an alert's row: the rule's state after this evaluation, the most advanced over its
+    /// label sets: `inactive`, `pending` or `firing`.
+    pub alert_state: Option<&'static str>,
 }
 
 /// One line of the event log, as Kubernetes would record it.

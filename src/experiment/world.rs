@@ -1062,6 +1062,7 @@ fn timeline_row(time_s: f64, version: &str, tally: Tally, requests: u64, tick_s:
         error_rps: tally.errors as f64 / tick_s,
         alert_value: None,
         alert_threshold: None,
+        alert_state: None,
     }
 }
 

@@ -30,7 +30,7 @@ pub const RUNS_HEADER: [&str; 24] = {
 };
 
 /// The columns of `timeline.csv`: the [`TimelineRow`] fields in order.
-pub const TIMELINE_HEADER: [&str; 10] = [
+pub const TIMELINE_HEADER: [&str; 11] = [
     "time_s",
     "version",
     "pods_desired",
@@ -41,6 +41,7 @@ pub const TIMELINE_HEADER: [&str; 10] = [
     "error_rps",
     "alert_value",
     "alert_threshold",
+    "alert_state",
 ];
 
 /// The columns of the trace CSV: the serialized [`TraceEvent`] fields.
@@ -212,6 +213,7 @@ mod tests {
             error_rps: 0.1,
             alert_value: None,
             alert_threshold: None,
+            alert_state: None,
         }
     }
 
@@ -274,7 +276,7 @@ mod tests {
         let path = dir.path().join("timeline.csv");
         write_timeline_csv(&path, &[timeline_row()]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().nth(1), Some("-1.5,myapp:2.0,3,2,0.25,0.5,100.0,0.1,,"));
+        assert_eq!(text.lines().nth(1), Some("-1.5,myapp:2.0,3,2,0.25,0.5,100.0,0.1,,,"));
 
         let mut out = Vec::new();
         write_trace_csv(&mut out, &[trace_event()]).unwrap();

@@ -110,6 +110,18 @@ impl RuleEngine {
         self.states[alert].values().any(AlertState::is_firing)
     }
 
+    /// The state of rule `alert`, the most advanced over its label sets: `firing`,
+    /// `pending` or `inactive` (as `ALERTS{alertstate}` and the timeline name them).
+    pub fn state(&self, alert: usize) -> &'static str {
+        if self.firing(alert) {
+            "firing"
+        } else if self.states[alert].values().any(AlertState::is_pending) {
+            "pending"
+        } else {
+            "inactive"
+        }
+    }
+
     /// Evaluates every group due at `now`, appending alert changes to `changes`.
     pub fn evaluate_due(&mut self, now: SimTime, store: &mut Store, changes: &mut Vec<AlertChange>) {
         for g in 0..self.runs.len() {

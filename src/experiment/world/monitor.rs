@@ -225,7 +225,7 @@ impl World<'_> {
         m.rules.evaluate_due(now, &mut m.prom.store, &mut changes);
         if self.collect.timeline {
             let time_s = (i128::from(now) - i128::from(self.sc.release.at)) as f64 / SECOND as f64;
-            for info in m.rules.alerts() {
+            for (alert, info) in m.rules.alerts().iter().enumerate() {
                 // Only the alerts of the groups that just evaluated.
                 let Some((lhs, _, threshold)) = &info.threshold else { continue };
                 if !m.rules.evaluated_at(info.group, now) {
@@ -249,6 +249,7 @@ impl World<'_> {
                     error_rps: 0.0,
                     alert_value: (!value.is_nan()).then_some(value),
                     alert_threshold: Some(*threshold),
+                    alert_state: Some(m.rules.state(alert)),
                 });
             }
         }
