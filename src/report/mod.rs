@@ -10,6 +10,7 @@ pub mod atomic;
 pub mod compare;
 pub mod output;
 pub mod paired;
+pub mod plot;
 pub mod rundir;
 pub mod sweep;
 pub mod sweepdir;
