@@ -48,6 +48,10 @@ pub struct CompareArgs {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also draw the distributions of every strategy side by side as PNG and SVG into
+    /// DIR/plots/.
+    #[arg(long)]
+    pub plots: bool,
 }
 
 /// Loads `files` so that they share their random numbers: the first fixes the seed (unless
@@ -171,6 +175,10 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
             lock.write_all(b"\n")?;
         }
         Format::Csv => lock.write_all(csv.as_bytes())?,
+    }
+    drop(lock);
+    if args.plots {
+        super::plot::draw(&out)?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod compare;
 mod merge;
+mod plot;
 mod progress;
 mod query;
 mod recommend;
@@ -85,6 +86,10 @@ pub enum Command {
     /// unsharded run, byte for byte.
     #[command(after_help = merge::AFTER_HELP)]
     Merge(merge::MergeArgs),
+    /// Draw the plots of saved results (a run, compare, tune or sweep directory) again, as PNG
+    /// and SVG in DIR/plots/.
+    #[command(after_help = plot::AFTER_HELP)]
+    Plot(plot::PlotArgs),
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -137,6 +142,9 @@ pub struct RunArgs {
     /// Draw no progress bar (there is none anyway when standard error is not a terminal).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Also draw the plots (timeline, distributions) as PNG and SVG into DIR/plots/.
+    #[arg(long)]
+    pub plots: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -226,6 +234,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Command::SloRules(args)) => slo_rules::run(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Merge(args)) => merge::merge(&args),
+        Some(Command::Plot(args)) => plot::run(&args),
         Some(Command::Validate(args)) => {
             let scenario = scenario::load_file(&args.file, &[])?;
             println!(
@@ -314,7 +323,9 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         progress: progress::wanted(args.quiet),
     };
     if let [scenario] = scenarios.as_slice() {
-        return run(scenario, args.out.as_deref(), args.format, options);
+        let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&scenario.name));
+        run(scenario, Some(&out_dir), args.format, options)?;
+        return plots_if(args.plots, args.shard.is_some(), &out_dir);
     }
 
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
@@ -334,6 +345,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         let summary = stream::simulate(scenario, &base.join(&label), options)?;
         columns.push((label, summary));
     }
+    let dirs: Vec<PathBuf> = columns.iter().map(|(label, _)| base.join(label)).collect();
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match args.format {
@@ -348,7 +360,24 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         }
         Format::Csv => lock.write_all(report::compare_csv_string(&columns).as_bytes())?,
     }
+    drop(lock);
+    for dir in &dirs {
+        plots_if(args.plots, args.shard.is_some(), dir)?;
+    }
     Ok(())
+}
+
+/// `--plots`: draws the plots of `dir` when asked to (not for one shard: its plots would be
+/// of part of the run).
+fn plots_if(wanted: bool, shard: bool, dir: &Path) -> Result<(), Failure> {
+    match (wanted, shard) {
+        (false, _) => Ok(()),
+        (true, true) => {
+            eprintln!("rollsim: --plots: a shard draws no plots; run `rollsim plot` on the merged directory");
+            Ok(())
+        }
+        (true, false) => plot::draw(dir),
+    }
 }
 
 /// Runs one scenario, writes its files to `out` (or `output/<scenario name>/`) and prints

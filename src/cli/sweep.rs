@@ -70,6 +70,9 @@ pub struct SweepArgs {
     /// `rollsim merge` combines the N shard directories into sweep.csv.
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
+    /// Also draw each metric against the first grid axis as PNG and SVG into DIR/plots/.
+    #[arg(long)]
+    pub plots: bool,
 }
 
 /// Every combination of one value per axis, as value indices, first axis slowest (the
@@ -217,7 +220,11 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     let tables = summarize_points(&manifest, &[(partial.clone(), manifest.range())])
         .map_err(|e| io("read", &partial, e))?;
     std::fs::remove_file(&partial).map_err(|e| io("remove", &partial, e))?;
-    write_results(&manifest, tables, &out_dir, args.format)
+    write_results(&manifest, tables, &out_dir, args.format)?;
+    if args.plots {
+        super::plot::draw(&out_dir)?;
+    }
+    Ok(())
 }
 
 /// Writes `sweep.csv` of the summarized points and prints the results.
@@ -263,6 +270,7 @@ pub fn write_results(
         }
         Format::Csv => lock.write_all(report::sweep_csv_string(&paths, &results).as_bytes())?,
     }
+    drop(lock);
     Ok(())
 }
 

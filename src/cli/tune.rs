@@ -96,6 +96,10 @@ pub struct TuneArgs {
     /// ⌊I·S/N⌋..⌊(I+1)·S/N⌋. `rollsim merge` combines the N shard directories.
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
+    /// Also draw detection against false alarms, and time to detect against the threshold,
+    /// as PNG and SVG into DIR/plots/.
+    #[arg(long)]
+    pub plots: bool,
 }
 
 /// One setting: its `(what, value)` pairs and the overrides that make it.
@@ -367,7 +371,11 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
         results.push(tally(pairs, &plan.detector, &records(faulty), &records(healthy)));
     }
     if args.shard.is_none() {
-        return finish(&out, &manifest, &results);
+        finish(&out, &manifest, &results)?;
+        if args.plots {
+            super::plot::draw(&out)?;
+        }
+        return Ok(());
     }
     shard::write_part(&out, range.start, &results).map_err(|e| Failure {
         code: 1,

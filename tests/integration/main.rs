@@ -7,6 +7,7 @@ mod common;
 mod compare;
 mod deploy;
 mod fidelity;
+mod plot;
 mod properties;
 mod recommend;
 mod shard;
