@@ -8,6 +8,7 @@
 
 pub mod atomic;
 pub mod compare;
+pub mod html;
 pub mod output;
 pub mod paired;
 pub mod plot;
