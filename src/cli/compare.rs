@@ -4,7 +4,7 @@
 use super::{Failure, Format, ScenarioArgs, load, load_with};
 use crate::experiment::paired::{compare, compared_metrics};
 use crate::experiment::runner::{RunPlan, run_all};
-use crate::report::{self, write_atomically};
+use crate::report::{self, html, write_atomically};
 use crate::scenario::Scenario;
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,6 +52,10 @@ pub struct CompareArgs {
     /// DIR/plots/.
     #[arg(long)]
     pub plots: bool,
+    /// Also write a self-contained report.html into the output directory (as `rollsim
+    /// report DIR` does).
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// Loads `files` so that they share their random numbers: the first fixes the seed (unless
@@ -148,13 +152,19 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     let mut runs = Vec::with_capacity(scenarios.len());
     for (scenario, label) in scenarios.iter().zip(&labels) {
         eprintln!("rollsim: {label}: {}", scenario.release_summary());
-        let plan = RunPlan { threads: args.threads, ..RunPlan::default() };
-        let records: Vec<_> = run_all(scenario, plan).into_iter().map(|r| r.record).collect();
+        // Replication 0's event log gives the decisions the report tells.
+        let plan = RunPlan { threads: args.threads, trace_of: Some(0), ..RunPlan::default() };
+        let results = run_all(scenario, plan);
         let dir = out.join(label);
         std::fs::create_dir_all(&dir).map_err(|e| Failure {
             code: 1,
             message: format!("error: cannot create the output directory {}: {e}", dir.display()),
         })?;
+        if let Some(first) = results.first() {
+            html::write_decisions_csv(&dir.join(html::DECISIONS_FILE), &first.trace)?;
+        }
+        html::Brief::of(scenario).write(&dir)?;
+        let records: Vec<_> = results.into_iter().map(|r| r.record).collect();
         report::write_runs_csv(&dir.join("runs.csv"), &records)?;
         runs.push(records);
     }
@@ -179,6 +189,9 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     drop(lock);
     if args.plots {
         super::plot::draw(&out)?;
+    }
+    if args.report {
+        super::report_html::write(&out)?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod plot;
 mod progress;
 mod query;
 mod recommend;
+mod report_html;
 pub mod slo_rules;
 mod stream;
 mod sweep;
@@ -90,6 +91,10 @@ pub enum Command {
     /// and SVG in DIR/plots/.
     #[command(after_help = plot::AFTER_HELP)]
     Plot(plot::PlotArgs),
+    /// Write one self-contained DIR/report.html from a results directory: the scenario, the
+    /// summary with its intervals, the plots, the decisions and why, the recommendation.
+    #[command(after_help = report_html::AFTER_HELP)]
+    Report(report_html::ReportArgs),
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -145,6 +150,10 @@ pub struct RunArgs {
     /// Also draw the plots (timeline, distributions) as PNG and SVG into DIR/plots/.
     #[arg(long)]
     pub plots: bool,
+    /// Also write a self-contained report.html into each output directory (as `rollsim
+    /// report DIR` does).
+    #[arg(long)]
+    pub report: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -223,7 +232,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             eprintln!(
                 "rollsim: no command given; running the built-in example ({EXAMPLE_NAME}). See `rollsim --help`."
             );
-            run(&scenario, None, Format::Table, stream::RunOptions::new(None))
+            run(&scenario, None, Format::Table, stream::RunOptions::new(None), false)
         }
         Some(Command::Run(args)) => run_command(&args),
         Some(Command::Compare(args)) => compare::run(&args),
@@ -235,6 +244,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Merge(args)) => merge::merge(&args),
         Some(Command::Plot(args)) => plot::run(&args),
+        Some(Command::Report(args)) => report_html::run(&args),
         Some(Command::Validate(args)) => {
             let scenario = scenario::load_file(&args.file, &[])?;
             println!(
@@ -324,7 +334,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     };
     if let [scenario] = scenarios.as_slice() {
         let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&scenario.name));
-        run(scenario, Some(&out_dir), args.format, options)?;
+        run(scenario, Some(&out_dir), args.format, options, args.report)?;
         return plots_if(args.plots, args.shard.is_some(), &out_dir);
     }
 
@@ -343,6 +353,9 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let mut columns = Vec::with_capacity(scenarios.len());
     for (scenario, label) in scenarios.iter().zip(labels) {
         let summary = stream::simulate(scenario, &base.join(&label), options)?;
+        if args.report && options.shard == Shard::WHOLE {
+            report_html::write(&base.join(&label))?;
+        }
         columns.push((label, summary));
     }
     let dirs: Vec<PathBuf> = columns.iter().map(|(label, _)| base.join(label)).collect();
@@ -387,9 +400,18 @@ fn run(
     out: Option<&Path>,
     format: Format,
     options: stream::RunOptions,
+    with_report: bool,
 ) -> Result<(), Failure> {
     let out_dir = out.map(Path::to_path_buf).unwrap_or_else(|| Path::new("output").join(&scenario.name));
     let summary = stream::simulate(scenario, &out_dir, options)?;
+    // A shard's directory holds part of a run: its report comes after `rollsim merge`.
+    if with_report {
+        if options.shard == Shard::WHOLE {
+            report_html::write(&out_dir)?;
+        } else {
+            eprintln!("rollsim: --report: a shard holds part of the run; report on the merged directory");
+        }
+    }
     print_summary(&summary, &scenario.name, format)
 }
 

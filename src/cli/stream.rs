@@ -8,6 +8,7 @@
 use super::Failure;
 use crate::experiment::runner::{RunPlan, run_streaming};
 use crate::experiment::stats::{SummaryTable, summarize_replayed};
+use crate::report::html::{BRIEF_FILE, Brief, DECISIONS_FILE, write_decisions_csv};
 use crate::report::rundir::{
     MANIFEST_FILE, Manifest, RUNS_FILE, RUNS_PARTIAL_FILE, RunsAppender, SUMMARY_FILE, Shard, TIMELINE_FILE,
     replay_runs,
@@ -74,6 +75,10 @@ pub fn simulate(scenario: &Scenario, out_dir: &Path, options: RunOptions) -> Res
         }
     })?;
 
+    // The scenario in brief, for `rollsim report` (the same bytes for every shard).
+    let brief = Brief::of(scenario);
+    brief.write(out_dir).map_err(|e| io_failure("write", &out_dir.join(BRIEF_FILE), e))?;
+
     let appender = if options.resume { resume(out_dir, &manifest)? } else { start(out_dir, &manifest)? };
     let done = match &appender {
         Some(a) => a.rows(),
@@ -82,7 +87,8 @@ pub fn simulate(scenario: &Scenario, out_dir: &Path, options: RunOptions) -> Res
     if let Some(mut appender) = appender {
         let rest = range.start + done..range.end;
         let timeline_of = range.contains(&0).then_some(0);
-        let plan = RunPlan { threads: options.threads, timeline_of, trace_of: None };
+        // The saved replication's event log gives its decisions (decisions.csv).
+        let plan = RunPlan { threads: options.threads, timeline_of, trace_of: timeline_of };
         let partial = out_dir.join(RUNS_PARTIAL_FILE);
         let bar = super::progress::bar(options.progress, range.end - range.start, done);
         run_streaming(scenario, rest, plan, |result| {
@@ -90,6 +96,8 @@ pub fn simulate(scenario: &Scenario, out_dir: &Path, options: RunOptions) -> Res
             if Some(result.record.replication) == timeline_of {
                 let path = out_dir.join(TIMELINE_FILE);
                 write_timeline_csv(&path, &result.timeline).map_err(|e| io_failure("write", &path, e))?;
+                let path = out_dir.join(DECISIONS_FILE);
+                write_decisions_csv(&path, &result.trace).map_err(|e| io_failure("write", &path, e))?;
             }
             appender.append(&result.record).map_err(|e| io_failure("append to", &partial, e))?;
             bar.inc(1);

@@ -73,6 +73,10 @@ pub struct SweepArgs {
     /// Also draw each metric against the first grid axis as PNG and SVG into DIR/plots/.
     #[arg(long)]
     pub plots: bool,
+    /// Also write a self-contained report.html into the output directory (as `rollsim
+    /// report DIR` does).
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// Every combination of one value per axis, as value indices, first axis slowest (the
@@ -223,6 +227,9 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     write_results(&manifest, tables, &out_dir, args.format)?;
     if args.plots {
         super::plot::draw(&out_dir)?;
+    }
+    if args.report {
+        super::report_html::write(&out_dir)?;
     }
     Ok(())
 }

@@ -100,6 +100,10 @@ pub struct TuneArgs {
     /// as PNG and SVG into DIR/plots/.
     #[arg(long)]
     pub plots: bool,
+    /// Also write a self-contained report.html into the output directory (as `rollsim
+    /// report DIR` does).
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// One setting: its `(what, value)` pairs and the overrides that make it.
@@ -361,6 +365,8 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
     };
     prepare_out(&out)?;
     manifest.write(&out)?;
+    // The scenario as the file gives it, for the report (which says the rule varies).
+    crate::report::html::Brief::of(&base).write(&out)?;
     let mut results = Vec::with_capacity(loaded.len());
     for (i, (faulty, healthy)) in range.clone().zip(&loaded) {
         let label: Vec<String> = plan.settings[i].pairs.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -374,6 +380,9 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
         finish(&out, &manifest, &results)?;
         if args.plots {
             super::plot::draw(&out)?;
+        }
+        if args.report {
+            super::report_html::write(&out)?;
         }
         return Ok(());
     }

@@ -5,8 +5,8 @@
 //!
 //! Layer `report`: reads what `run`, `compare`, `sweep` and `tune` wrote ([`load`]), builds a
 //! [`Doc`] of sections, and renders it with the figures it is given ([`render`]). It never
-//! runs a simulation and never uses `cli`. The figures are the caller's: today SVG files
-//! under `DIR/plots/` ([`svg_figures_in`]).
+//! runs a simulation and never uses `cli`. The figures are the caller's (the CLI draws them
+//! with `report::plot::charts_for_dir`), so `html` does not depend on the plotting code.
 //!
 //! ```text
 //! DIR ──load──▶ Doc (sections: facts, tables, notes) ─┐
@@ -88,33 +88,6 @@ impl Doc {
             _ => None,
         })
     }
-}
-
-/// The SVG files directly under `DIR/plots/`, sorted by file name, each titled by its name
-/// without the extension (`timeline_share` → "timeline share"). No directory: no figures.
-pub fn svg_figures_in(dir: &Path) -> io::Result<Vec<Figure>> {
-    let plots = dir.join("plots");
-    let entries = match std::fs::read_dir(&plots) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut paths: Vec<PathBuf> = Vec::new();
-    for entry in entries {
-        let path = entry?.path();
-        if path.extension().is_some_and(|x| x == "svg") && path.is_file() {
-            paths.push(path);
-        }
-    }
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            let svg = std::fs::read_to_string(&p)?;
-            let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            Ok(Figure { title: stem.replace(['_', '-'], " "), svg })
-        })
-        .collect()
 }
 
 /// Reads `dir`, renders the report with `figures` and writes `DIR/report.html` atomically;

@@ -95,19 +95,6 @@ fn a_directory_without_results_is_refused_with_what_was_expected() {
 }
 
 #[test]
-fn figures_are_read_sorted_from_the_plots_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(svg_figures_in(dir.path()).unwrap().is_empty());
-    let plots = dir.path().join("plots");
-    std::fs::create_dir(&plots).unwrap();
-    std::fs::write(plots.join("timeline_pods.svg"), "<svg/>").unwrap();
-    std::fs::write(plots.join("distributions.svg"), "<svg/>").unwrap();
-    std::fs::write(plots.join("timeline.png"), "not svg").unwrap();
-    let titles: Vec<String> = svg_figures_in(dir.path()).unwrap().into_iter().map(|f| f.title).collect();
-    assert_eq!(titles, ["distributions", "timeline pods"]);
-}
-
-#[test]
 fn numbers_read_at_a_sensible_precision() {
     use load::num;
     assert_eq!(num(12345.6), "12346");
