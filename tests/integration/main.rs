@@ -10,6 +10,7 @@ mod fidelity;
 mod plot;
 mod properties;
 mod recommend;
+mod report;
 mod shard;
 mod slo_rules;
 mod strategies;
