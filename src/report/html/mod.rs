@@ -24,7 +24,6 @@ pub use decisions::{DECISIONS_FILE, decision_events, write_decisions_csv};
 pub use load::{DEFAULT_WEIGHTS, load};
 pub use render::render;
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 pub const REPORT_FILE: &str = "report.html";
