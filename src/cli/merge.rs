@@ -1,7 +1,8 @@
 //! `rollsim merge DIR… [--out DIR]`: combines the directories of `rollsim run --shard I/N`
 //! into the files an unsharded run writes, byte for byte: `runs.csv` (the shards' rows in
-//! replication order), `summary.json` (summarized from those rows), `timeline.csv` (from the
-//! shard holding replication 0) and `manifest.json` (shard 0/1).
+//! replication order), `summary.json` (summarized from those rows), `timeline.csv`,
+//! `scenario.json` and `decisions.csv` (from the shard holding replication 0, when it has
+//! them) and `manifest.json` (shard 0/1).
 //!
 //! Refused with exit code 2: a directory that is not a finished shard, shards of different
 //! runs (scenario, input hash, seed, replications, rollsim version, shard count), a shard
@@ -10,6 +11,7 @@
 use super::{Failure, Format, print_summary};
 use crate::experiment::record::RunRecord;
 use crate::experiment::stats::summarize_runs;
+use crate::report::html::{BRIEF_FILE, DECISIONS_FILE};
 use crate::report::rundir::{
     MANIFEST_FILE, Manifest, RUNS_FILE, RUNS_PARTIAL_FILE, SUMMARY_FILE, Shard, TIMELINE_FILE, read_runs,
 };
@@ -160,6 +162,14 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
         }
         None => None,
     };
+    // What `rollsim report` reads besides the rows, from the shard that ran replication 0.
+    let report_files: Vec<(&str, Vec<u8>)> = match shards.iter().find(|s| s.manifest.range().contains(&0)) {
+        Some(s) => [BRIEF_FILE, DECISIONS_FILE]
+            .into_iter()
+            .filter_map(|f| std::fs::read(s.dir.join(f)).ok().map(|bytes| (f, bytes)))
+            .collect(),
+        None => Vec::new(),
+    };
     eprintln!(
         "rollsim: merging {} shards of {} ({} replications, seed {}); results go to {}",
         shards.len(),
@@ -187,6 +197,10 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     if let Some(bytes) = timeline {
         let path = out_dir.join(TIMELINE_FILE);
         written(path.clone(), write_atomically(&path, |w| w.write_all(&bytes)))?;
+    }
+    for (name, bytes) in &report_files {
+        let path = out_dir.join(name);
+        written(path.clone(), write_atomically(&path, |w| w.write_all(bytes)))?;
     }
     written(out_dir.join(MANIFEST_FILE), manifest.write(&out_dir))?;
     print_summary(&summary, &manifest.scenario, args.format)

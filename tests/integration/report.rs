@@ -279,3 +279,32 @@ fn sweep_and_tune_report_their_tables_with_intervals() {
     assert!(html.contains("<p class=\"top\">Recommended setting: threshold 0.02.</p>"), "{html}");
     assert!(html.contains("Strategy</dt><dd>Deployment/myapp"), "the scenario in brief");
 }
+
+#[test]
+fn merged_shards_report_like_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = "scenarios/monitoring-high-error-rate.yaml";
+    let whole = dir.path().join("whole");
+    ok(rollsim().args(["run", scenario, "-n", "4", "-q", "--out"]).arg(&whole));
+    let mut shards = Vec::new();
+    for i in 0..2 {
+        let out = dir.path().join(format!("shard{i}"));
+        let stderr = ok(rollsim()
+            .args(["run", scenario, "-n", "4", "-q", "--report", "--shard", &format!("{i}/2"), "--out"])
+            .arg(&out));
+        assert!(stderr.contains("--report: a shard holds part of the run"), "{stderr}");
+        assert!(!out.join("report.html").exists());
+        shards.push(out);
+    }
+    let merged = dir.path().join("merged");
+    ok(rollsim().arg("merge").args(&shards).arg("--out").arg(&merged));
+    ok(rollsim().arg("report").arg(&merged));
+    ok(rollsim().arg("report").arg(&whole));
+    for file in ["scenario.json", "decisions.csv", "report.html"] {
+        assert_eq!(
+            std::fs::read(merged.join(file)).unwrap(),
+            std::fs::read(whole.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}
