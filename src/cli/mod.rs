@@ -34,7 +34,7 @@ use crate::scenario::{EXAMPLE_FILE_NAME as EXAMPLE_NAME, EXAMPLE_YAML as EXAMPLE
                   seeded replications of a simulated cluster and its traffic, and reports the \
                   blast radius, time to detect, time to roll back and resource overhead.\n\n\
                   With no arguments it runs the built-in example (scenarios/rolling-bad-release.yaml).",
-    after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50\n  rollsim run scenarios/same-fault/*.yaml\n  rollsim trace scenarios/argo-canary-istio.yaml\n  rollsim trace scenarios/rolling-never-ready.yaml\n  rollsim validate my-scenario.yaml"
+    after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50\n  rollsim run scenarios/same-fault/*.yaml\n  rollsim trace scenarios/argo-canary-istio.yaml\n  rollsim trace scenarios/monitoring-high-error-rate.yaml --explain\n  rollsim completions bash\n  rollsim trace scenarios/rolling-never-ready.yaml\n  rollsim validate my-scenario.yaml"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -64,7 +64,7 @@ pub enum Command {
     Tune(tune::TuneArgs),
     /// Print the event log of one replication, as Kubernetes would record it.
     #[command(
-        after_help = "Example:\n  rollsim trace scenarios/rolling-never-ready.yaml --replication 3 --format csv"
+        after_help = "Examples:\n  rollsim trace scenarios/rolling-never-ready.yaml --replication 3 --format csv\n  rollsim trace scenarios/monitoring-high-error-rate.yaml --explain"
     )]
     Trace(TraceArgs),
     /// Evaluate a PromQL expression against one replication's simulated Prometheus: what an
@@ -95,6 +95,21 @@ pub enum Command {
     /// summary with its intervals, the plots, the decisions and why, the recommendation.
     #[command(after_help = report_html::AFTER_HELP)]
     Report(report_html::ReportArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_HELP: &str = "Examples:
+  rollsim completions bash > ~/.local/share/bash-completion/completions/rollsim
+  rollsim completions zsh > ~/.zfunc/_rollsim
+  rollsim completions fish > ~/.config/fish/completions/rollsim.fish";
+
+#[derive(clap::Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -165,6 +180,10 @@ pub struct TraceArgs {
     pub replication: u64,
     #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
     pub format: TraceFormat,
+    /// Tell the replication as a story in plain English: one line per decision, each with
+    /// the rule that made it (instead of the event log).
+    #[arg(long, conflicts_with = "format")]
+    pub explain: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -245,6 +264,17 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Command::Merge(args)) => merge::merge(&args),
         Some(Command::Plot(args)) => plot::run(&args),
         Some(Command::Report(args)) => report_html::run(&args),
+        Some(Command::Completions(args)) => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                args.shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "rollsim",
+                &mut out,
+            );
+            std::io::stdout().lock().write_all(&out)?;
+            Ok(())
+        }
         Some(Command::Validate(args)) => {
             let scenario = scenario::load_file(&args.file, &[])?;
             println!(
@@ -446,6 +476,18 @@ fn trace(args: &TraceArgs) -> Result<(), Failure> {
     let result = crate::experiment::world::run_replication(&scenario, args.replication, collect);
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
+    if args.explain {
+        writeln!(
+            lock,
+            "# {} replication {} (seed {}): outcome {}; told step by step (pod start-up steps are in the plain trace)",
+            scenario.name,
+            args.replication,
+            result.record.seed,
+            result.record.outcome.as_str()
+        )?;
+        lock.write_all(report::explain_trace(&scenario, &result.trace).as_bytes())?;
+        return Ok(());
+    }
     match args.format {
         TraceFormat::Text => {
             writeln!(
@@ -467,7 +509,42 @@ fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
 
-/// The terminal's width from `COLUMNS`, else 100 columns.
+/// Wide enough that nothing is ever cut: the width of piped output.
+const UNLIMITED_WIDTH: usize = 1 << 16;
+
+/// The width tables are laid out for: `COLUMNS` when it is set (40 or more), else the
+/// terminal's width when standard output is a terminal, else no limit (piped output is never
+/// cut).
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&w: &usize| w >= 40).unwrap_or(100)
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok());
+    table_width(columns, stdout_is_terminal(), || {
+        terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
+    })
+}
+
+/// [`terminal_width`] from its inputs: `COLUMNS`, whether stdout is a terminal, its size.
+fn table_width(columns: Option<usize>, tty: bool, size: impl FnOnce() -> Option<usize>) -> usize {
+    match columns.filter(|&w| w >= 40) {
+        Some(w) => w,
+        None if tty => size().unwrap_or(100).max(40),
+        None => UNLIMITED_WIDTH,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_wins_then_the_terminal_then_no_limit() {
+        let no_size = || -> Option<usize> { panic!("the terminal is not asked when COLUMNS is set") };
+        assert_eq!(table_width(Some(72), true, no_size), 72);
+        assert_eq!(table_width(Some(72), false, no_size), 72);
+        // Too narrow a COLUMNS is ignored like an unset one.
+        assert_eq!(table_width(Some(10), true, || Some(90)), 90);
+        assert_eq!(table_width(None, true, || Some(132)), 132);
+        assert_eq!(table_width(None, true, || None), 100);
+        assert_eq!(table_width(None, true, || Some(20)), 40);
+        assert_eq!(table_width(None, false, || Some(90)), UNLIMITED_WIDTH);
+    }
 }

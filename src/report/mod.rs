@@ -8,6 +8,7 @@
 
 pub mod atomic;
 pub mod compare;
+pub mod explain;
 pub mod html;
 pub mod output;
 pub mod paired;
@@ -22,6 +23,7 @@ pub use atomic::write_atomically;
 pub use compare::{
     COMPARE_CSV_HEADER, compare_csv_string, compare_json_string, distinct_labels, render_compare_table,
 };
+pub use explain::explain_trace;
 pub use output::{
     RUNS_HEADER, TIMELINE_HEADER, TRACE_HEADER, summary_csv_string, summary_json_string, write_runs_csv,
     write_summary_csv, write_summary_json, write_timeline_csv, write_trace_csv,

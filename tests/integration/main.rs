@@ -1,11 +1,12 @@
 //! The integration tests: one binary (it links once). End-to-end tests of the CLI, property
 //! tests of whole replications, the agreement of the two fidelities, the shipped strategy
-//! scenarios, `rollsim slo-rules`, `rollsim sweep`, and sharded, streamed and resumed runs.
+//! scenarios, `rollsim slo-rules`, `rollsim sweep`, `trace --explain`, the terminal, and sharded, streamed and resumed runs.
 
 mod cli;
 mod common;
 mod compare;
 mod deploy;
+mod explain;
 mod fidelity;
 mod plot;
 mod properties;
@@ -15,4 +16,5 @@ mod shard;
 mod slo_rules;
 mod strategies;
 mod sweep;
+mod terminal;
 mod tune;
