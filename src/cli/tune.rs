@@ -306,7 +306,8 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
         args.replications,
     )?;
     let rule_flags = !(args.threshold.is_empty() && args.for_.is_empty() && args.window.is_empty());
-    let analysis_flags = !(args.success_threshold.is_empty() && args.failure_limit.is_empty()) || args.metric.is_some();
+    let analysis_flags =
+        !(args.success_threshold.is_empty() && args.failure_limit.is_empty()) || args.metric.is_some();
     if args.rule.is_none() && rule_flags {
         return Err(bad(
             "--threshold, --for and --window tune a --rule; an --analysis takes --success-threshold and --failure-limit"

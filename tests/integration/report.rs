@@ -71,18 +71,32 @@ fn headless(browser: &Path, page: &Path, extra: &[String]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the browser starts");
+    // Drain both pipes while waiting: a page's DOM is larger than a pipe's buffer, and a
+    // browser blocked on a full pipe would never exit.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
     let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
         if start.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
             panic!("{} did not finish within 2 minutes", browser.display());
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
+    };
+    let output =
+        std::process::Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() };
     assert!(output.status.success(), "{}: {}", browser.display(), String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -178,11 +178,12 @@ fn tune_shards_merge_into_the_unsharded_tune_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole");
     let table = rule_tune(&whole, None);
-    let files = ["tune.csv", "manifest.json"];
+    // scenario.json is the scenario in brief, for `rollsim report`.
+    let files = ["tune.csv", "manifest.json", "scenario.json"];
     let mut names: Vec<String> =
         std::fs::read_dir(&whole).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["manifest.json", "tune.csv"]);
+    assert_eq!(names, ["manifest.json", "scenario.json", "tune.csv"]);
     // 4 settings: 2 and 3 shards split them, 5 leaves one shard empty.
     for n in [2, 3, 5] {
         let shards: Vec<std::path::PathBuf> = (0..n)

@@ -301,9 +301,19 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<(), Failure> {
         manifest.settings.len(),
         out_dir.display()
     );
+    // The scenario in brief, for `rollsim report` (every shard writes the same one).
+    let brief_file = crate::report::html::BRIEF_FILE;
+    let brief = std::fs::read(shards[0].dir.join(brief_file)).ok();
     let results: Vec<SettingResult> = shards.into_iter().flat_map(|s| s.results).collect();
     assert_eq!(results.len(), manifest.settings.len(), "the shards cover the tune");
     super::prepare_out(&out_dir)?;
+    if let Some(bytes) = brief {
+        let path = out_dir.join(brief_file);
+        write_atomically(&path, |w| w.write_all(&bytes)).map_err(|e| Failure {
+            code: 1,
+            message: format!("error: cannot write {}: {e}", path.display()),
+        })?;
+    }
     super::finish(&out_dir, &manifest, &results)
 }
 
