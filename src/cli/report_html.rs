@@ -34,7 +34,8 @@ pub fn write(dir: &Path) -> Result<(), Failure> {
     let figures = figures(dir)?;
     match html::write_report(dir, &figures) {
         Ok(path) => {
-            eprintln!("rollsim: wrote {} ({} plots)", path.display(), figures.len());
+            let plots = if figures.len() == 1 { "plot" } else { "plots" };
+            eprintln!("rollsim: wrote {} ({} {plots})", path.display(), figures.len());
             Ok(())
         }
         Err(ReportError::Input(m)) => Err(Failure { code: 2, message: format!("error: {m}") }),
