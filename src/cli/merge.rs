@@ -90,40 +90,47 @@ fn order(mut shards: Vec<ShardDir>) -> Result<Vec<ShardDir>, Failure> {
                 s.dir.display()
             )));
         }
-        if s.manifest.shard.count != first.manifest.shard.count {
-            return Err(bad(format!(
-                "{} is shard {} but {} is shard {}: shards of one run share N",
-                first.dir.display(),
-                first.manifest.shard,
-                s.dir.display(),
-                s.manifest.shard
-            )));
-        }
     }
+    let cover: Vec<(&Path, Shard)> = shards.iter().map(|s| (s.dir.as_path(), s.manifest.shard)).collect();
+    check_cover(&cover, "run")?;
     shards.sort_by_key(|s| s.manifest.shard.index);
-    let count = shards[0].manifest.shard.count;
-    for pair in shards.windows(2) {
-        if pair[0].manifest.shard == pair[1].manifest.shard {
-            return Err(bad(format!(
-                "shard {} is given twice ({} and {})",
-                pair[0].manifest.shard,
-                pair[0].dir.display(),
-                pair[1].dir.display()
-            )));
-        }
+    Ok(shards)
+}
+
+/// Checks that shards of one `what` (run, sweep or tune), each a directory and its `I/N`,
+/// share N and hold every shard 0/N … N−1/N exactly once.
+pub(super) fn check_cover(shards: &[(&Path, Shard)], what: &str) -> Result<(), Failure> {
+    let (first_dir, first) = shards[0];
+    if let Some((dir, shard)) = shards.iter().find(|(_, s)| s.count != first.count) {
+        return Err(bad(format!(
+            "{} is shard {first} but {} is shard {shard}: shards of one {what} share N",
+            first_dir.display(),
+            dir.display()
+        )));
     }
+    let mut sorted = shards.to_vec();
+    sorted.sort_by_key(|(_, s)| s.index);
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0].1 == pair[1].1) {
+        return Err(bad(format!(
+            "shard {} is given twice ({} and {})",
+            pair[0].1,
+            pair[0].0.display(),
+            pair[1].0.display()
+        )));
+    }
+    let count = first.count;
     let missing: Vec<String> = (0..count)
-        .filter(|i| !shards.iter().any(|s| s.manifest.shard.index == *i))
+        .filter(|i| !shards.iter().any(|(_, s)| s.index == *i))
         .map(|index| Shard { index, count }.to_string())
         .collect();
     if !missing.is_empty() {
         return Err(bad(format!(
-            "missing shard {} (every shard 0/{count} … {}/{count} is needed)",
+            "missing shard {} of the {what} (every shard 0/{count} … {}/{count} is needed)",
             missing.join(", "),
             count - 1
         )));
     }
-    Ok(shards)
+    Ok(())
 }
 
 pub fn merge(args: &MergeArgs) -> Result<(), Failure> {

@@ -321,39 +321,10 @@ pub fn merge_shards(dirs: &[PathBuf], out: Option<&Path>, format: Format) -> Res
                 dir.display()
             )));
         }
-        if m.shard.count != first.shard.count {
-            return Err(bad(format!(
-                "{} is shard {} but {} is shard {}: shards of one sweep share N",
-                first_dir.display(),
-                first.shard,
-                dir.display(),
-                m.shard
-            )));
-        }
     }
+    let cover: Vec<(&Path, Shard)> = shards.iter().map(|(d, m)| (d.as_path(), m.shard)).collect();
+    super::merge::check_cover(&cover, "sweep")?;
     shards.sort_by_key(|(_, m)| m.shard.index);
-    for pair in shards.windows(2) {
-        if pair[0].1.shard == pair[1].1.shard {
-            return Err(bad(format!(
-                "shard {} is given twice ({} and {})",
-                pair[0].1.shard,
-                pair[0].0.display(),
-                pair[1].0.display()
-            )));
-        }
-    }
-    let count = shards[0].1.shard.count;
-    let missing: Vec<String> = (0..count)
-        .filter(|i| !shards.iter().any(|(_, m)| m.shard.index == *i))
-        .map(|index| Shard { index, count }.to_string())
-        .collect();
-    if !missing.is_empty() {
-        return Err(bad(format!(
-            "missing shard {} (every shard 0/{count} … {}/{count} is needed)",
-            missing.join(", "),
-            count - 1
-        )));
-    }
     let manifest = SweepManifest { shard: Shard::WHOLE, ..shards[0].1.clone() };
     let manifest = SweepManifest { item_range: [0, manifest.items()], ..manifest };
     let out_dir = out

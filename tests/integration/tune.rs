@@ -217,7 +217,7 @@ fn tune_shards_merge_into_the_unsharded_tune_byte_for_byte() {
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert!(stderr.contains(what), "{stderr}");
     };
-    refused(&[shard(0), shard(2)], "missing tune shard 1/3");
+    refused(&[shard(0), shard(2)], "missing shard 1/3 of the tune");
     refused(&[shard(0), shard(1), shard(1), shard(2)], "shard 1/3 is given twice");
     refused(&[shard(0), shard(1), dir.path().join("n2-1")], "shards of one tune share N");
     refused(std::slice::from_ref(&whole), "run without --shard");

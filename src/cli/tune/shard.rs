@@ -252,39 +252,10 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<(), Failure> {
                 s.dir.display()
             )));
         }
-        if s.manifest.shard.count != first.manifest.shard.count {
-            return Err(bad(format!(
-                "{} is shard {} but {} is shard {}: shards of one tune share N",
-                first.dir.display(),
-                first.manifest.shard,
-                s.dir.display(),
-                s.manifest.shard
-            )));
-        }
     }
+    let cover: Vec<(&Path, Shard)> = shards.iter().map(|s| (s.dir.as_path(), s.manifest.shard)).collect();
+    super::super::merge::check_cover(&cover, "tune")?;
     shards.sort_by_key(|s| s.manifest.shard.index);
-    for pair in shards.windows(2) {
-        if pair[0].manifest.shard == pair[1].manifest.shard {
-            return Err(bad(format!(
-                "shard {} is given twice ({} and {})",
-                pair[0].manifest.shard,
-                pair[0].dir.display(),
-                pair[1].dir.display()
-            )));
-        }
-    }
-    let count = shards[0].manifest.shard.count;
-    let missing: Vec<String> = (0..count)
-        .filter(|i| !shards.iter().any(|s| s.manifest.shard.index == *i))
-        .map(|index| Shard { index, count }.to_string())
-        .collect();
-    if !missing.is_empty() {
-        return Err(bad(format!(
-            "missing tune shard {} (every shard 0/{count} … {}/{count} is needed)",
-            missing.join(", "),
-            count - 1
-        )));
-    }
     let manifest = shards[0].manifest.whole();
     let out_dir = out.map(Path::to_path_buf).unwrap_or_else(|| super::default_out(&manifest.scenario));
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
