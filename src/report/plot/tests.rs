@@ -337,3 +337,25 @@ fn broken_results_are_bad_input_with_their_place() {
     let e = charts_for_dir(dir.path()).unwrap_err();
     assert!(e.to_string().contains("alert_state is `burning`; write inactive, pending or firing"), "{e}");
 }
+
+#[test]
+fn the_rollback_start_is_marked_from_the_saved_decisions() {
+    let dir = run_dir();
+    let t = timeline::Timeline::read(dir.path()).unwrap().expect("a timeline");
+    assert_eq!(t.rollback_start, None, "no decisions.csv, no marker");
+    std::fs::write(
+        dir.path().join("decisions.csv"),
+        "time_s,object,reason,message\n\
+         600.0,Deployment/myapp,TemplateChanged,the template changes\n\
+         1290.0,Deployment/myapp,RollbackStarted,kubectl rollout undo\n\
+         1400.0,Rollout/myapp,RolloutAborted,a later one is not the start\n",
+    )
+    .unwrap();
+    let t = timeline::Timeline::read(dir.path()).unwrap().expect("a timeline");
+    assert_eq!(t.rollback_start, Some(("rollback started".to_owned(), 11.5)));
+    let svg = charts_for_dir(dir.path()).unwrap().remove(0).svg;
+    assert!(svg.contains("rollback started (11.5 min)"), "the marker is in the legend");
+    std::fs::write(dir.path().join("decisions.csv"), "time_s,object\n").unwrap();
+    let e = timeline::Timeline::read(dir.path()).unwrap_err();
+    assert!(e.is::<BadInput>() && e.to_string().contains("decisions.csv:1:1"), "{e}");
+}

@@ -2,7 +2,9 @@
 //! version (Ready as stacked areas, desired as lines), the traffic share per version (actual
 //! as stacked areas, intended as dashed lines), request and error rates, each alert's
 //! pending and firing intervals, and markers from that replication's row of `runs.csv`
-//! (release start, detection, the new version out of traffic, rolled back, completed).
+//! (release start, detection, the new version out of traffic, rolled back, completed) and
+//! from its `decisions.csv` when saved (the moment the undo, the abort or Flagger's rollback
+//! began).
 //! Time is in minutes from the release start.
 
 use super::data::{Table, scenario_name};
@@ -62,6 +64,8 @@ pub struct Timeline {
     pub alerts: Vec<AlertLane>,
     /// Whether the file says alert states (files of older runs do not).
     alert_states: bool,
+    /// When the rollback began (label, minutes from the release start), from `decisions.csv`.
+    pub rollback_start: Option<(String, f64)>,
 }
 
 /// One parsed row of a version.
@@ -227,6 +231,7 @@ impl Timeline {
             versions,
             alerts,
             alert_states,
+            rollback_start: rollback_start(dir)?,
         }))
     }
 
@@ -260,6 +265,9 @@ impl Timeline {
         if let Some(t) = min(r.detected_at_s) {
             let by = r.detected_by.as_deref().map_or(String::new(), |b| format!(" by {b}"));
             m.push((format!("detected{by}"), t, draw::PALETTE[3]));
+        }
+        if let Some((label, t)) = &self.rollback_start {
+            m.push((label.clone(), *t, draw::PALETTE[4]));
         }
         if let Some(t) = min(r.mitigated_at_s) {
             m.push(("new version out of traffic".to_owned(), t, draw::PALETTE[5]));
@@ -565,4 +573,25 @@ where
             .draw_series(std::iter::once(PathElement::new(vec![(*t, y.0), (*t, y.1)], c.stroke_width(2))))?;
     }
     Ok(())
+}
+
+/// The first rollback of replication 0 in `dir/decisions.csv` (a `kubectl rollout undo` or
+/// other human rollback, an Argo abort, Flagger's rollback), in minutes from the release (the
+/// first `TemplateChanged`); `None` without the file or without a rollback.
+fn rollback_start(dir: &Path) -> anyhow::Result<Option<(String, f64)>> {
+    let path = dir.join(crate::report::html::decisions::DECISIONS_FILE);
+    let Some(rows) = crate::report::html::decisions::read_decisions(&path).map_err(super::BadInput)? else {
+        return Ok(None);
+    };
+    let Some(release) = rows.iter().find(|d| d.reason == "TemplateChanged") else { return Ok(None) };
+    let start = rows.iter().find_map(|d| {
+        let label = match d.reason.as_str() {
+            "RollbackStarted" => "rollback started",
+            "RolloutAborted" => "rollout aborted",
+            "Rollback" => "Flagger rolls back",
+            _ => return None,
+        };
+        Some((label.to_owned(), (d.time_s - release.time_s) / 60.0))
+    });
+    Ok(start)
 }
