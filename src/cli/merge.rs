@@ -33,7 +33,8 @@ pub struct MergeArgs {
     pub format: Format,
 }
 
-fn bad(message: String) -> Failure {
+/// A merge refused (exit code 2); also for the sweep and tune merges.
+pub(super) fn bad(message: String) -> Failure {
     Failure { code: 2, message: format!("error: merge: {message}") }
 }
 

@@ -288,7 +288,7 @@ pub fn write_results(
 /// directory that is not a finished sweep shard, shards of different sweeps or counts, a
 /// shard missing or given twice.
 pub fn merge_shards(dirs: &[PathBuf], out: Option<&Path>, format: Format) -> Result<(), Failure> {
-    let bad = |message: String| Failure { code: 2, message: format!("error: merge: {message}") };
+    let bad = super::merge::bad;
     let mut shards: Vec<(PathBuf, SweepManifest)> = Vec::with_capacity(dirs.len());
     for dir in dirs {
         let manifest = SweepManifest::read(dir).map_err(|e| match e.kind() {

@@ -9,6 +9,7 @@
 //! the same order, and so writes the same bytes.
 
 use super::super::Failure;
+use super::super::merge::bad;
 use crate::experiment::tune::SettingResult;
 use crate::report::rundir::{MANIFEST_FILE, Shard};
 use crate::report::write_atomically;
@@ -165,10 +166,6 @@ pub fn write_part(dir: &Path, first: usize, results: &[SettingResult]) -> std::i
     let mut text = serde_json::to_string_pretty(&part).expect("serializes");
     text.push('\n');
     write_atomically(&dir.join(PART_FILE), |w| w.write_all(text.as_bytes()))
-}
-
-fn bad(message: String) -> Failure {
-    Failure { code: 2, message: format!("error: merge: {message}") }
 }
 
 struct ShardDir {

@@ -104,3 +104,13 @@ fn numbers_read_at_a_sensible_precision() {
     assert_eq!(num(0.0), "0");
     assert_eq!(num(f64::NAN), "—");
 }
+
+#[test]
+fn a_row_of_another_width_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "spec.traffic.rps,metric,unit,n,mean,ci95_low,ci95_high";
+    let text = format!("{header}\n100,bad_requests,requests,20,5,4,6\n500,bad_requests,requests,20\n");
+    std::fs::write(dir.path().join("sweep.csv"), text).unwrap();
+    let e = load(dir.path()).unwrap_err();
+    assert!(e.contains("sweep.csv:3:"), "{e}");
+}
