@@ -134,8 +134,15 @@ impl Pos {
 }
 
 /// The texts diagnostics point into.
+///
+/// Source 0 is the scenario: one file, or several (`-f DIR -f FILE`) laid end to end, each
+/// starting on the line after the previous one's last (plus one spare line for a problem at
+/// its very end). A position's line is global; a diagnostic names the file it falls in and
+/// the line inside that file.
 pub(crate) struct Sources {
     pub file_name: String,
+    /// Every file of the scenario, in order: its name and its first global line (1-based).
+    files: Vec<(String, u32)>,
     lines: Vec<String>,
     /// Every override, in order: the flag that gave it (`--set`, `--grid`) and the argument
     /// as typed.
@@ -147,18 +154,57 @@ pub const OVERRIDE_FILE: &str = "--set";
 
 impl Sources {
     pub fn new(file_name: &str, text: &str, overrides: Vec<(&'static str, String)>) -> Sources {
-        Sources {
-            file_name: file_name.to_string(),
-            lines: text.lines().map(str::to_string).collect(),
-            overrides,
+        Sources::files(&[(file_name, text)], overrides)
+    }
+
+    /// The sources of a scenario made of several files, in the order given.
+    pub fn files(files: &[(&str, &str)], overrides: Vec<(&'static str, String)>) -> Sources {
+        let mut lines = Vec::new();
+        let mut starts = Vec::with_capacity(files.len());
+        for (name, text) in files {
+            starts.push((name.to_string(), lines.len() as u32 + 1));
+            lines.extend(text.lines().map(str::to_string));
+            lines.push(String::new());
+        }
+        let file_name = files.first().map_or_else(String::new, |(n, _)| n.to_string());
+        Sources { file_name, files: starts, lines, overrides }
+    }
+
+    /// The line (global) at which the `index`-th file starts, and its text's line offset.
+    pub fn line_offset(&self, index: usize) -> u32 {
+        self.files.get(index).map_or(0, |(_, first)| first - 1)
+    }
+
+    /// The file a global line of source 0 falls in, and the line inside it.
+    fn file_of(&self, line: u32) -> (&str, u32) {
+        let at = self.files.partition_point(|(_, first)| *first <= line.max(1));
+        match at.checked_sub(1).and_then(|i| self.files.get(i)) {
+            Some((name, first)) if line > 0 => (name, line - first + 1),
+            Some((name, _)) => (name, 0),
+            None => (&self.file_name, line),
         }
     }
 
-    fn name(&self, src: u32) -> &str {
+    fn name(&self, src: u32, line: u32) -> &str {
         match src {
-            0 => &self.file_name,
+            0 => self.file_of(line).0,
             _ => self.overrides.get(src as usize - 1).map_or(OVERRIDE_FILE, |(flag, _)| flag),
         }
+    }
+
+    /// `FILE:LINE` of a position, as messages that point at a second place write it.
+    pub fn place(&self, pos: Pos) -> String {
+        if pos.src == 0 {
+            let (name, line) = self.file_of(pos.line);
+            format!("{name}:{line}")
+        } else {
+            format!("{}:{}", self.name(pos.src, pos.line), pos.line)
+        }
+    }
+
+    /// Several files make this scenario.
+    pub fn several(&self) -> bool {
+        self.files.len() > 1
     }
 
     fn line(&self, src: u32, line: u32) -> Option<&str> {
@@ -189,9 +235,10 @@ impl Sources {
             }
             None => 1,
         };
+        let line = if pos.src == 0 { self.file_of(pos.line).1 } else { pos.line };
         Diagnostic {
-            file: self.name(pos.src).to_string(),
-            line: pos.line as usize,
+            file: self.name(pos.src, pos.line).to_string(),
+            line: line as usize,
             column: if pos.line == 0 { 0 } else { pos.col as usize },
             message,
             help: None,
@@ -261,6 +308,24 @@ pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a
         }
     };
     close.or_else(part_of)
+}
+
+/// The candidate `word` is a misspelling of: the same but for case and separators, or at
+/// most one edit in four characters away (`Deploymnet` → `Deployment`). Stricter than
+/// [`did_you_mean`]: another word that merely contains a candidate (`Prometheus`,
+/// `PrometheusRule`) is not a near miss.
+pub(crate) fn near_miss<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let norm = |s: &str| -> String {
+        s.chars().filter(|c| !matches!(c, '_' | '-' | ' ')).flat_map(char::to_lowercase).collect()
+    };
+    let w = norm(word);
+    let limit = (w.chars().count() / 4).max(1);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&w, &norm(c)), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 /// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions).
@@ -352,5 +417,30 @@ error: `replicas` must not be negative, found -3
         assert_eq!(did_you_mean("normal", &["fixed", "lognormal"]), Some("lognormal"));
         assert_eq!(did_you_mean("rate", &["errorRate", "rate"]), Some("rate"));
         assert_eq!(list_quoted(&["a", "b", "c"]), "`a`, `b` or `c`");
+    }
+
+    #[test]
+    fn near_misses_are_typos_not_other_words() {
+        let kinds = ["Deployment", "Service", "PrometheusRule", "Rollout", "Canary"];
+        assert_eq!(near_miss("Deploymnet", &kinds), Some("Deployment"));
+        assert_eq!(near_miss("deployment", &kinds), Some("Deployment"));
+        assert_eq!(near_miss("Servise", &kinds), Some("Service"));
+        assert_eq!(near_miss("Rollouts", &kinds), Some("Rollout"));
+        for other in
+            ["Prometheus", "PersistentVolumeClaim", "ServiceAccount", "Secret", "Role", "Pod", "ConfigMap"]
+        {
+            assert_eq!(near_miss(other, &kinds), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn several_files_keep_their_own_lines() {
+        let sources = Sources::files(&[("a.yaml", "x: 1\ny: 2\n"), ("dir/b.yaml", "z: 3\n")], vec![]);
+        assert_eq!(sources.line_offset(1), 3);
+        let pos = Pos { src: 0, line: 4, col: 4, end_line: 4, end_col: 5 };
+        let d = sources.diagnostic(pos, "bad".into());
+        assert_eq!((d.file.as_str(), d.line, d.column), ("dir/b.yaml", 1, 4));
+        assert_eq!(d.source_line.as_deref(), Some("z: 3"));
+        assert_eq!(sources.place(Pos { line: 2, ..pos }), "a.yaml:2");
     }
 }

@@ -5,6 +5,7 @@ use super::analysis::read_analysis_template;
 use super::argo::read_rollout;
 use super::diagnostic::{Pos, Report, ScenarioError, Sources, did_you_mean};
 use super::flagger::{read_canary, read_metric_template};
+use super::input::Input;
 use super::istio::{ISTIO_VERSIONS, read_destination_rule, read_virtual_service};
 use super::kayenta::read_canary_config;
 use super::manifests::{read_deployment, read_service};
@@ -35,85 +36,20 @@ const SUPPORTED: [(&[&str], &str); 14] = [
     (&["rollsim.dev/v1alpha1"], "CanaryConfig"),
 ];
 
-/// Kinds a release's manifests commonly carry that rollsim does not simulate: documents of
-/// these kinds are skipped, whatever their apiVersion, so that example manifests run
-/// unchanged. (An HPA is not simulated: replicas stay at `spec.replicas`.) Workload kinds
-/// (StatefulSet, DaemonSet, …) stay errors: skipping them would hide a release rollsim cannot
-/// simulate.
-const IGNORED: &[&str] = &[
-    "AuthorizationPolicy",
-    "AlertProvider",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ConfigMap",
-    "EnvoyFilter",
-    "Gateway",
-    "HorizontalPodAutoscaler",
-    "Ingress",
-    "LimitRange",
-    "Namespace",
-    "NetworkPolicy",
-    "PeerAuthentication",
-    "PodDisruptionBudget",
-    "ResourceQuota",
-    "Role",
-    "RoleBinding",
-    "Secret",
-    "ServiceAccount",
-    "ServiceEntry",
-    "Sidecar",
-];
+/// Workload kinds rollsim does not simulate: skipped like every kind it does not read, with
+/// a note that says their pods do not run (a release cannot name one).
+const WORKLOADS: &[&str] =
+    &["StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "ReplicationController"];
 
 const SUPPORTED_HELP: &str = "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
 AnalysisTemplate and ClusterAnalysisTemplate, networking.istio.io/v1 VirtualService and DestinationRule (also \
 v1beta1, v1alpha3), flagger.app/v1beta1 Canary and MetricTemplate, monitoring.coreos.com/v1 PrometheusRule, \
 ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 Simulation and CanaryConfig (a Kayenta canary config)";
 
-const SIMULATION_EXAMPLE: &str = "add a document like:
----
-apiVersion: rollsim.dev/v1alpha1
-kind: Simulation
-metadata: {name: my-release}
-spec:
-  duration: 2h
-  release: {workload: Deployment/myapp, from: myapp:1.0, at: 5m}
-  traffic: {rps: 500}
-  versions: {myapp:1.0: {}, myapp:2.0: {}}
-  pods: {startup: 20s, capacityRps: 100}
-  cluster: {nodes: 4, nodeCapacity: {cpu: \"8\", memory: 32Gi}}
-  slo: {objective: 99.9%, window: 30d}";
-
 /// Reads and loads a scenario file. See [`load_str`].
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
-        let sources = Sources::new(&name, "", Vec::new());
-        let mut d = sources.diagnostic(Pos::default(), format!("cannot read the scenario file: {e}"));
-        d.help(
-            "check the path; `rollsim validate FILE` takes a YAML file with your manifests and a Simulation",
-        );
-        ScenarioError { diagnostics: vec![d] }
-    })?;
-    match String::from_utf8(bytes) {
-        Ok(text) => load_str(&name, &text, overrides),
-        Err(e) => {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let prefix = String::from_utf8_lossy(valid);
-            let line = prefix.matches('\n').count() + 1;
-            let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            let sources = Sources::new(&name, &prefix, Vec::new());
-            let pos = Pos {
-                src: 0,
-                line: line as u32,
-                col: column as u32,
-                end_line: line as u32,
-                end_col: column as u32 + 1,
-            };
-            let mut d = sources.diagnostic(pos, "the scenario file is not valid UTF-8".into());
-            d.label("invalid byte here").help("save the file as UTF-8");
-            Err(ScenarioError { diagnostics: vec![d] })
-        }
-    }
+    let input = Input::read(&[path.to_path_buf()], None)?;
+    load_input(&input, overrides)
 }
 
 /// Loads a scenario from `text`; `file_name` is what diagnostics call it. `overrides`
@@ -122,14 +58,23 @@ pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Scenario, Scenar
 ///
 /// On failure, every problem found is returned (a YAML syntax error stops at the first).
 pub fn load_str(file_name: &str, text: &str, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    load_input(&Input::one(file_name, text), overrides)
+}
+
+/// Loads a scenario from its files (one, or several read as one stream of documents, in
+/// order). See [`load_str`].
+pub fn load_input(input: &Input, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+    let texts: Vec<&str> =
+        input.parts.iter().map(|p| p.text.strip_prefix('\u{feff}').unwrap_or(&p.text)).collect();
+    let files: Vec<(&str, &str)> =
+        input.parts.iter().map(|p| p.name.as_str()).zip(texts.iter().copied()).collect();
     let typed = overrides.iter().map(|o| (o.origin.flag, o.as_typed())).collect();
-    let sources = Sources::new(file_name, text, typed);
+    let sources = Sources::files(&files, typed);
     let mut report = Report::new(&sources);
-    let scenario = load(text, overrides, &mut report);
+    let scenario = load(&texts, input.simulation_from.as_deref(), overrides, &mut report);
     match scenario {
         Some(mut scenario) if !report.has_errors() => {
-            scenario.input_hash = input_hash(text, overrides);
+            scenario.input_hash = input_hash(&texts.join("\0\0"), overrides);
             Ok(scenario)
         }
         _ => {
@@ -138,7 +83,41 @@ pub fn load_str(file_name: &str, text: &str, overrides: &[Override]) -> Result<S
                 // should ever see.
                 report.error(Pos::file_start(), "the scenario could not be loaded").label("here");
             }
-            Err(ScenarioError { diagnostics: report.finish() })
+            let mut diagnostics = report.finish();
+            hint_document_end(&files, &mut diagnostics);
+            Err(ScenarioError { diagnostics })
+        }
+    }
+}
+
+/// A `...` line (YAML's document end, which docs snippets use for "and so on") ends the
+/// document above it: the keys before it have no value, the lines after it are another
+/// document. Each problem in a document next to such a line says so.
+fn hint_document_end(files: &[(&str, &str)], diagnostics: &mut [super::Diagnostic]) {
+    for (name, text) in files {
+        let lines: Vec<&str> = text.lines().collect();
+        let ends: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].trim_end() == "...").collect();
+        if ends.is_empty() {
+            continue;
+        }
+        for d in diagnostics.iter_mut().filter(|d| d.file == *name && d.line > 0) {
+            let at = d.line - 1;
+            let next_to = ends.iter().find(|&&end| {
+                let (a, b) = if end > at { (at, end) } else { (end, at) };
+                end != at && !lines[a + 1..b].iter().any(|l| l.starts_with("---"))
+            });
+            if let Some(end) = next_to {
+                let hint = format!(
+                    "line {} is `...`, which ends a YAML document: the keys above it get no value and what \
+                     follows is another document. If it stands for omitted lines (as in a docs snippet), \
+                     replace it with the fields it leaves out",
+                    end + 1
+                );
+                d.help = Some(match d.help.take() {
+                    Some(h) => format!("{hint}\n{h}"),
+                    None => hint,
+                });
+            }
         }
     }
 }
@@ -173,8 +152,25 @@ struct Object<'n> {
     kind_pos: Pos,
 }
 
-fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scenario> {
-    let mut docs = tree::parse_stream(text, 0, 0, report)?;
+fn load(
+    texts: &[&str],
+    simulation_from: Option<&str>,
+    overrides: &[Override],
+    report: &mut Report,
+) -> Option<Scenario> {
+    let mut docs = Vec::new();
+    let mut parsed = true;
+    for (index, text) in texts.iter().enumerate() {
+        let offset = report.sources.line_offset(index);
+        match tree::parse_stream_at(text, 0, offset, 0, report) {
+            Some(d) => docs.extend(d),
+            None => parsed = false,
+        }
+    }
+    if !parsed {
+        return None;
+    }
+    let mut docs = unpack_lists(docs);
     let mut all: Vec<&mut Node> = docs.iter_mut().filter_map(|d| d.root.as_mut()).collect();
     let applied = overrides::apply_to_manifests(&mut all, overrides, report);
     let roots: Vec<&Node> = docs.iter().filter_map(|d| d.root.as_ref()).filter(|n| !n.is_null()).collect();
@@ -184,9 +180,9 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
         .iter()
         .filter_map(|root| match classify(report, root) {
             Class::Read(object) => Some(object),
-            Class::Ignored => {
+            Class::Ignored(note) => {
                 ignored += 1;
-                skipped.push(describe_object(root));
+                skipped.push(note);
                 None
             }
             Class::Bad => None,
@@ -196,20 +192,28 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
     let simulations: Vec<&Object> = objects.iter().filter(|o| o.kind == "Simulation").collect();
     let simulation_root = match simulations.as_slice() {
         [] => {
-            report
-                .error(Pos::file_start(), "no `rollsim.dev/v1alpha1 Simulation` document in this file")
-                .label("a scenario is your manifests plus one Simulation document")
-                .help(SIMULATION_EXAMPLE);
+            let (message, label) = match simulation_from {
+                Some(file) => (
+                    format!("no `rollsim.dev/v1alpha1 Simulation` document in the manifests or in `{file}`"),
+                    "`--simulation FILE` gives the Simulation document",
+                ),
+                None => (
+                    "no `rollsim.dev/v1alpha1 Simulation` document in this file".to_string(),
+                    "a scenario is your manifests plus one Simulation document",
+                ),
+            };
+            report.error(Pos::file_start(), message).label(label).help(simulation_example(&roots));
             None
         }
         [first, rest @ ..] => {
             for extra in rest {
+                let first_at = report.sources.place(first.kind_pos);
                 report
                     .error(extra.kind_pos, "a second Simulation document")
                     .label("a scenario has exactly one Simulation")
                     .help(format!(
-                        "the first Simulation is on line {}; put each scenario in its own file",
-                        first.kind_pos.line
+                        "the first Simulation is at {first_at}; put each scenario in its own file (or drop \
+                         `--simulation` when the files carry one)"
                     ));
             }
             let mut root = first.root.clone();
@@ -305,18 +309,7 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
     {
         return None;
     }
-    let mut notes: Vec<String> = skipped
-        .into_iter()
-        .map(|object| {
-            if object.starts_with("HorizontalPodAutoscaler/") {
-                format!(
-                    "{object} is not simulated: replicas stay fixed (a Deployment that leaves them to it runs its minReplicas)"
-                )
-            } else {
-                format!("{object} is not simulated (rollsim skips this kind)")
-            }
-        })
-        .collect();
+    let mut notes: Vec<String> = skipped;
     let simulated = simulated_deployments(&strategy, &deployment);
     for d in &m.deployments {
         let name = &d.manifest.name;
@@ -468,29 +461,40 @@ fn fits_before_release(
 enum Class<'n> {
     /// A kind rollsim reads.
     Read(Object<'n>),
-    /// A kind rollsim does not simulate and skips ([`IGNORED`]).
-    Ignored,
+    /// A kind rollsim does not simulate, skipped with this note.
+    Ignored(String),
     /// Reported.
     Bad,
 }
 
-/// Checks `apiVersion` and `kind`; reports unsupported documents.
-fn classify<'n>(report: &mut Report, root: &'n Node) -> Class<'n> {
-    match classify_supported(report, root) {
-        Ok(object) => Class::Read(object),
-        Err(true) => Class::Ignored,
-        Err(false) => Class::Bad,
+/// The note for a document rollsim skips.
+fn skipped_note(root: &Node, kind: &str, other_api: Option<(&str, &[&str])>) -> String {
+    let object = describe_object(root);
+    if let Some((api, apis)) = other_api {
+        return format!(
+            "{object} (apiVersion `{api}`) is not simulated: rollsim reads a {kind} of {} only",
+            super::diagnostic::list_quoted(apis)
+        );
+    }
+    if kind == "HorizontalPodAutoscaler" {
+        format!(
+            "{object} is not simulated: replicas stay fixed (a Deployment that leaves them to it runs its minReplicas)"
+        )
+    } else if WORKLOADS.contains(&kind) {
+        format!("{object} is not simulated: its pods do not run (rollsim runs Deployments and Argo Rollouts)")
+    } else {
+        format!("{object} is not simulated (rollsim skips this kind)")
     }
 }
 
-/// `Err(true)`: a kind in [`IGNORED`]; `Err(false)`: reported.
-fn classify_supported<'n>(report: &mut Report, root: &'n Node) -> Result<Object<'n>, bool> {
+/// Checks `apiVersion` and `kind`; reports unsupported documents.
+fn classify<'n>(report: &mut Report, root: &'n Node) -> Class<'n> {
     let Some(entries) = root.as_map() else {
         report
             .error(root.pos, format!("a document must be a Kubernetes object, found {}", root.describe()))
             .label("expected a mapping with `apiVersion` and `kind`")
             .help(SUPPORTED_HELP);
-        return Err(false);
+        return Class::Bad;
     };
     let find = |key: &str| entries.iter().find(|(k, _)| k.key_text() == key);
     let Some((kind_key, kind_node)) = find("kind") else {
@@ -498,30 +502,35 @@ fn classify_supported<'n>(report: &mut Report, root: &'n Node) -> Result<Object<
             .error(root.pos, "this document has no `kind`")
             .label("expected `kind:` in this document")
             .help(SUPPORTED_HELP);
-        return Err(false);
+        return Class::Bad;
     };
     let kind = kind_node.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
     let api_version = find("apiVersion").and_then(|(_, v)| v.as_scalar()).map(|s| s.text.as_str());
     let known = SUPPORTED.iter().find(|(_, k)| *k == kind);
-    if known.is_none() && IGNORED.contains(&kind) {
-        return Err(true);
-    }
     let Some((apis, kind)) = known else {
+        // Any kind rollsim does not simulate is skipped, but for a near miss of one it does:
+        // a typo would otherwise drop the object the release needs.
         let kinds: Vec<&str> = SUPPORTED.iter().map(|(_, k)| *k).collect();
-        let mut help = SUPPORTED_HELP.to_string();
-        if let Some(guess) = did_you_mean(kind, &kinds) {
-            help = format!("did you mean `{guess}`? {help}");
-        }
+        let Some(guess) = super::diagnostic::near_miss(kind, &kinds) else {
+            return Class::Ignored(skipped_note(root, kind, None));
+        };
         let message = match api_version {
             Some(api) => format!("unsupported kind `{kind}` (apiVersion `{api}`)"),
             None => format!("unsupported kind `{kind}`"),
         };
-        report.error(kind_node.pos, message).label("not supported by this version of rollsim").help(help);
-        return Err(false);
+        report
+            .error(kind_node.pos, message)
+            .label("not a kind rollsim reads, and close to one it does")
+            .help(format!("did you mean `{guess}`? {SUPPORTED_HELP}"));
+        return Class::Bad;
     };
     let expected_api = apis[0];
     match (api_version, find("apiVersion")) {
         (Some(api), _) if apis.contains(&api) => {}
+        (Some(api), _) if !same_api_group(kind, api, apis) => {
+            // Another API's kind of the same name (a Knative `Service`): not this one.
+            return Class::Ignored(skipped_note(root, kind, Some((api, apis))));
+        }
         (Some(api), Some((_, node))) => {
             let expected = super::diagnostic::list_quoted(apis);
             let help = match did_you_mean(api, apis) {
@@ -532,17 +541,94 @@ fn classify_supported<'n>(report: &mut Report, root: &'n Node) -> Result<Object<
                 .error(node.pos, format!("unsupported apiVersion `{api}` for a {kind}"))
                 .label(format!("expected {expected}"))
                 .help(help);
-            return Err(false);
+            return Class::Bad;
         }
         _ => {
             report
                 .error(kind_key.pos, format!("this {kind} has no `apiVersion`"))
                 .label(format!("add `apiVersion: {expected_api}` to this document"))
                 .help(SUPPORTED_HELP);
-            return Err(false);
+            return Class::Bad;
         }
     }
-    Ok(Object { kind, root, kind_pos: kind_key.pos })
+    Class::Read(Object { kind, root, kind_pos: kind_key.pos })
+}
+
+/// `api` is a version of the API group rollsim reads `kind` from (or, for a Deployment, the
+/// old `extensions` group): a version rollsim cannot read, refused. Another group's kind of
+/// the same name is another resource.
+fn same_api_group(kind: &str, api: &str, apis: &[&str]) -> bool {
+    let group = |a: &str| a.rsplit_once('/').map_or("", |(g, _)| g).to_string();
+    let g = group(api);
+    apis.iter().any(|a| group(a) == g) || (kind == "Deployment" && g == "extensions")
+}
+
+/// Documents of `kind: List` (what `kubectl get -o yaml` writes) stand for their `items`.
+fn unpack_lists(docs: Vec<tree::Document>) -> Vec<tree::Document> {
+    let mut out = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let is_list = doc.root.as_ref().is_some_and(|r| {
+            r.get("kind").and_then(Node::as_scalar).is_some_and(|k| k.text == "List")
+                && matches!(r.get("items").map(|i| &i.value), Some(tree::Value::Seq(_)))
+        });
+        match doc.root {
+            Some(Node { value: tree::Value::Map(entries), .. }) if is_list => {
+                for (key, items) in entries {
+                    if key.key_text() == "items"
+                        && let tree::Value::Seq(items) = items.value
+                    {
+                        out.extend(items.into_iter().map(|item| tree::Document { root: Some(item) }));
+                    }
+                }
+            }
+            root => out.push(tree::Document { root }),
+        }
+    }
+    out
+}
+
+/// The help of a scenario without a Simulation: a Simulation for the file's own workload
+/// (its first Rollout or Deployment), or for an example one.
+fn simulation_example(roots: &[&Node]) -> String {
+    let text = |n: Option<&Node>| n.and_then(Node::as_scalar).map(|s| s.text.clone());
+    let workload = ["Rollout", "Deployment"].iter().find_map(|wanted| {
+        roots.iter().find_map(|root| {
+            if text(root.get("kind")).as_deref() != Some(*wanted) {
+                return None;
+            }
+            let name = text(root.get("metadata").and_then(|m| m.get("name")))?;
+            let containers = root.get("spec")?.get("template")?.get("spec")?.get("containers")?;
+            let image = match &containers.value {
+                tree::Value::Seq(items) => text(items.first().and_then(|c| c.get("image"))),
+                _ => None,
+            };
+            Some((*wanted, name, image.unwrap_or_else(|| "myapp:1.0".to_string())))
+        })
+    });
+    let (kind, name, from) = workload.unwrap_or(("Deployment", "myapp".to_string(), "myapp:1.0".to_string()));
+    let repository =
+        from.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(from.as_str(), |(r, _)| r);
+    let to = format!("{repository}:next");
+    let quote =
+        |s: &str| if s.contains([':', '/', '{', '}', ',']) { format!("\"{s}\"") } else { s.to_string() };
+    format!(
+        "add a document like this one (or put it in its own file and pass `--simulation FILE`):
+---
+apiVersion: rollsim.dev/v1alpha1
+kind: Simulation
+metadata: {{name: {name}-release}}
+spec:
+  duration: 2h
+  release: {{workload: {kind}/{name}, from: {}, at: 5m}}
+  traffic: {{rps: 500}}
+  versions: {{{}: {{}}, {}: {{}}}}
+  pods: {{startup: 20s, capacityRps: 100}}
+  cluster: {{nodes: 4, nodeCapacity: {{cpu: \"8\", memory: 32Gi}}}}
+  slo: {{objective: 99.9%, window: 30d}}",
+        quote(&from),
+        quote(&from),
+        quote(&to)
+    )
 }
 
 fn assemble(

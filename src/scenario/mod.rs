@@ -30,6 +30,7 @@ mod argo;
 mod decode;
 mod diagnostic;
 mod flagger;
+mod input;
 mod istio;
 mod kayenta;
 mod load;
@@ -52,7 +53,8 @@ mod tests_monitoring;
 mod tests_release;
 
 pub use diagnostic::{Diagnostic, OVERRIDE_FILE, ScenarioError};
-pub use load::{load_file, load_str};
+pub use input::{Input, Part, STDIN_NAME, directory_files};
+pub use load::{load_file, load_input, load_str};
 pub use model::*;
 pub use overrides::{GRID_FLAG, GridAxis, Origin, Override, SET_FLAG, parse_grid_axis, parse_override};
 pub use variants::{VARIANT_FLAG, Variant};

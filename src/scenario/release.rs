@@ -269,7 +269,10 @@ fn find_named<'m, T>(
                 report
                     .error(
                         pos,
-                        format!("`spec.release.workload` names {kind} `{name}`, which is not in this file"),
+                        format!(
+                            "`spec.release.workload` names {kind} `{name}`, which is not in {}",
+                            if report.sources.several() { "these files" } else { "this file" }
+                        ),
                     )
                     .label(format!("no {kind} with this name"))
                     .help(help);
@@ -277,6 +280,7 @@ fn find_named<'m, T>(
             None
         }
         [first, second, ..] => {
+            let (a, b) = (report.sources.place(name_of(first).1), report.sources.place(name_of(second).1));
             report
                 .error(
                     pos,
@@ -287,9 +291,9 @@ fn find_named<'m, T>(
                 )
                 .label(format!("matches more than one {kind}"))
                 .help(format!(
-                    "they are on lines {} and {}; a scenario releases one {kind}, remove the others",
-                    name_of(first).1.line,
-                    name_of(second).1.line
+                    "they are at {} and {}; a scenario releases one {kind}: leave the other out of \
+                     the files given (`-f`), or rename it (`metadata.name`)",
+                    a, b
                 ));
             None
         }

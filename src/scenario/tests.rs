@@ -476,18 +476,44 @@ fn percentage_above_100() {
 
 #[test]
 fn unknown_kind() {
-    let text = format!("{BASE}---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: myapp}}\n");
-    let d = check_error(&text, 44, 7, "unsupported kind `StatefulSet` (apiVersion `apps/v1`)");
+    // Any kind rollsim does not simulate is skipped with a note, a workload's too.
+    let text = format!(
+        "{BASE}---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: db}}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: wp-pv-claim}}\n---\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {{name: main}}\n"
+    );
+    let s = load(&text).unwrap();
+    assert_eq!(
+        s.notes,
+        [
+            "StatefulSet/db is not simulated: its pods do not run (rollsim runs Deployments and Argo Rollouts)",
+            "PersistentVolumeClaim/wp-pv-claim is not simulated (rollsim skips this kind)",
+            "Prometheus/main is not simulated (rollsim skips this kind)",
+        ]
+    );
+    // Another API's kind of a simulated kind's name is another resource: skipped.
+    let text =
+        format!("{BASE}---\napiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {{name: hello}}\n");
+    assert_eq!(
+        load(&text).unwrap().notes,
+        [
+            "Service/hello (apiVersion `serving.knative.dev/v1`) is not simulated: rollsim reads a Service of `v1` only"
+        ]
+    );
+
+    // A near miss of a simulated kind is refused: the typo would drop the release's object.
+    let text = base_with("kind: Deployment", "kind: Deploymnet");
+    let d = check_error(&text, 2, 7, "unsupported kind `Deploymnet` (apiVersion `apps/v1`)");
     assert_eq!(
         d.help.as_deref(),
         Some(
-            "supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
+            "did you mean `Deployment`? supported kinds: apps/v1 Deployment, v1 Service, argoproj.io/v1alpha1 Rollout, \
              AnalysisTemplate and ClusterAnalysisTemplate, networking.istio.io/v1 VirtualService and \
              DestinationRule (also v1beta1, v1alpha3), flagger.app/v1beta1 Canary and MetricTemplate, \
              monitoring.coreos.com/v1 PrometheusRule, ServiceMonitor and PodMonitor, rollsim.dev/v1alpha1 \
              Simulation and CanaryConfig (a Kayenta canary config)"
         )
     );
+    let text = base_with("apiVersion: apps/v1\n", "apiVersion: extensions/v1beta1\n");
+    check_error(&text, 1, 13, "unsupported apiVersion `extensions/v1beta1` for a Deployment");
 
     let text = base_with("kind: Service", "kind: Servise");
     let d = check_error(&text, 20, 7, "unsupported kind `Servise`");
@@ -566,7 +592,7 @@ fn missing_or_duplicate_simulation() {
     let sim = &BASE[BASE.find("apiVersion: rollsim").unwrap()..];
     let text = format!("{BASE}---\n{sim}");
     let d = check_error(&text, 44, 1, "a second Simulation document");
-    assert!(d.help.unwrap().contains("line 26"));
+    assert!(d.help.unwrap().contains("at t.yaml:26;"));
 }
 
 #[test]
@@ -1071,4 +1097,92 @@ fn a_variant_value_that_does_not_suit_its_key_is_reported_when_the_variant_loads
     assert!(d.message.contains("`spec.traffic.rps` must be a number"), "{d:?}");
     assert_eq!((d.line, d.column), (1, 18), "{d:?}");
     assert!(e.to_string().contains("--> spec.variants:1:18"), "{e}");
+}
+
+#[test]
+fn a_v1_list_stands_for_its_items() {
+    // `kubectl get deploy,svc -o yaml` writes one `v1 List`.
+    let manifests = &BASE[..BASE.find("---\napiVersion: rollsim").unwrap()];
+    let items: Vec<String> = manifests
+        .split("---\n")
+        .map(|doc| {
+            let indented: Vec<String> = doc.lines().map(|l| format!("    {l}")).collect();
+            format!("  - {}\n", indented.join("\n").trim_start())
+        })
+        .collect();
+    let sim = &BASE[BASE.find("apiVersion: rollsim").unwrap()..];
+    let text = format!(
+        "apiVersion: v1\nkind: List\nmetadata: {{resourceVersion: \"\"}}\nitems:\n{}---\n{sim}",
+        items.concat()
+    );
+    let s = load(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(s.deployment.name, "myapp");
+    assert_eq!(s.deployment.replicas, 10);
+    assert_eq!(s.services.len(), 1);
+}
+
+#[test]
+fn a_document_end_line_is_explained() {
+    // A docs snippet's `...` for "and so on" ends the document: `spec` has no value.
+    let text = BASE.replacen("spec:\n  replicas: 10\n", "spec:\n...\n  replicas: 10\n", 1);
+    let diags = errors(&text);
+    assert!(!diags.is_empty());
+    let help = diags[0].help.as_deref().unwrap_or_default();
+    assert!(help.starts_with("line 6 is `...`, which ends a YAML document"), "{diags:#?}");
+}
+
+#[test]
+fn the_missing_simulation_help_names_the_files_workload() {
+    let manifests = &BASE[..BASE.find("---\napiVersion: rollsim").unwrap()];
+    let d = check_error(manifests, 1, 1, "no `rollsim.dev/v1alpha1 Simulation` document");
+    let help = d.help.unwrap();
+    assert!(help.contains("release: {workload: Deployment/myapp, from: \"myapp:2.0\", at: 5m}"), "{help}");
+    assert!(help.contains("versions: {\"myapp:2.0\": {}, \"myapp:next\": {}}"), "{help}");
+    assert!(help.contains("--simulation FILE"), "{help}");
+}
+
+#[test]
+fn several_files_load_as_one_scenario() {
+    let cut = BASE.find("---\napiVersion: v1").unwrap();
+    let sim_at = BASE.find("---\napiVersion: rollsim").unwrap();
+    let input = Input {
+        parts: vec![
+            Part { name: "app/deployment.yaml".into(), text: BASE[..cut].into() },
+            Part { name: "app/service.yaml".into(), text: BASE[cut + 4..sim_at].into() },
+            Part { name: "sim.yaml".into(), text: BASE[sim_at + 4..].into() },
+        ],
+        simulation_from: Some("sim.yaml".into()),
+    };
+    let s = load_input(&input, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.services.len(), 1);
+    let one = load(BASE).unwrap();
+    assert_eq!(
+        (&s.deployment.name, s.deployment.replicas, &s.deployment.image),
+        (&one.deployment.name, one.deployment.replicas, &one.deployment.image)
+    );
+
+    // Each error names its own file and line.
+    let mut bad = input.clone();
+    bad.parts[1].text = bad.parts[1].text.replace("selector: {app: myapp}", "selector: [app]");
+    let e = load_input(&bad, &[]).unwrap_err();
+    assert_eq!((e.diagnostics[0].file.as_str(), e.diagnostics[0].line), ("app/service.yaml", 5), "{e}");
+    let mut bad = input.clone();
+    bad.parts[2].text = bad.parts[2].text.replace("duration: 2h", "duration: [2h");
+    let e = load_input(&bad, &[]).unwrap_err();
+    assert_eq!(e.diagnostics[0].file, "sim.yaml", "{e}");
+
+    // The same Deployment in two files: the error says where both are.
+    let mut twice = input.clone();
+    twice.parts.insert(1, Part { name: "copy/deployment.yaml".into(), text: BASE[..cut].into() });
+    let e = load_input(&twice, &[]).unwrap_err();
+    let d = e.diagnostics.iter().find(|d| d.message.contains("ambiguous")).unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(d.file, "sim.yaml");
+    let help = d.help.as_deref().unwrap();
+    assert!(help.starts_with("they are at app/deployment.yaml:4 and copy/deployment.yaml:4;"), "{help}");
+
+    // Without a Simulation anywhere, `--simulation` is named.
+    let mut none = input.clone();
+    none.parts.pop();
+    let e = load_input(&none, &[]).unwrap_err();
+    assert!(e.diagnostics[0].message.contains("in the manifests or in `sim.yaml`"), "{e}");
 }

@@ -1221,12 +1221,18 @@ fn kinds_rollsim_does_not_simulate_are_skipped() {
     let text = format!("{PODINFO}{NOT_SIMULATED}{}", simulation(release, &PODINFO_VERSIONS));
     check_error(&text, "Canary/podinfoo", 0, "names Canary `podinfoo`, which is not in this file");
 
-    // A workload kind is still an error, not silently skipped.
+    // A workload kind is skipped with a note that its pods do not run.
+    let release = "{workload: Canary/podinfo, from: ghcr.io/stefanprodan/podinfo:6.0.1, at: 5m}";
     let text = format!(
         "{PODINFO}---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: db}}\n{}",
         simulation(release, &PODINFO_VERSIONS)
     );
-    check_error(&text, "StatefulSet", 0, "unsupported kind `StatefulSet`");
+    let s = load(&text);
+    assert!(
+        s.notes.iter().any(|n| n.starts_with("StatefulSet/db is not simulated: its pods do not run")),
+        "{:?}",
+        s.notes
+    );
 }
 
 #[test]

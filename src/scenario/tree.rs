@@ -132,6 +132,18 @@ pub(crate) fn parse_stream(
     col_offset: u32,
     report: &mut Report,
 ) -> Option<Vec<Document>> {
+    parse_stream_at(text, src, 0, col_offset, report)
+}
+
+/// [`parse_stream`] of a text whose first line is line `line_offset + 1` of its source (one
+/// of several files read as one scenario).
+pub(crate) fn parse_stream_at(
+    text: &str,
+    src: u32,
+    line_offset: u32,
+    col_offset: u32,
+    report: &mut Report,
+) -> Option<Vec<Document>> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
@@ -142,7 +154,7 @@ pub(crate) fn parse_stream(
             Ok(ev) => ev,
             Err(e) => {
                 let m = e.marker();
-                let line = m.line().max(1) as u32;
+                let line = m.line().max(1) as u32 + line_offset;
                 let col = m.col() as u32 + 1 + col_offset;
                 let pos = Pos { src, line, col, end_line: line, end_col: col + 1 };
                 let what = e.info();
@@ -155,7 +167,9 @@ pub(crate) fn parse_stream(
                 return None;
             }
         };
-        let pos = span_pos(&span, src, col_offset);
+        let mut pos = span_pos(&span, src, col_offset);
+        pos.line += line_offset;
+        pos.end_line += line_offset;
         let node = match event {
             Event::DocumentStart(..) => {
                 root = None;
