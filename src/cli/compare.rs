@@ -1,10 +1,11 @@
 //! `rollsim compare FILE... [--by METRIC]`: strategies side by side, with common random
 //! numbers and paired tests against the first file.
 
-use super::{Failure, Format, ScenarioArgs, load, load_with};
+use super::{Failure, Format, InputArgs, input_label, load_input};
 use crate::experiment::paired::{compare, compared_metrics};
 use crate::experiment::runner::{RunPlan, run_all};
 use crate::report::{self, html, write_atomically};
+use crate::scenario::Input;
 use crate::scenario::Scenario;
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,8 +24,10 @@ rollsim compare scenarios/same-fault/*.yaml --by bad_requests --replications 50 
 pub struct CompareArgs {
     /// The scenario files, one strategy each (a file that defines spec.variants stands for
     /// its variants); the first is the baseline the others are tested against.
-    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Order the columns by this metric's mean, lowest first (the baseline stays the first
     /// file).
     #[arg(long, value_name = "METRIC")]
@@ -56,6 +59,10 @@ pub struct CompareArgs {
     /// report DIR` does).
     #[arg(long)]
     pub report: bool,
+    /// Print no progress on standard error (the line per strategy as it runs), as `run
+    /// --quiet` draws no progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Loads `files` so that they share their random numbers: the first fixes the seed (unless
@@ -64,32 +71,30 @@ pub struct CompareArgs {
 /// variant (after `FILE-NAME.VARIANT` when several files are given). Every bad file and
 /// variant is reported before any runs; fewer than two strategies in all is refused.
 pub(super) fn load_sharing_numbers(
-    files: &[PathBuf],
+    inputs: &[Input],
     set: &[String],
     seed: Option<u64>,
     replications: Option<u64>,
 ) -> Result<Vec<Scenario>, Failure> {
-    let args =
-        |file: &PathBuf, seed: Option<u64>| ScenarioArgs { file: file.clone(), set: set.to_vec(), seed };
-    let first = load(&args(&files[0], seed), replications)?;
+    let first = load_input(&inputs[0], set, seed, replications, &[])?;
     let (seed, replications) = (first.seed, first.replications);
-    let mut bases = vec![(&files[0], first)];
+    let mut bases = vec![(&inputs[0], first)];
     let mut failures = Vec::new();
-    for file in &files[1..] {
-        match load(&args(file, Some(seed)), Some(replications)) {
-            Ok(s) => bases.push((file, s)),
+    for input in &inputs[1..] {
+        match load_input(input, set, Some(seed), Some(replications), &[]) {
+            Ok(s) => bases.push((input, s)),
             Err(f) => failures.push(f.message.trim_end().to_owned()),
         }
     }
-    let several = files.len() > 1;
+    let several = inputs.len() > 1;
     let mut scenarios = Vec::new();
-    for (file, base) in bases {
+    for (input, base) in bases {
         if base.variants.is_empty() {
             scenarios.push(base);
             continue;
         }
         for variant in &base.variants {
-            match load_with(&args(file, Some(seed)), Some(replications), &variant.overrides) {
+            match load_input(input, set, Some(seed), Some(replications), &variant.overrides) {
                 Ok(mut s) => {
                     s.name = if several {
                         format!("{}.{}", base.name, variant.name)
@@ -102,7 +107,7 @@ pub(super) fn load_sharing_numbers(
                     "{}\n  (in variant `{}` of {})",
                     f.message.trim_end(),
                     variant.name,
-                    file.display()
+                    input_label(input)
                 )),
             }
         }
@@ -118,7 +123,7 @@ pub(super) fn load_sharing_numbers(
                  strategies to compare under spec.variants (each a name and the values it sets), e.g.\n  \
                  variants:\n  - name: surge-25\n    set: {{}}\n  - name: surge-100\n    set: \
                  {{Deployment/myapp.spec.strategy.rollingUpdate.maxSurge: 100%}}",
-                files[0].display()
+                input_label(&inputs[0])
             ),
         });
     }
@@ -135,7 +140,8 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
             message: format!("error: --by {by}: not a compared metric; use one of {}", names.join(", ")),
         });
     }
-    let scenarios = load_sharing_numbers(&args.files, &args.set, args.seed, args.replications)?;
+    let inputs = args.input.scenarios(&args.files)?;
+    let scenarios = load_sharing_numbers(&inputs, &args.set, args.seed, args.replications)?;
     let (seed, replications) = (scenarios[0].seed, scenarios[0].replications);
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let labels = report::distinct_labels(&names);
@@ -144,14 +150,19 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
         code: 1,
         message: format!("error: cannot create the output directory {}: {e}", out.display()),
     })?;
-    eprintln!(
+    let say = |line: String| {
+        if !args.quiet {
+            eprintln!("{line}");
+        }
+    };
+    say(format!(
         "rollsim: comparing {} strategies, {replications} replications each, seed {seed} (common random numbers); results go to {}",
         scenarios.len(),
         out.display()
-    );
+    ));
     let mut runs = Vec::with_capacity(scenarios.len());
     for (scenario, label) in scenarios.iter().zip(&labels) {
-        eprintln!("rollsim: {label}: {}", scenario.release_summary());
+        say(format!("rollsim: {label}: {}", scenario.release_summary()));
         // Replication 0's event log gives the decisions the report tells.
         let plan = RunPlan { threads: args.threads, trace_of: Some(0), ..RunPlan::default() };
         let results = run_all(scenario, plan);

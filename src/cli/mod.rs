@@ -112,10 +112,74 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-#[derive(clap::Args, Debug, Default)]
+/// Where a scenario's documents come from, the same for every command that takes a scenario:
+/// `-f PATH` (repeatable, as `kubectl apply -f`) and `--simulation FILE`.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct InputArgs {
+    /// A manifest file, a directory (its *.yaml, *.yml and *.json files, by name) or `-`
+    /// (standard input), repeatable: all of them, in the order given, are one scenario.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    pub filename: Vec<PathBuf>,
+    /// A file with the Simulation document, for manifests that carry none (added to the -f
+    /// files; without -f, to each FILE).
+    #[arg(long, value_name = "FILE")]
+    pub simulation: Option<PathBuf>,
+}
+
+impl InputArgs {
+    /// The scenarios given: each of `files` (a scenario file each), then the `-f` paths as one
+    /// more. `--simulation` is added to the `-f` scenario, or, without `-f`, to each file.
+    /// Reading fails with every unreadable path.
+    pub fn scenarios(&self, files: &[PathBuf]) -> Result<Vec<scenario::Input>, Failure> {
+        if files.is_empty() && self.filename.is_empty() {
+            return Err(Failure {
+                code: 2,
+                message:
+                    "error: no scenario given: name a scenario FILE, or give the manifests with -f PATH \
+                          (a file, a directory or - for standard input) and, if they have no Simulation, \
+                          --simulation FILE"
+                        .into(),
+            });
+        }
+        let mut inputs = Vec::new();
+        let mut failures: Vec<ScenarioError> = Vec::new();
+        let with_f = !self.filename.is_empty();
+        let groups = files
+            .iter()
+            .map(|f| (std::slice::from_ref(f), !with_f))
+            .chain(with_f.then_some((self.filename.as_slice(), true)));
+        for (group, simulation) in groups {
+            let simulation = self.simulation.as_deref().filter(|_| simulation);
+            match scenario::Input::read(group, simulation) {
+                Ok(input) => inputs.push(input),
+                Err(e) => failures.push(e),
+            }
+        }
+        if failures.is_empty() {
+            Ok(inputs)
+        } else {
+            let diagnostics = failures.into_iter().flat_map(|e| e.diagnostics).collect();
+            Err(ScenarioError { diagnostics }.into())
+        }
+    }
+
+    /// The one scenario given: `file` (if any) and the `-f` paths, read as one.
+    pub fn scenario(&self, file: Option<&Path>) -> Result<scenario::Input, Failure> {
+        let mut paths: Vec<PathBuf> = file.map(Path::to_path_buf).into_iter().collect();
+        paths.extend(self.filename.iter().cloned());
+        let only = InputArgs { filename: paths, simulation: self.simulation.clone() };
+        let mut inputs = only.scenarios(&[])?;
+        Ok(inputs.remove(0))
+    }
+}
+
+#[derive(clap::Args, Debug, Default, Clone)]
 pub struct ScenarioArgs {
-    /// The scenario file: your manifests plus one Simulation document.
-    pub file: PathBuf,
+    /// The scenario file: your manifests plus one Simulation document (or give them with -f).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Override a Simulation or manifest value by its dotted path, e.g. spec.traffic.rps=900
     /// or Deployment/myapp.spec.replicas=6 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -125,12 +189,22 @@ pub struct ScenarioArgs {
     pub seed: Option<u64>,
 }
 
+impl ScenarioArgs {
+    /// Reads the scenario's files (once: standard input cannot be read again).
+    pub fn read(&self) -> Result<scenario::Input, Failure> {
+        self.input.scenario(self.file.as_deref())
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// The scenario files: your manifests plus one Simulation document each. Several files
-    /// run one after another and print side by side, one column per scenario.
-    #[arg(value_name = "FILE", required = true)]
+    /// run one after another and print side by side, one column per scenario (the -f files
+    /// are one more scenario).
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Override a Simulation or manifest value by its dotted path, e.g. spec.traffic.rps=900
     /// or Deployment/myapp.spec.replicas=6 (repeatable; applies to every file).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -188,8 +262,8 @@ pub struct TraceArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ValidateArgs {
-    /// The scenario file to check.
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -275,73 +349,83 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             std::io::stdout().lock().write_all(&out)?;
             Ok(())
         }
-        Some(Command::Validate(args)) => {
-            let scenario = scenario::load_file(&args.file, &[])?;
-            println!(
-                "{}: ok: Simulation {} releases {} → {} by {} ({} replications of {})",
-                args.file.display(),
-                scenario.name,
-                scenario.release.from_image,
-                scenario.release.to_image,
-                scenario.release_summary(),
-                scenario.replications,
-                scenario::units::format_duration(scenario.duration)
-            );
-            for note in &scenario.notes {
-                println!("  note: {note}");
-            }
-            validate_variants(&args.file, &scenario)
-        }
+        Some(Command::Validate(args)) => validate(&args.scenario),
     }
 }
 
-/// Loads each of `scenario`'s variants (`spec.variants`), printing one line each; every
-/// variant that does not load is reported.
-fn validate_variants(file: &Path, scenario: &Scenario) -> Result<(), Failure> {
+/// `rollsim validate`: loads the scenario (with its `--set` and `--seed`), prints what it
+/// releases and its notes, then loads each of its variants.
+fn validate(args: &ScenarioArgs) -> Result<(), Failure> {
+    let input = args.read()?;
+    let scenario = load_input(&input, &args.set, args.seed, None, &[])?;
+    println!(
+        "{}: ok: Simulation {} releases {} → {} by {} ({} replications of {})",
+        input_label(&input),
+        scenario.name,
+        scenario.release.from_image,
+        scenario.release.to_image,
+        scenario.release_summary(),
+        scenario.replications,
+        scenario::units::format_duration(scenario.duration)
+    );
+    for note in &scenario.notes {
+        println!("  note: {note}");
+    }
     let mut failures = Vec::new();
     for variant in &scenario.variants {
-        match scenario::load_file(file, &variant.overrides) {
+        match load_input(&input, &args.set, args.seed, None, &variant.overrides) {
             Ok(v) => println!("  variant {}: {}", variant.name, v.release_summary()),
-            Err(e) => failures.push(format!("{}  (in variant `{}`)", e.to_string().trim_end(), variant.name)),
+            Err(e) => failures.push(format!("{}  (in variant `{}`)", e.message.trim_end(), variant.name)),
         }
     }
     if failures.is_empty() { Ok(()) } else { Err(Failure { code: 2, message: failures.join("\n") }) }
 }
 
-fn load(args: &ScenarioArgs, replications: Option<u64>) -> Result<Scenario, Failure> {
-    load_with(args, replications, &[])
+/// How messages name a scenario: its file, or its first file and how many more.
+pub(crate) fn input_label(input: &scenario::Input) -> String {
+    match input.parts.len() {
+        0 | 1 => input.label().to_string(),
+        n => format!("{} (+{} more files)", input.label(), n - 1),
+    }
 }
 
-/// [`load`] with `first` applied before the command line's overrides (a variant's `set`).
-fn load_with(
-    args: &ScenarioArgs,
+fn load(args: &ScenarioArgs, replications: Option<u64>) -> Result<Scenario, Failure> {
+    load_input(&args.read()?, &args.set, args.seed, replications, &[])
+}
+
+/// Loads `input` with `first` applied before the command line's overrides (a variant's
+/// `set`), then `--set`, `--seed` and the replications.
+fn load_input(
+    input: &scenario::Input,
+    set: &[String],
+    seed: Option<u64>,
     replications: Option<u64>,
     first: &[Override],
 ) -> Result<Scenario, Failure> {
     let mut overrides = first.to_vec();
-    for s in &args.set {
+    for s in set {
         overrides.push(
             scenario::parse_override(s)
                 .map_err(|m| Failure { code: 2, message: format!("error: --set {s}: {m}") })?,
         );
     }
-    if let Some(seed) = args.seed {
+    if let Some(seed) = seed {
         overrides.push(Override::new("spec.seed", seed.to_string()));
     }
     if let Some(n) = replications {
         overrides.push(Override::new("spec.replications", n.to_string()));
     }
-    Ok(scenario::load_file(&args.file, &overrides)?)
+    Ok(scenario::load_input(input, &overrides)?)
 }
 
 /// `rollsim run FILE…`: one file as [`run`]; several loaded first (every bad file reported
 /// before anything runs), then run one after another and printed side by side.
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
-    let mut scenarios = Vec::with_capacity(args.files.len());
+    let inputs = args.input.scenarios(&args.files)?;
+    let mut scenarios = Vec::with_capacity(inputs.len());
     let mut failures: Vec<Failure> = Vec::new();
-    for file in &args.files {
-        let scenario_args = ScenarioArgs { file: file.clone(), set: args.set.clone(), seed: args.seed };
-        match load(&scenario_args, args.replications) {
+    for input in &inputs {
+        match load_input(input, &args.set, args.seed, args.replications, &[]) {
             Ok(s) => scenarios.push(s),
             // A bad --set fails every file alike: say it once.
             Err(f) if failures.iter().any(|g| g.message == f.message) => {}
@@ -371,11 +455,11 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let labels = report::distinct_labels(&names);
     let base = args.out.clone().unwrap_or_else(|| PathBuf::from("output"));
-    for ((file, name), label) in args.files.iter().zip(&names).zip(&labels) {
+    for ((input, name), label) in inputs.iter().zip(&names).zip(&labels) {
         if label != name {
             eprintln!(
                 "rollsim: {}: another scenario is also named {name}; this one is {label} (results go to {})",
-                file.display(),
+                input_label(input),
                 base.join(label).display()
             );
         }

@@ -14,9 +14,9 @@ pub struct QueryArgs {
     pub scenario: ScenarioArgs,
     /// The PromQL expression (rollsim's subset: selectors, rate/increase/delta/irate/idelta,
     /// sum/avg/min/max/count by/without, histogram_quantile, arithmetic, comparisons, on/ignoring,
-    /// offset).
+    /// offset). With -f, the only argument: `rollsim query -f DIR 'EXPR'`.
     #[arg(value_name = "EXPR")]
-    pub expr: String,
+    pub expr: Option<String>,
     /// When to evaluate, as time since the replication started (`12m`, `1h5m30s`; the
     /// release happens at `spec.release.at`). Repeatable.
     #[arg(long = "at", value_name = "DURATION", required = true)]
@@ -27,12 +27,26 @@ pub struct QueryArgs {
 }
 
 pub fn query(args: &QueryArgs) -> Result<(), Failure> {
-    let scenario = load(&args.scenario, None)?;
-    let query = promql::parse(&args.expr).map_err(|e| Failure {
+    // `query FILE EXPR`, or `query -f PATH… EXPR`: then the one argument is the expression.
+    let (scenario_args, expr) = match (&args.scenario.file, &args.expr) {
+        (Some(_), Some(expr)) => (args.scenario.clone(), expr.clone()),
+        (Some(only), None) if !args.scenario.input.filename.is_empty() => {
+            (ScenarioArgs { file: None, ..args.scenario.clone() }, only.display().to_string())
+        }
+        _ => {
+            return Err(Failure {
+                code: 2,
+                message: "error: give the scenario and the expression: `rollsim query FILE 'EXPR'` or \
+                          `rollsim query -f PATH 'EXPR'`"
+                    .into(),
+            });
+        }
+    };
+    let scenario = load(&scenario_args, None)?;
+    let query = promql::parse(&expr).map_err(|e| Failure {
         code: 2,
         message: format!(
-            "error: the query `{}`: {e}\n  help: see `rollsim query --help` for the supported subset",
-            args.expr
+            "error: the query `{expr}`: {e}\n  help: see `rollsim query --help` for the supported subset"
         ),
     })?;
     let mut instants = Vec::new();
@@ -62,7 +76,7 @@ pub fn query(args: &QueryArgs) -> Result<(), Failure> {
         args.replication,
         result.record.seed,
         format_duration(scenario.release.at),
-        args.expr
+        expr
     )?;
     for t in instants {
         let value =

@@ -20,8 +20,10 @@ rollsim recommend scenarios/same-fault/rolling.yaml scenarios/same-fault/flagger
 pub struct RecommendArgs {
     /// The scenario files, one strategy each (a file that defines spec.variants stands for
     /// its variants).
-    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: super::InputArgs,
     /// Prices: bad_request=X,user=X,budget_pct=X,pod_hour=X.
     #[arg(long, value_name = "NAME=PRICE,...", required = true)]
     pub weights: String,
@@ -59,7 +61,8 @@ pub fn run(args: &RecommendArgs) -> Result<(), Failure> {
     if args.unattended {
         set.push("spec.rollback.manual=null".to_owned());
     }
-    let scenarios = super::compare::load_sharing_numbers(&args.files, &set, args.seed, args.replications)?;
+    let inputs = args.input.scenarios(&args.files)?;
+    let scenarios = super::compare::load_sharing_numbers(&inputs, &set, args.seed, args.replications)?;
     let (seed, replications) = (scenarios[0].seed, scenarios[0].replications);
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let labels = report::distinct_labels(&names);

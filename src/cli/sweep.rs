@@ -39,9 +39,11 @@ Examples:
 
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
-    /// The scenario file: your manifests plus one Simulation document.
+    /// The scenario file: your manifests plus one Simulation document (or give them with -f).
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: super::InputArgs,
     /// A grid axis: a Simulation or manifest value by its dotted path and the values to try,
     /// e.g. spec.traffic.rps=100,1000 (repeatable; the grid is every combination).
     #[arg(long = "grid", value_name = "PATH=V1,V2,...", required = true)]
@@ -145,7 +147,8 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
             ),
         });
     };
-    let scenarios = load_points(&args.file, &base, &axes, &points)?;
+    let input = args.input.scenario(args.file.as_deref())?;
+    let scenarios = load_points(&input, &base, &axes, &points)?;
     let first = &scenarios[0];
     let out_dir =
         args.out.clone().unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", first.name)));
@@ -360,7 +363,7 @@ pub fn merge_shards(dirs: &[PathBuf], out: Option<&Path>, format: Format) -> Res
 /// every point), before anything runs. A point needs only to load with its own values: the
 /// file alone may lack what the grid gives.
 fn load_points(
-    file: &Path,
+    input: &scenario::Input,
     base: &[Override],
     axes: &[GridAxis],
     points: &[Vec<usize>],
@@ -371,7 +374,7 @@ fn load_points(
     for point in points {
         let mut overrides = base.to_vec();
         overrides.extend(point.iter().zip(axes).map(|(&i, a)| a.values[i].clone()));
-        match scenario::load_file(file, &overrides) {
+        match scenario::load_input(input, &overrides) {
             Ok(s) => scenarios.push(s),
             Err(e) => {
                 failed += 1;

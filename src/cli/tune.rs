@@ -7,7 +7,7 @@
 mod analysis;
 pub mod shard;
 
-use super::{Failure, ScenarioArgs, load};
+use super::{Failure, load_input};
 use crate::experiment::runner::{RunPlan, run_all};
 use crate::experiment::tune::{SettingResult, TunePoint, mark_pareto, recommended, tally};
 use crate::report::rundir::Shard;
@@ -36,8 +36,12 @@ for i in 0 1 2; do rollsim tune scenarios/argo-kayenta-canary.yaml --analysis ka
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("detector").required(true).args(["rule", "analysis"])))]
 pub struct TuneArgs {
-    /// The scenario file; its new version should carry the fault the detector is for.
-    pub file: PathBuf,
+    /// The scenario file; its new version should carry the fault the detector is for (or
+    /// give the scenario with -f).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: super::InputArgs,
     /// The alerting rule to tune (its `alert:` name).
     #[arg(long, value_name = "NAME")]
     pub rule: Option<String>,
@@ -301,10 +305,8 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
             args.false_alarm_budget
         )));
     }
-    let base = load(
-        &ScenarioArgs { file: args.file.clone(), set: args.set.clone(), seed: args.seed },
-        args.replications,
-    )?;
+    let input = args.input.scenario(args.file.as_deref())?;
+    let base = load_input(&input, &args.set, args.seed, args.replications, &[])?;
     let rule_flags = !(args.threshold.is_empty() && args.for_.is_empty() && args.window.is_empty());
     let analysis_flags =
         !(args.success_threshold.is_empty() && args.failure_limit.is_empty()) || args.metric.is_some();
@@ -326,14 +328,12 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
             if args.success_threshold.is_empty() && args.failure_limit.is_empty() {
                 return Err(bad("give at least one of --success-threshold, --failure-limit".into()));
             }
-            analysis::plan(args, &base, name)?
+            analysis::plan(args, &input, &base, name)?
         }
         (None, None) => return Err(bad("give --rule NAME or --analysis NAME".into())),
     };
     let healthy_set = format!("spec.versions[\"{}\"].faults=[]", base.release.to_image);
     // Every setting loads (faulty and healthy) before anything runs.
-    let scenario_args =
-        |set: Vec<String>| ScenarioArgs { file: args.file.clone(), set, seed: Some(base.seed) };
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let total = plan.settings.len();
     let range = shard.range(total as u64);
@@ -342,9 +342,9 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
     for (i, s) in plan.settings.iter().enumerate() {
         let mut set = args.set.clone();
         set.extend(s.set.iter().cloned());
-        let faulty = load(&scenario_args(set.clone()), Some(base.replications))?;
+        let faulty = load_input(&input, &set, Some(base.seed), Some(base.replications), &[])?;
         set.push(healthy_set.clone());
-        let healthy = load(&scenario_args(set), Some(base.replications))?;
+        let healthy = load_input(&input, &set, Some(base.seed), Some(base.replications), &[])?;
         if range.contains(&i) {
             loaded.push((faulty, healthy));
         }

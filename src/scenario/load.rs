@@ -198,7 +198,10 @@ fn load(
                     "`--simulation FILE` gives the Simulation document",
                 ),
                 None => (
-                    "no `rollsim.dev/v1alpha1 Simulation` document in this file".to_string(),
+                    format!(
+                        "no `rollsim.dev/v1alpha1 Simulation` document in {}",
+                        if report.sources.several() { "these files" } else { "this file" }
+                    ),
                     "a scenario is your manifests plus one Simulation document",
                 ),
             };
@@ -605,10 +608,11 @@ fn simulation_example(roots: &[&Node]) -> String {
             Some((*wanted, name, image.unwrap_or_else(|| "myapp:1.0".to_string())))
         })
     });
-    let (kind, name, from) = workload.unwrap_or(("Deployment", "myapp".to_string(), "myapp:1.0".to_string()));
+    // The manifest's image is the version released to; `from` is the one running before.
+    let (kind, name, to) = workload.unwrap_or(("Deployment", "myapp".to_string(), "myapp:2.0".to_string()));
     let repository =
-        from.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(from.as_str(), |(r, _)| r);
-    let to = format!("{repository}:next");
+        to.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(to.as_str(), |(r, _)| r);
+    let from = format!("{repository}:previous");
     let quote =
         |s: &str| if s.contains([':', '/', '{', '}', ',']) { format!("\"{s}\"") } else { s.to_string() };
     format!(

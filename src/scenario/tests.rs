@@ -1136,8 +1136,11 @@ fn the_missing_simulation_help_names_the_files_workload() {
     let manifests = &BASE[..BASE.find("---\napiVersion: rollsim").unwrap()];
     let d = check_error(manifests, 1, 1, "no `rollsim.dev/v1alpha1 Simulation` document");
     let help = d.help.unwrap();
-    assert!(help.contains("release: {workload: Deployment/myapp, from: \"myapp:2.0\", at: 5m}"), "{help}");
-    assert!(help.contains("versions: {\"myapp:2.0\": {}, \"myapp:next\": {}}"), "{help}");
+    assert!(
+        help.contains("release: {workload: Deployment/myapp, from: \"myapp:previous\", at: 5m}"),
+        "{help}"
+    );
+    assert!(help.contains("versions: {\"myapp:previous\": {}, \"myapp:2.0\": {}}"), "{help}");
     assert!(help.contains("--simulation FILE"), "{help}");
 }
 

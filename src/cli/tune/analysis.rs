@@ -103,13 +103,19 @@ pub(super) fn with_success_threshold(condition: &str, threshold: f64) -> Result<
     }
 }
 
-pub(super) fn plan(args: &TuneArgs, base: &Scenario, name: &str) -> Result<Plan, Failure> {
-    let file_name = args.file.display().to_string();
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| Failure { code: 2, message: format!("error: {file_name}: {e}") })?;
-    let sources = AnalysisSources::read(&file_name, &text)?;
-    let Some(template) = sources.template(name) else {
-        let names: Vec<&str> = sources.templates.iter().map(|t| t.name.as_str()).collect();
+pub(super) fn plan(
+    args: &TuneArgs,
+    input: &crate::scenario::Input,
+    base: &Scenario,
+    name: &str,
+) -> Result<Plan, Failure> {
+    // The scenario's files, each with its own positions; the template is in one of them.
+    let mut all = Vec::with_capacity(input.parts.len());
+    for part in &input.parts {
+        all.push(AnalysisSources::read(&part.name, &part.text)?);
+    }
+    let Some((sources, template)) = all.iter().find_map(|s| s.template(name).map(|t| (s, t))) else {
+        let names: Vec<&str> = all.iter().flat_map(|s| s.templates.iter().map(|t| t.name.as_str())).collect();
         return Err(bad(format!(
             "--analysis {name}: no AnalysisTemplate or ClusterAnalysisTemplate has that name; the scenario's are: {}",
             if names.is_empty() { "none".to_owned() } else { names.join(", ") }
