@@ -131,26 +131,10 @@ impl InputArgs {
     /// more. `--simulation` is added to the `-f` scenario, or, without `-f`, to each file.
     /// Reading fails with every unreadable path.
     pub fn scenarios(&self, files: &[PathBuf]) -> Result<Vec<scenario::Input>, Failure> {
-        if files.is_empty() && self.filename.is_empty() {
-            return Err(Failure {
-                code: 2,
-                message:
-                    "error: no scenario given: name a scenario FILE, or give the manifests with -f PATH \
-                          (a file, a directory or - for standard input) and, if they have no Simulation, \
-                          --simulation FILE"
-                        .into(),
-            });
-        }
         let mut inputs = Vec::new();
         let mut failures: Vec<ScenarioError> = Vec::new();
-        let with_f = !self.filename.is_empty();
-        let groups = files
-            .iter()
-            .map(|f| (std::slice::from_ref(f), !with_f))
-            .chain(with_f.then_some((self.filename.as_slice(), true)));
-        for (group, simulation) in groups {
-            let simulation = self.simulation.as_deref().filter(|_| simulation);
-            match scenario::Input::read(group, simulation) {
+        for read in self.read_each(files)? {
+            match read {
                 Ok(input) => inputs.push(input),
                 Err(e) => failures.push(e),
             }
@@ -161,6 +145,34 @@ impl InputArgs {
             let diagnostics = failures.into_iter().flat_map(|e| e.diagnostics).collect();
             Err(ScenarioError { diagnostics }.into())
         }
+    }
+
+    /// [`scenarios`](Self::scenarios), each read on its own (fails only when none is given).
+    pub fn read_each(
+        &self,
+        files: &[PathBuf],
+    ) -> Result<Vec<Result<scenario::Input, ScenarioError>>, Failure> {
+        if files.is_empty() && self.filename.is_empty() {
+            return Err(Failure {
+                code: 2,
+                message:
+                    "error: no scenario given: name a scenario FILE, or give the manifests with -f PATH \
+                          (a file, a directory or - for standard input) and, if they have no Simulation, \
+                          --simulation FILE"
+                        .into(),
+            });
+        }
+        let with_f = !self.filename.is_empty();
+        let groups = files
+            .iter()
+            .map(|f| (std::slice::from_ref(f), !with_f))
+            .chain(with_f.then_some((self.filename.as_slice(), true)));
+        Ok(groups
+            .map(|(group, simulation)| {
+                let simulation = self.simulation.as_deref().filter(|_| simulation);
+                scenario::Input::read(group, simulation)
+            })
+            .collect())
     }
 
     /// The one scenario given: `file` (if any) and the `-f` paths, read as one.
@@ -421,16 +433,24 @@ fn load_input(
 /// `rollsim run FILE…`: one file as [`run`]; several loaded first (every bad file reported
 /// before anything runs), then run one after another and printed side by side.
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
-    let inputs = args.input.scenarios(&args.files)?;
-    let mut scenarios = Vec::with_capacity(inputs.len());
+    let mut inputs = Vec::new();
+    let mut scenarios = Vec::new();
     let mut failures: Vec<Failure> = Vec::new();
-    for input in &inputs {
-        match load_input(input, &args.set, args.seed, args.replications, &[]) {
+    for read in args.input.read_each(&args.files)? {
+        let input = match read {
+            Ok(input) => input,
+            Err(e) => {
+                failures.push(e.into());
+                continue;
+            }
+        };
+        match load_input(&input, &args.set, args.seed, args.replications, &[]) {
             Ok(s) => scenarios.push(s),
             // A bad --set fails every file alike: say it once.
             Err(f) if failures.iter().any(|g| g.message == f.message) => {}
             Err(f) => failures.push(f),
         }
+        inputs.push(input);
     }
     if failures.len() == 1 {
         return Err(failures.remove(0));
