@@ -328,7 +328,13 @@ fn load(
     }
     notes.extend(monitor_notes);
     notes.extend(applied.notes);
+    let unserved = unserved_note(&strategy, &deployment, &m.services);
     let mut scenario = assemble(doc, monitoring, release, deployment, strategy, m.services);
+    if let Some(note) = unserved {
+        notes.insert(0, note);
+        scenario.traffic.rps = 0.0;
+        scenario.traffic.pattern = crate::traffic::RatePattern::Constant;
+    }
     scenario.notes = notes;
     Some(scenario)
 }
@@ -364,6 +370,34 @@ fn release_targets<'a>(
         })
         .collect();
     ReleaseTargets { pods, services }
+}
+
+/// A Deployment or a Rollout (a canary without traffic routing) that no Service selects, as
+/// many upstream examples are: simulated, but its pods get no requests, so none are sent
+/// (`spec.traffic` is not used); the rollout mechanics (pods, readiness, steps, deadlines)
+/// still run. The note says so.
+fn unserved_note(
+    strategy: &Strategy,
+    deployment: &super::model::DeploymentManifest,
+    services: &[ServiceManifest],
+) -> Option<String> {
+    let kind = match strategy {
+        Strategy::Deployment => "Deployment",
+        Strategy::Rollout(r) if r.spec.canary().is_some_and(|c| !c.traffic_routing) => "Rollout",
+        _ => return None,
+    };
+    if services.iter().any(|s| s.selects(&deployment.namespace, &deployment.template_labels)) {
+        return None;
+    }
+    let labels: Vec<String> = deployment.template_labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    Some(format!(
+        "no Service selects the pods of {kind}/{}: its pods get no traffic, so no requests are simulated \
+         (the rollout itself still runs); to send `spec.traffic` to them, add a `v1 Service` in namespace \
+         `{}` whose `spec.selector` is a subset of {{{}}}",
+        deployment.name,
+        deployment.namespace,
+        labels.join(", ")
+    ))
 }
 
 /// The Deployments whose pods the strategy runs.

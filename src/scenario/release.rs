@@ -300,29 +300,6 @@ fn find_named<'m, T>(
     }
 }
 
-/// A workload's pods need a Service, or they would receive no traffic.
-fn check_selected(
-    report: &mut Report,
-    services: &[ServiceManifest],
-    d: &DeploymentManifest,
-    kind: &str,
-    pos: Pos,
-) -> bool {
-    if services.iter().any(|s| s.selects(&d.namespace, &d.template_labels)) {
-        return true;
-    }
-    let labels: Vec<String> = d.template_labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    report
-        .error(pos, format!("no Service selects the pods of {kind}/{}", d.name))
-        .label("its pods would receive no traffic")
-        .help(format!(
-            "add a `v1 Service` in namespace `{}` whose `spec.selector` is a subset of the pod labels {{{}}}",
-            d.namespace,
-            labels.join(", ")
-        ));
-    false
-}
-
 /// Resolves `spec.release`; see the module documentation.
 pub(crate) fn resolve(
     report: &mut Report,
@@ -439,10 +416,7 @@ fn deployment(
             }
             let (from, to) =
                 images.images(report, release, "Deployment", (&d.manifest.image, d.image_pos))?;
-            if !ok
-                || (m.all_read
-                    && !check_selected(report, &m.services, &d.manifest, "Deployment", release.workload.1))
-            {
+            if !ok {
                 return None;
             }
             Some(Resolved {
@@ -566,11 +540,6 @@ fn rollout(
                 .label("no DestinationRule with this name")
                 .help("add the `networking.istio.io/v1 DestinationRule` whose subsets the Rollout manages");
             ok = false;
-        }
-        if let Some(c) = r.spec.canary()
-            && !c.traffic_routing
-        {
-            ok &= check_selected(report, &m.services, &manifest, "Rollout", release.workload.1);
         }
         if let Some((active, pos)) = &r.active_service
             && let Some(s) = m.services.iter().find(|s| &s.name == active && s.namespace == r.namespace)

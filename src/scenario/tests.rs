@@ -1189,3 +1189,20 @@ fn several_files_load_as_one_scenario() {
     let e = load_input(&none, &[]).unwrap_err();
     assert!(e.diagnostics[0].message.contains("in the manifests or in `sim.yaml`"), "{e}");
 }
+
+#[test]
+fn a_workload_no_service_selects_is_simulated_without_traffic() {
+    let text = base_with("  selector: {app: myapp}\n---", "  selector: {app: other}\n---");
+    let s = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.traffic.rps, 0.0);
+    assert!(
+        s.notes[0].starts_with("no Service selects the pods of Deployment/myapp: its pods get no traffic"),
+        "{:?}",
+        s.notes
+    );
+    assert!(s.notes[0].ends_with("whose `spec.selector` is a subset of {app: myapp}"), "{:?}", s.notes);
+    // With a Service that selects it, traffic is as written and there is no note.
+    let s = load(BASE).unwrap();
+    assert_eq!(s.traffic.rps, 500.0);
+    assert!(s.notes.is_empty(), "{:?}", s.notes);
+}

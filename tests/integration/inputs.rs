@@ -157,3 +157,39 @@ fn validate_takes_set() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("--> --set:1:"));
 }
+
+#[test]
+fn a_deployment_no_service_selects_runs_its_rollout_without_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, sim, _) = split(dir.path());
+    std::fs::remove_file(app.join("20-service.yaml")).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = rollsim()
+        .arg("run")
+        .arg("-f")
+        .arg(&app)
+        .arg("--simulation")
+        .arg(&sim)
+        .args(["--format", "json", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("note: no Service selects the pods of Deployment/web: its pods get no traffic"),
+        "{stderr}"
+    );
+    let runs = std::fs::read_to_string(out_dir.join("runs.csv")).unwrap();
+    let mut lines = runs.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col =
+        |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("{name}: {header:?}"));
+    let (requests, outcome) = (col("requests"), col("outcome"));
+    for line in lines {
+        let row: Vec<&str> = line.split(',').collect();
+        assert_eq!(row[requests], "0", "{line}");
+        // The rolling update still runs to its end.
+        assert_eq!(row[outcome], "completed", "{line}");
+    }
+}
