@@ -45,8 +45,8 @@ pub const LONGEST_WINDOW: SimTime = 3 * DAY;
 /// What the rules are generated from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SloRuleSpec {
-    /// Names the recorded series, the alerts and the PrometheusRule: `[a-z][a-z0-9_]*`, at
-    /// most 63 characters.
+    /// Names the recorded series, the alerts and the PrometheusRule: `[a-z][a-z0-9_-]*`, at
+    /// most 63 characters (a `-` is `_` in the recorded series' names, which cannot hold one).
     pub name: String,
     /// The objective as a ratio (99.9% → 0.999), strictly between 0 and 1.
     pub objective: f64,
@@ -358,7 +358,8 @@ fn alerting_rule(
 
 /// The recorded error ratio of SLO `name` over `window`: `NAME:error_ratio:rate5m`.
 pub fn record_name(name: &str, window: SimTime) -> String {
-    format!("{name}:error_ratio:rate{}", promql_duration(window))
+    // A metric name has no `-`: `my-app` records `my_app:…`.
+    format!("{}:error_ratio:rate{}", name.replace('-', "_"), promql_duration(window))
 }
 
 impl SloRules {
@@ -423,8 +424,8 @@ impl SloRules {
 fn check_name(name: &str) -> Result<(), SloRulesError> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    if !first_ok || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return invalid("name", "must start with a lowercase letter and hold only a-z, 0-9 and _");
+    if !first_ok || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+        return invalid("name", "must start with a lowercase letter and hold only a-z, 0-9, - and _");
     }
     if name.len() > 63 {
         return invalid("name", "is longer than 63 characters");
@@ -529,7 +530,7 @@ fn selector_text(metric: &str, selector: &[String]) -> String {
 
 /// `my_app` → `MyApp`.
 fn camel_case(name: &str) -> String {
-    name.split('_')
+    name.split(['_', '-'])
         .map(|part| {
             let mut chars = part.chars();
             chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()

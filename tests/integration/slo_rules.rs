@@ -140,3 +140,20 @@ fn slo_rules_notes_a_pair_that_cannot_fire_and_has_an_example() {
         predicate::str::contains("Examples:").and(predicate::str::contains("rollsim slo-rules --name myapp")),
     );
 }
+
+#[test]
+fn slo_rules_takes_a_name_with_hyphens() {
+    let out = Command::cargo_bin("rollsim")
+        .unwrap()
+        .args(["slo-rules", "--name", "my-app", "--selector", r#"app="my-app""#, "--objective", "99.9%"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    assert!(yaml.contains("  name: my-app-slo\n"), "{yaml}");
+    assert!(yaml.contains("record: my_app:error_ratio:rate5m"), "{yaml}");
+    assert!(yaml.contains("alert: MyAppErrorBudgetBurnPage"), "{yaml}");
+    let out =
+        Command::cargo_bin("rollsim").unwrap().args(["slo-rules", "--name", "My App"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

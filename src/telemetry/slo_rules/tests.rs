@@ -84,6 +84,14 @@ fn recording_rules_and_names() {
     assert_eq!(bare.object_name, "my-app-slo");
     assert_eq!(bare.alerting[0].alert, "MyAppErrorBudgetBurnPage");
     assert_eq!(bare.alerting[1].alert, "MyAppErrorBudgetBurnTicket");
+
+    // A Kubernetes-style name with hyphens: the series take `_`, the object keeps `-`.
+    let hyphens = slo_rules(&SloRuleSpec::new("my-app", 0.999, THIRTY_DAYS)).unwrap();
+    assert_eq!(hyphens.recording[0].record, "my_app:error_ratio:rate5m");
+    assert_eq!(hyphens.object_name, "my-app-slo");
+    assert_eq!(hyphens.alerting[0].alert, "MyAppErrorBudgetBurnPage");
+    assert!(hyphens.alerting[0].expr.contains("my_app:error_ratio:rate1h"), "{}", hyphens.alerting[0].expr);
+    promql::parse(&hyphens.alerting[0].expr).unwrap();
 }
 
 #[test]
