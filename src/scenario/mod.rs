@@ -1,10 +1,12 @@
 //! Scenario files: the user's manifests plus one Simulation document, loaded and validated.
 //!
-//! A scenario is one multi-document YAML file: the user's Kubernetes manifests, unchanged
+//! A scenario is one multi-document YAML file (or several read as one, [`Input`]): the
+//! user's Kubernetes manifests, unchanged
 //! (`apps/v1 Deployment`, `v1 Service`, `argoproj.io/v1alpha1 Rollout`, `AnalysisTemplate` and
 //! `ClusterAnalysisTemplate`, `networking.istio.io` `VirtualService` and `DestinationRule`,
 //! `flagger.app/v1beta1 Canary` and `MetricTemplate`, `monitoring.coreos.com/v1 PrometheusRule`,
-//! `ServiceMonitor` and `PodMonitor`; fields the simulator does not read are ignored), plus
+//! `ServiceMonitor` and `PodMonitor`; fields the simulator does not read are ignored, and
+//! documents of any other kind are skipped with a note), plus
 //! exactly one `rollsim.dev/v1alpha1 Simulation` document (read strictly: unknown keys are
 //! errors). [`load_file`] / [`load_str`] turn it into the validated [`Scenario`] of
 //! [`model`], with every unit resolved and every default filled in.
