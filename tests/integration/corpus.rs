@@ -91,6 +91,27 @@ fn a_prometheus_operator_setup_skips_the_prometheus_and_its_rbac() {
 }
 
 #[test]
+fn the_flagger_podinfo_tutorial_in_its_files() {
+    // deployment.yaml, hpa.yaml and canary.yaml as the tutorial applies them (read by name:
+    // the Canary first).
+    let (summary, notes) = validate("flagger-podinfo");
+    assert!(
+        summary.starts_with(&format!(
+            "{}/canary.yaml (+3 more files): ok:",
+            corpus("flagger-podinfo").0.display()
+        )),
+        "{summary}"
+    );
+    assert!(summary.contains("by Canary/podinfo (Flagger, target Deployment/podinfo)"), "{summary}");
+    assert_eq!(
+        notes,
+        [
+            "HorizontalPodAutoscaler/podinfo is not simulated: replicas stay fixed (a Deployment that leaves them to it runs its minReplicas)"
+        ]
+    );
+}
+
+#[test]
 fn corpus_scenarios_run() {
     for name in ["k8s-wordpress-mysql", "argo-rollout-canary"] {
         let (dir, sim) = corpus(name);
