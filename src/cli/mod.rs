@@ -47,7 +47,7 @@ pub enum Command {
     /// summary.json and timeline.csv. Given several scenarios, run each and print them side
     /// by side.
     #[command(
-        after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50 --set spec.traffic.rps=900\n  rollsim run scenarios/rolling-bad-release.yaml scenarios/rolling-healthy.yaml --out results"
+        after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50 --set spec.traffic.rps=900\n  rollsim run scenarios/rolling-bad-release.yaml scenarios/rolling-healthy.yaml --out results\n  rollsim run -f k8s/ -f sim.yaml\n  kustomize build . | rollsim run -f - --simulation sim.yaml"
     )]
     Run(RunArgs),
     /// Compare strategies: run each scenario with common random numbers and print every
@@ -78,7 +78,9 @@ pub enum Command {
     #[command(after_help = sweep::AFTER_HELP)]
     Sweep(sweep::SweepArgs),
     /// Check a scenario file and report every problem with its file, line and column.
-    #[command(after_help = "Example:\n  rollsim validate scenarios/recreate-downtime.yaml")]
+    #[command(
+        after_help = "Examples:\n  rollsim validate scenarios/recreate-downtime.yaml\n  rollsim validate -f k8s/ --simulation sim.yaml --set spec.traffic.rps=900"
+    )]
     Validate(ValidateArgs),
     /// Write the SRE Workbook's SLO alerts (multiwindow, multi-burn-rate) as a PrometheusRule.
     #[command(after_help = slo_rules::AFTER_HELP)]
