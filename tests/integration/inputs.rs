@@ -193,3 +193,77 @@ fn a_deployment_no_service_selects_runs_its_rollout_without_traffic() {
         assert_eq!(row[outcome], "completed", "{line}");
     }
 }
+
+#[test]
+fn other_kinds_are_noted_and_a_near_miss_is_refused_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, sim, _) = split(dir.path());
+    std::fs::write(
+        app.join("30-extra.yaml"),
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n---\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: main}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+    )
+    .unwrap();
+    let out = stdout_of(rollsim().args(["validate", "-f"]).arg(&app).arg("--simulation").arg(&sim));
+    for note in [
+        "note: PersistentVolumeClaim/data is not simulated (rollsim skips this kind)",
+        "note: Prometheus/main is not simulated (rollsim skips this kind)",
+        "note: Widget/w is not simulated (rollsim skips this kind)",
+    ] {
+        assert!(out.contains(note), "{note}: {out}");
+    }
+    let deployment = app.join("10-deployment.yaml");
+    let text =
+        std::fs::read_to_string(&deployment).unwrap().replacen("kind: Deployment", "kind: Deploymnet", 1);
+    std::fs::write(&deployment, text).unwrap();
+    let out = rollsim().args(["validate", "-f"]).arg(&app).arg("--simulation").arg(&sim).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("unsupported kind `Deploymnet`"), "{stderr}");
+    assert!(stderr.contains(&format!("--> {}:2:7", deployment.display())), "{stderr}");
+    assert!(stderr.contains("did you mean `Deployment`?"), "{stderr}");
+}
+
+#[test]
+fn the_same_deployment_in_two_directories_says_where_both_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, sim, _) = split(dir.path());
+    let old = dir.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    std::fs::copy(app.join("10-deployment.yaml"), old.join("deployment.yaml")).unwrap();
+    let out = rollsim()
+        .args(["validate", "-f"])
+        .arg(&app)
+        .arg("-f")
+        .arg(&old)
+        .arg("--simulation")
+        .arg(&sim)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("`spec.release.workload` is ambiguous: 2 Deployments are named `web`"),
+        "{stderr}"
+    );
+    let both = format!(
+        "they are at {}:3 and {}:3;",
+        app.join("10-deployment.yaml").display(),
+        old.join("deployment.yaml").display()
+    );
+    assert!(stderr.contains(&both), "{both}: {stderr}");
+    assert!(stderr.contains("leave the other out of the files given (`-f`), or rename it"), "{stderr}");
+}
+
+#[test]
+fn a_document_end_line_from_a_docs_snippet_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, sim, _) = split(dir.path());
+    let service = app.join("20-service.yaml");
+    let text = std::fs::read_to_string(&service).unwrap().replacen("spec:\n", "spec:\n...\n", 1);
+    std::fs::write(&service, text).unwrap();
+    let out = rollsim().args(["validate", "-f"]).arg(&app).arg("--simulation").arg(&sim).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("line 5 is `...`, which ends a YAML document"), "{stderr}");
+    assert!(stderr.contains(&service.display().to_string()), "{stderr}");
+}
