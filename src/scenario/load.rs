@@ -97,11 +97,22 @@ fn hint_document_end(files: &[(&str, &str)], diagnostics: &mut [super::Diagnosti
     for (name, text) in files {
         let lines: Vec<&str> = text.lines().collect();
         let ends: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].trim_end() == "...").collect();
-        if ends.is_empty() {
+        let placeholders = lines.iter().any(|l| l.trim() == "..." && l.starts_with([' ', '\t']));
+        if ends.is_empty() && !placeholders {
             continue;
         }
-        for d in diagnostics.iter_mut().filter(|d| d.file == *name && d.line > 0) {
+        for d in diagnostics.iter_mut().filter(|d| d.file == *name && d.line > 0 && d.line <= lines.len()) {
             let at = d.line - 1;
+            if lines[at].trim() == "..." && lines[at].starts_with([' ', '\t']) {
+                // Indented, `...` is no document end but the text "...": a docs placeholder.
+                let hint = "`...` here is the text \"...\", as docs snippets write for omitted fields: \
+                            replace it with the fields it stands for";
+                d.help = Some(match d.help.take() {
+                    Some(h) => format!("{hint}\n{h}"),
+                    None => hint.to_string(),
+                });
+                continue;
+            }
             let next_to = ends.iter().find(|&&end| {
                 let (a, b) = if end > at { (at, end) } else { (end, at) };
                 end != at && !lines[a + 1..b].iter().any(|l| l.starts_with("---"))

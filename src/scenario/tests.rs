@@ -1129,6 +1129,21 @@ fn a_document_end_line_is_explained() {
     assert!(!diags.is_empty());
     let help = diags[0].help.as_deref().unwrap_or_default();
     assert!(help.starts_with("line 6 is `...`, which ends a YAML document"), "{diags:#?}");
+
+    // Indented, it is the text "...": a placeholder.
+    let text = BASE.replacen(
+        "  strategy:\n    rollingUpdate: {maxSurge: 25%, maxUnavailable: 25%}\n",
+        "  strategy:\n    ...\n",
+        1,
+    );
+    let diags = errors(&text);
+    assert!(!diags.is_empty());
+    let d = diags.iter().find(|d| d.line == 8).unwrap_or_else(|| panic!("{diags:#?}"));
+    assert!(d.help.as_deref().unwrap_or_default().starts_with("`...` here is the text"), "{d}");
+
+    // A problem on the spare line after a file's end is no trouble.
+    let text = format!("{}...\n", &BASE[..BASE.find("---\napiVersion: rollsim").unwrap()]);
+    assert!(!errors(&text).is_empty());
 }
 
 #[test]
