@@ -383,14 +383,15 @@ fn availability_floor(s: &Scenario) -> Option<(String, i64)> {
             }
         }
         Strategy::Rollout(r) => match &r.spec.strategy {
-            RolloutStrategy::Canary(c) => {
+            // With traffic routing the stable keeps its replicas (unless dynamicStableScale).
+            RolloutStrategy::Canary(c) if !c.traffic_routing || c.dynamic_stable_scale => {
                 let (_, unavailable) = c.fenceposts(r.spec.replicas);
                 Some((
                     format!("Rollout/{} maxUnavailable {unavailable} of {}", r.name, r.spec.replicas),
                     r.spec.replicas - unavailable,
                 ))
             }
-            RolloutStrategy::BlueGreen(_) => None,
+            _ => None,
         },
         _ => None,
     }
