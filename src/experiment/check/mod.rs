@@ -90,7 +90,9 @@ pub fn check(
 pub fn verdict(findings: &[Finding], fit: &fit::Fit, rows: &[coverage::Row], t: &Thresholds) -> Vec<String> {
     let mut out = Vec::new();
     if t.fail_on_config && !findings.is_empty() {
-        out.push(format!("{} configuration finding(s)", findings.len()));
+        let mut ids: Vec<&str> = findings.iter().map(|f| f.check).collect();
+        ids.dedup();
+        out.push(format!("configuration: {}", ids.join(", ")));
     }
     if !fit.fits {
         out.push(format!("the worst moment needs {} pods, the nodes hold {}", fit.peak_pods, fit.pod_slots));
