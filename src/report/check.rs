@@ -91,14 +91,14 @@ pub fn render_check(c: &StrategyCheck) -> String {
         let _ = writeln!(out, "detection coverage ({} replications each):", c.coverage[0].replications);
         let _ = writeln!(
             out,
-            "  {:<18} {:>8} {:>13} {:>9} {:>9} {:>12} {:>9}  detected_by",
-            "fault", "P(detect)", "95% CI", "ttd p50", "ttd p95", "bad req", "users"
+            "  {:<18} {:>8} {:>13} {:>9} {:>9} {:>12} {:>9} {:>9}  detected_by",
+            "fault", "P(detect)", "95% CI", "ttd p50", "ttd p95", "bad req", "users", "ttr p50"
         );
         for r in &c.coverage {
             let by: Vec<String> = r.detected_by.iter().map(|(k, n)| format!("{k} ({n})")).collect();
             let _ = writeln!(
                 out,
-                "  {:<18} {:>8} {:>13} {:>9} {:>9} {:>12.0} {:>9.0}  {}",
+                "  {:<18} {:>8} {:>13} {:>9} {:>9} {:>12.0} {:>9.0} {:>9}  {}",
                 r.fault,
                 pct(r.p_detect),
                 format!("{}–{}", pct(r.p_detect_low), pct(r.p_detect_high)),
@@ -106,6 +106,7 @@ pub fn render_check(c: &StrategyCheck) -> String {
                 opt_s(r.time_to_detect_p95_s),
                 r.bad_requests_mean,
                 r.users_affected_mean,
+                opt_s(r.time_to_rollback_p50_s),
                 if by.is_empty() { "-".to_string() } else { by.join(", ") }
             );
         }

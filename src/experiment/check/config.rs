@@ -21,6 +21,7 @@ pub fn validate(s: &Scenario) -> Vec<Finding> {
     windows_vs_canary_life(s, &steps, &mut out);
     unavailable_vs_demand(s, &mut out);
     deadline_vs_pod_start(s, &mut out);
+    no_revision_to_undo(s, &mut out);
     out
 }
 
@@ -470,6 +471,21 @@ fn deadline_vs_pod_start(s: &Scenario, out: &mut Vec<Finding>) {
     }
 }
 
+/// `revisionHistoryLimit: 0`: the old ReplicaSet is deleted once the rollout completes, so
+/// `kubectl rollout undo` after completion finds no revision to go back to.
+fn no_revision_to_undo(s: &Scenario, out: &mut Vec<Finding>) {
+    let d = &s.deployment;
+    if matches!(s.strategy, Strategy::Deployment) && d.revision_history_limit == 0 {
+        out.push(Finding {
+            check: "no-revision-to-undo",
+            object: format!("Deployment/{} revisionHistoryLimit 0", d.name),
+            message: "the old ReplicaSet is deleted once the rollout completes: `kubectl rollout undo` afterwards has no revision to go back to (keep at least 1; the simulation does not prune revisions, so its undo still works)".to_string(),
+            value_s: 0.0,
+            limit_s: 1.0,
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,6 +497,42 @@ mod tests {
             vec![5 * 60_000_000, 3_600_000_000, 30 * 60_000_000]
         );
         assert!(ranges_in("up").is_empty());
+    }
+
+    fn example(set: &[&str]) -> Scenario {
+        let overrides: Vec<_> = set.iter().map(|o| crate::scenario::parse_override(o).unwrap()).collect();
+        crate::scenario::load_str(
+            crate::scenario::EXAMPLE_FILE_NAME,
+            crate::scenario::EXAMPLE_YAML,
+            &overrides,
+        )
+        .unwrap()
+    }
+
+    fn ids(s: &Scenario) -> Vec<&'static str> {
+        validate(s).into_iter().map(|f| f.check).collect()
+    }
+
+    #[test]
+    fn a_rolling_update_is_checked_for_demand_deadline_and_history() {
+        let s = example(&[]);
+        assert!(!ids(&s).contains(&"no-revision-to-undo"));
+        assert!(
+            ids(&example(&["Deployment/myapp.spec.revisionHistoryLimit=0"])).contains(&"no-revision-to-undo")
+        );
+        let deadline = example(&["Deployment/myapp.spec.progressDeadlineSeconds=5"]);
+        let f = validate(&deadline).into_iter().find(|f| f.check == "deadline-vs-pod-start").unwrap();
+        assert_eq!(f.value_s, 5.0);
+        assert_eq!(
+            f.limit_s,
+            to_secs_f64(slowest_pod_start(&deadline, deadline.deployment.min_ready_seconds))
+        );
+        // Recreate keeps no pod serving: below any demand.
+        let mut recreate = example(&[]);
+        recreate.deployment.strategy = DeploymentStrategy::Recreate;
+        assert!(ids(&recreate).contains(&"unavailable-vs-demand"), "{:?}", ids(&recreate));
+        // Rolling updates have no canary steps: no step or window checks.
+        assert!(canary_steps(&s).steps.is_empty());
     }
 
     #[test]

@@ -91,6 +91,10 @@ pub struct Row {
     pub bad_requests_mean: f64,
     pub users_affected_mean: f64,
     pub rolled_back: u64,
+    /// Seconds from the detection until the rollback finished (the old version fully
+    /// available, no new pods left), over the replications that rolled back.
+    pub time_to_rollback_p50_s: Option<f64>,
+    pub time_to_rollback_p95_s: Option<f64>,
     /// Which signal detected it, with how many replications each.
     pub detected_by: BTreeMap<String, u64>,
     /// Most pods at once, in replications that completed and that rolled back.
@@ -116,6 +120,9 @@ pub fn row(fault: &str, records: &[RunRecord]) -> Row {
     let mut ttd: Vec<f64> = detected.iter().filter_map(|r| r.detected_at_s).collect();
     ttd.sort_by(f64::total_cmp);
     let q = |p| (!ttd.is_empty()).then(|| quantile_sorted(&ttd, p));
+    let mut ttr: Vec<f64> = records.iter().filter_map(|r| r.time_to_rollback_s).collect();
+    ttr.sort_by(f64::total_cmp);
+    let qr = |p| (!ttr.is_empty()).then(|| quantile_sorted(&ttr, p));
     let mean = |f: fn(&RunRecord) -> f64| {
         if n == 0 { 0.0 } else { records.iter().map(f).sum::<f64>() / n as f64 }
     };
@@ -136,6 +143,8 @@ pub fn row(fault: &str, records: &[RunRecord]) -> Row {
         bad_requests_mean: mean(|r| r.bad_requests as f64),
         users_affected_mean: mean(|r| r.users_affected as f64),
         rolled_back: records.iter().filter(|r| r.outcome == Outcome::RolledBack).count() as u64,
+        time_to_rollback_p50_s: qr(0.5),
+        time_to_rollback_p95_s: qr(0.95),
         detected_by: by,
         peak_pods_completed: peak(Outcome::Completed),
         peak_pods_rolled_back: peak(Outcome::RolledBack),
@@ -157,4 +166,79 @@ pub fn matrix(s: &Scenario, faults: &[String], replications: u64, threads: Optio
         rows.push(row(name, &records));
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(detected_at: Option<f64>, by: Option<&str>, ttr: Option<f64>) -> RunRecord {
+        RunRecord {
+            replication: 0,
+            seed: 0,
+            outcome: if ttr.is_some() { Outcome::RolledBack } else { Outcome::Completed },
+            detected_by: by.map(str::to_string),
+            detected_at_s: detected_at,
+            mitigated_at_s: None,
+            rolled_back_at_s: None,
+            completed_at_s: None,
+            time_to_rollback_s: ttr,
+            requests: 100,
+            succeeded_requests: 90,
+            failed_requests: 10,
+            dropped_requests: 0,
+            new_version_requests: 50,
+            bad_requests: 10,
+            excess_failed_requests: 9.0,
+            users_affected: 4,
+            error_budget_pct: 0.0,
+            peak_pods: 13,
+            extra_pod_seconds: 0.0,
+            overhead_pct: 0.0,
+            min_ready_pods: 10,
+            false_alarm: 0,
+            alerts_fired: 0,
+        }
+    }
+
+    #[test]
+    fn a_row_counts_detections_signals_and_times() {
+        let records = [
+            record(Some(100.0), Some("alert:A"), Some(60.0)),
+            record(Some(300.0), Some("analysis:m"), Some(120.0)),
+            record(Some(200.0), Some("alert:A"), Some(90.0)),
+            record(None, None, None),
+        ];
+        let r = row("errors-5pct", &records);
+        assert_eq!((r.replications, r.detected, r.rolled_back), (4, 3, 3));
+        assert_eq!(r.p_detect, 0.75);
+        assert_eq!((r.p_detect_low, r.p_detect_high), wilson_interval(3, 4));
+        assert_eq!(r.time_to_detect_p50_s, Some(200.0));
+        assert_eq!(r.time_to_rollback_p50_s, Some(90.0));
+        assert_eq!(r.main_signal(), Some("alert:A"));
+        assert_eq!(r.detected_by["analysis:m"], 1);
+        assert_eq!(r.bad_requests_mean, 10.0);
+        assert_eq!(r.peak_pods_rolled_back, Some(13));
+        let none = row("x", &records[3..]);
+        assert_eq!((none.detected, none.time_to_detect_p50_s, none.main_signal()), (0, None, None));
+    }
+
+    #[test]
+    fn every_standard_fault_is_defined_and_the_control_has_none() {
+        let s =
+            crate::scenario::load_str(crate::scenario::EXAMPLE_FILE_NAME, crate::scenario::EXAMPLE_YAML, &[])
+                .unwrap();
+        for name in STANDARD {
+            let kind = standard_fault(name, &s).unwrap_or_else(|| panic!("{name}"));
+            let faulty = with_fault(&s, Some(kind.clone()), 3);
+            let v = &faulty.versions[&s.release.to_image];
+            assert_eq!(v.faults.len(), 1);
+            assert_eq!(v.faults[0].kind, kind);
+            assert_eq!(v.error_rate, s.versions[&s.release.from_image].error_rate);
+            assert_eq!(faulty.replications, 3);
+        }
+        assert!(standard_fault("errors-7pct", &s).is_none());
+        let control = with_fault(&s, None, 3);
+        assert!(control.versions[&s.release.to_image].faults.is_empty());
+    }
 }

@@ -150,6 +150,8 @@ mod tests {
             bad_requests_mean: 0.0,
             users_affected_mean: 0.0,
             rolled_back: 0,
+            time_to_rollback_p50_s: None,
+            time_to_rollback_p95_s: None,
             detected_by: Default::default(),
             peak_pods_completed: None,
             peak_pods_rolled_back: None,
