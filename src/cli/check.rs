@@ -155,12 +155,12 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
         args.faults.clone().unwrap_or_else(|| STANDARD.iter().map(|s| s.to_string()).collect());
     known(&faults, "--faults", &targets[0].scenario)?;
     known(&args.require, "--require", &targets[0].scenario)?;
-    if args.replications > 0 {
-        if let Some(r) = args.require.iter().find(|r| !faults.contains(r)) {
-            return Err(bad(format!(
-                "error: --require {r}: the fault is not among --faults, so it is never run"
-            )));
-        }
+    if args.replications > 0
+        && let Some(r) = args.require.iter().find(|r| !faults.contains(r))
+    {
+        return Err(bad(format!(
+            "error: --require {r}: the fault is not among --faults, so it is never run"
+        )));
     }
     let thresholds = Thresholds {
         min_detect: args.min_detect,

@@ -129,10 +129,10 @@ fn routed_alerts(s: &Scenario) -> Vec<&AlertingRule> {
     let mut out = Vec::new();
     for group in &s.monitoring.groups {
         for rule in &group.rules {
-            if let Rule::Alerting(a) = rule {
-                if s.monitoring.action_for(&a.name) != AlertAction::None {
-                    out.push(a);
-                }
+            if let Rule::Alerting(a) = rule
+                && s.monitoring.action_for(&a.name) != AlertAction::None
+            {
+                out.push(a);
             }
         }
     }
@@ -279,20 +279,20 @@ fn failure_limit_reachable(s: &Scenario, steps: &CanarySteps, out: &mut Vec<Find
             }
             let needed = m.spec.failure_limit + 1;
             let object = format!("{what} metric {}", m.name);
-            if let Some(count) = m.spec.count.filter(|&c| c > 0) {
-                if count < needed {
-                    out.push(Finding {
-                        check: "failure-limit-unreachable",
-                        object,
-                        message: format!(
-                            "failureLimit {} needs {needed} failed measurements but count is {count}: the metric can never fail the run",
-                            m.spec.failure_limit
-                        ),
-                        value_s: needed as f64,
-                        limit_s: count as f64,
-                    });
-                    continue;
-                }
+            if let Some(count) = m.spec.count.filter(|&c| c > 0)
+                && count < needed
+            {
+                out.push(Finding {
+                    check: "failure-limit-unreachable",
+                    object,
+                    message: format!(
+                        "failureLimit {} needs {needed} failed measurements but count is {count}: the metric can never fail the run",
+                        m.spec.failure_limit
+                    ),
+                    value_s: needed as f64,
+                    limit_s: count as f64,
+                });
+                continue;
             }
             // A background analysis has until promotion: the canary's life.
             if what == "background analysis" {

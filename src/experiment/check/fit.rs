@@ -114,7 +114,7 @@ pub fn fit(s: &Scenario, measured_release: Option<u64>, measured_rollback: Optio
     let req = pod_requests(s);
     let c = &s.cluster;
     let nodes = u64::from(c.nodes);
-    let per_node = |capacity: u64, request: u64| if request == 0 { u64::MAX } else { capacity / request };
+    let per_node = |capacity: u64, request: u64| capacity.checked_div(request).unwrap_or(u64::MAX);
     let per_node =
         per_node(c.node_cpu_millis, req.cpu_millis).min(per_node(c.node_memory_bytes, req.memory_bytes));
     let slots = per_node.saturating_mul(nodes);

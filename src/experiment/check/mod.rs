@@ -99,25 +99,25 @@ pub fn verdict(findings: &[Finding], fit: &fit::Fit, rows: &[coverage::Row], t: 
     } else if fit.headroom_pct < t.min_headroom_pct {
         out.push(format!("headroom {:.1}% < {:.1}%", fit.headroom_pct, t.min_headroom_pct));
     }
-    if let Some(control) = rows.first().filter(|r| r.fault == coverage::CONTROL) {
-        if control.p_detect > t.max_false_alarm {
-            out.push(format!(
-                "false alarms in {:.0}% of healthy releases (> {:.0}%)",
-                100.0 * control.p_detect,
-                100.0 * t.max_false_alarm
-            ));
-        }
+    if let Some(control) = rows.first().filter(|r| r.fault == coverage::CONTROL)
+        && control.p_detect > t.max_false_alarm
+    {
+        out.push(format!(
+            "false alarms in {:.0}% of healthy releases (> {:.0}%)",
+            100.0 * control.p_detect,
+            100.0 * t.max_false_alarm
+        ));
     }
     for required in &t.required {
-        if let Some(r) = rows.iter().find(|r| &r.fault == required) {
-            if r.p_detect < t.min_detect {
-                out.push(format!(
-                    "{} caught in {:.0}% (< {:.0}%)",
-                    r.fault,
-                    100.0 * r.p_detect,
-                    100.0 * t.min_detect
-                ));
-            }
+        if let Some(r) = rows.iter().find(|r| &r.fault == required)
+            && r.p_detect < t.min_detect
+        {
+            out.push(format!(
+                "{} caught in {:.0}% (< {:.0}%)",
+                r.fault,
+                100.0 * r.p_detect,
+                100.0 * t.min_detect
+            ));
         }
     }
     out
