@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 an I/O or internal failure, 2 bad input (a scenario or an
 //! argument that does not parse or validate).
 
+mod check;
 mod compare;
 mod merge;
 mod plot;
@@ -50,6 +51,10 @@ pub enum Command {
         after_help = "Examples:\n  rollsim run scenarios/rolling-bad-release.yaml --replications 50 --set spec.traffic.rps=900\n  rollsim run scenarios/rolling-bad-release.yaml scenarios/rolling-healthy.yaml --out results\n  rollsim run -f k8s/ -f sim.yaml\n  kustomize build . | rollsim run -f - --simulation sim.yaml"
     )]
     Run(RunArgs),
+    /// Is the release ready? Harmful settings, resource fit and detection coverage per
+    /// strategy, with a verdict and an exit code CI can gate on.
+    #[command(after_help = check::AFTER_HELP)]
+    Check(check::CheckArgs),
     /// Compare strategies: run each scenario with common random numbers and print every
     /// metric side by side, with paired tests against the first.
     #[command(after_help = compare::AFTER_HELP)]
@@ -342,6 +347,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             run(&scenario, None, Format::Table, stream::RunOptions::new(None), false)
         }
         Some(Command::Run(args)) => run_command(&args),
+        Some(Command::Check(args)) => check::run(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Recommend(args)) => recommend::run(&args),
         Some(Command::Tune(args)) => tune::run(&args),

@@ -1,5 +1,6 @@
 //! Experiments: replications of a scenario, their records and statistics.
 
+pub mod check;
 pub mod paired;
 pub mod recommend;
 pub mod record;

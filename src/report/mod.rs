@@ -7,6 +7,7 @@
 //! file or the complete new one, never half of one.
 
 pub mod atomic;
+pub mod check;
 pub mod compare;
 pub mod explain;
 pub mod html;
