@@ -2,7 +2,7 @@
 //! detection coverage matrix per strategy, a one-line verdict each, and an exit code CI can
 //! gate on (0 every check within the thresholds, 1 one is not, 2 bad input).
 
-use super::{Failure, ScenarioArgs, load, load_with};
+use super::{Failure, InputArgs, input_label, load_input};
 use crate::experiment::check::coverage::{STANDARD, standard_fault};
 use crate::experiment::check::{Thresholds, check};
 use crate::report::check::{check_json_string, render_check, verdict_line};
@@ -25,8 +25,10 @@ rollsim check my-release.yaml --replications 0   # configuration and resources o
 pub struct CheckArgs {
     /// The scenario files: your manifests plus one Simulation document each (a file that
     /// defines spec.variants stands for its variants).
-    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Override a Simulation or manifest value by its dotted path (repeatable; applies to
     /// every file).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -85,13 +87,12 @@ fn bad(message: String) -> Failure {
 /// Loads every file (and variant), all with the first file's seed unless `--seed` says;
 /// every bad file is reported before anything runs.
 fn load_targets(args: &CheckArgs) -> Result<Vec<Target>, Failure> {
-    let scenario_args =
-        |file: &PathBuf, seed: Option<u64>| ScenarioArgs { file: file.clone(), set: args.set.clone(), seed };
+    let inputs = args.input.scenarios(&args.files)?;
     let mut failures = Vec::new();
     let mut targets = Vec::new();
     let mut seed = args.seed;
-    for file in &args.files {
-        let base = match load(&scenario_args(file, seed), None) {
+    for input in &inputs {
+        let base = match load_input(input, &args.set, seed, None, &[]) {
             Ok(s) => s,
             Err(f) => {
                 failures.push(f.message.trim_end().to_owned());
@@ -99,13 +100,13 @@ fn load_targets(args: &CheckArgs) -> Result<Vec<Target>, Failure> {
             }
         };
         seed = Some(base.seed);
-        let name = file.display().to_string();
+        let name = input_label(input);
         if base.variants.is_empty() {
             targets.push(Target { file: name, variant: None, scenario: base });
             continue;
         }
         for variant in &base.variants {
-            match load_with(&scenario_args(file, seed), None, &variant.overrides) {
+            match load_input(input, &args.set, seed, None, &variant.overrides) {
                 Ok(s) => targets.push(Target {
                     file: name.clone(),
                     variant: Some(variant.name.clone()),
