@@ -333,6 +333,13 @@ fn load(text: &str, overrides: &[Override], report: &mut Report) -> Option<Scena
     notes.extend(monitor_notes);
     notes.extend(applied.notes);
     let mut scenario = assemble(doc, monitoring, release, deployment, strategy, m.services);
+    let (autoscaling, hpa_notes) = super::hpa::resolve(report, &roots, &scenario);
+    if let Some(a) = &autoscaling {
+        let skipped_note = format!("{} is not simulated", a.object);
+        notes.retain(|n| !n.starts_with(&skipped_note));
+    }
+    notes.extend(hpa_notes);
+    scenario.autoscaling = autoscaling;
     scenario.notes = notes;
     Some(scenario)
 }
@@ -575,6 +582,7 @@ fn assemble(
         strategy,
         services,
         notes: Vec::new(),
+        autoscaling: None,
         input_hash: 0,
     }
 }

@@ -30,6 +30,7 @@ mod argo;
 mod decode;
 mod diagnostic;
 mod flagger;
+mod hpa;
 mod istio;
 mod kayenta;
 mod load;

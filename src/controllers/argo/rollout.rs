@@ -335,6 +335,18 @@ impl RolloutController {
         }
     }
 
+    /// `spec.replicas` (what an HPA scales): the next reconcile sizes the stable and canary
+    /// ReplicaSets from it, as every reconcile does.
+    pub fn set_replicas(&mut self, replicas: i64) {
+        if replicas != self.spec.replicas {
+            Arc::make_mut(&mut self.spec).replicas = replicas;
+        }
+    }
+
+    pub fn replicas(&self) -> i64 {
+        self.spec.replicas
+    }
+
     /// The user applies a pod template (a new release, or a rollback to an older one).
     pub fn set_template(&mut self, template: u32) {
         self.template = template;
