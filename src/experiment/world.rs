@@ -885,8 +885,14 @@ impl<'s> World<'s> {
     fn account(&mut self, t: SimTime) {
         let from = self.last_accounted.max(self.sc.release.at);
         if t > from {
-            let extra =
-                u64::from(self.cluster.bound_pods).saturating_sub(u64::from(self.sc.deployment.replicas));
+            // With an HPA the baseline is the replica count it currently wants: capacity it
+            // adds for load is not the release's overhead.
+            let baseline = match (&self.hpa, &self.workloads[0].ctl) {
+                (Some(_), Ctl::Deployment(d)) => d.replicas().max(0) as u64,
+                (Some(_), Ctl::Rollout(r)) => r.replicas().max(0) as u64,
+                (None, _) => u64::from(self.sc.deployment.replicas),
+            };
+            let extra = u64::from(self.cluster.bound_pods).saturating_sub(baseline);
             self.extra_pod_time += u128::from(extra) * u128::from(t - from);
         }
         self.last_accounted = t;
