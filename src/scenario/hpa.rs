@@ -222,3 +222,68 @@ fn read_rules(report: &mut Report, node: Option<&Node>, path: &str, default: Rul
     }
     Some(rules)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests_release::{check_error, errors, load, pos_of};
+    use crate::controllers::hpa::{PolicyKind, SelectPolicy};
+
+    const SHIPPED: &str = include_str!("../../scenarios/rolling-hpa-step-load.yaml");
+
+    #[test]
+    fn the_shipped_hpa_runs_with_its_defaults() {
+        let s = load(SHIPPED);
+        let a = s.autoscaling.expect("the HPA runs");
+        assert_eq!(
+            (a.object.as_str(), a.target.as_str()),
+            ("HorizontalPodAutoscaler/myapp", "Deployment/myapp")
+        );
+        assert_eq!((a.spec.min_replicas, a.spec.max_replicas, a.spec.target_utilization), (4, 20, 60));
+        assert_eq!(a.spec.behavior, None, "no behavior: the legacy normalisation");
+        assert_eq!(a.cpu_per_request, 2.5);
+        assert!(s.notes.iter().all(|n| !n.contains("HorizontalPodAutoscaler")), "{:?}", s.notes);
+        // Without pods.cpuPerRequest it is skipped and noted, as before.
+        let off = load(&SHIPPED.replace("    cpuPerRequest: 2.5\n", ""));
+        assert!(off.autoscaling.is_none());
+        assert!(
+            off.notes[0].starts_with("HorizontalPodAutoscaler/myapp is not simulated"),
+            "{:?}",
+            off.notes
+        );
+    }
+
+    #[test]
+    fn behavior_and_other_metrics() {
+        let text = SHIPPED.replace(
+            "        target: {type: Utilization, averageUtilization: 60}\n",
+            "        target: {type: Utilization, averageUtilization: 60}\n    \
+             - type: Pods\n      pods: {metric: {name: rps}, target: {type: AverageValue, averageValue: 50}}\n  \
+             behavior:\n    scaleDown:\n      selectPolicy: Min\n      \
+             policies: [{type: Pods, value: 1, periodSeconds: 60}]\n    \
+             scaleUp: {stabilizationWindowSeconds: 30}\n",
+        );
+        let s = load(&text);
+        let b = s.autoscaling.unwrap().spec.behavior.expect("behavior written");
+        assert_eq!(b.scale_down.stabilization_seconds, 300, "the default window");
+        assert_eq!(b.scale_down.select, SelectPolicy::Min);
+        assert_eq!(b.scale_down.policies.len(), 1);
+        assert_eq!(b.scale_down.policies[0].kind, PolicyKind::Pods);
+        assert_eq!(b.scale_up.stabilization_seconds, 30);
+        assert_eq!(b.scale_up.policies.len(), 2, "the default scale-up policies");
+        assert!(s.notes.iter().any(|n| n.contains("a Pods metric is not simulated")), "{:?}", s.notes);
+    }
+
+    #[test]
+    fn bad_hpas_are_errors_at_the_value() {
+        let text = SHIPPED.replace("averageUtilization: 60", "averageUtilization: sixty");
+        let d = errors(&text);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].line, d[0].column), pos_of(&text, "sixty", 0));
+        assert!(d[0].message.contains("`target.averageUtilization` must be a whole number"), "{}", d[0]);
+        let text = SHIPPED
+            .replace("      resource:\n        name: cpu\n", "      resource:\n        name: memory\n");
+        check_error(&text, "- type: Resource", 0, "no CPU utilisation metric to simulate");
+        let text = SHIPPED.replace("  maxReplicas: 20\n", "  maxReplicas: 2\n");
+        check_error(&text, "2\n  metrics", 0, "do not make a range");
+    }
+}
