@@ -99,3 +99,52 @@ fn a_bad_hpa_is_an_error_with_its_position() {
     // The position is the value's origin: here the --set that wrote it.
     assert!(err.contains("--> --set:1:48"), "the maxReplicas value: {err}");
 }
+
+const ROLLOUT_HPA: &str = "---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: myapp
+spec:
+  scaleTargetRef: {apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: myapp}
+  minReplicas: 4
+  maxReplicas: 20
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target: {type: Utilization, averageUtilization: 50}
+";
+
+#[test]
+fn an_hpa_sizes_an_argo_rollout_and_its_canary_steps_follow() {
+    // argo-canary-steps.yaml (10 replicas, setWeight 10/25/50) with an HPA and 900 rps: at
+    // 2.5m per rps the 10 pods are at 88 % of a 50 % target, so the HPA asks for
+    // ceil(1.76 · 10) = 18 at its first sync, and the canary's share is counted from 18.
+    let text = std::fs::read_to_string(root().join("scenarios/argo-canary-steps.yaml")).unwrap();
+    let at = text.find("---\napiVersion: rollsim.dev/v1alpha1").expect("the Simulation document");
+    let text = format!("{}{ROLLOUT_HPA}{}", &text[..at], &text[at..]).replacen(
+        "    capacityRps: 100\n",
+        "    capacityRps: 100\n    cpuPerRequest: 2.5\n",
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("argo-hpa.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = rollsim()
+        .args(["trace", "--format", "csv", "--set", "spec.traffic.rps=900"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        csv.contains("\n15.0,HorizontalPodAutoscaler/myapp,ScaleTarget,Rollout/myapp replicas 10 -> 18\n"),
+        "{csv}"
+    );
+    // The canary's counts from 18: setWeight 10 → ceil(1.8) = 2, 25 → ceil(4.5) = 5, 50 → 9.
+    let scaled: Vec<&str> = csv.lines().filter(|l| l.contains(",Rollout/myapp,ScalingReplicaSet,")).collect();
+    let canary =
+        |to: u32| scaled.iter().any(|l| l.ends_with(&format!(" to {to}")) && l.contains("Scaled up"));
+    assert!(canary(2) && canary(5) && canary(9), "{scaled:#?}");
+}
