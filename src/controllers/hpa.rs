@@ -499,10 +499,10 @@ impl Autoscaler {
                 }
             }
         };
-        if decision.desired != current {
-            if let Some(b) = &spec.behavior {
-                self.store_event(now, b, current, decision.desired);
-            }
+        if decision.desired != current
+            && let Some(b) = &spec.behavior
+        {
+            self.store_event(now, b, current, decision.desired);
         }
         Some(decision)
     }

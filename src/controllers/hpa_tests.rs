@@ -226,7 +226,8 @@ fn recs(list: &[(i64, SimTime)]) -> Vec<Stamped> {
 #[test]
 fn legacy_stabilization() {
     // TestNormalizeDesiredReplicas: (log, prenormalized, stabilized, log length)
-    let cases: [(&[(i64, SimTime)], i64, i64, usize); 5] = [
+    type Case = (&'static [(i64, SimTime)], i64, i64, usize);
+    let cases: [Case; 5] = [
         (&[], 5, 5, 1),
         (&[(4, 2 * MIN), (5, MIN)], 3, 5, 3),
         (&[(1, 2 * MIN), (2, MIN)], 3, 3, 3),

@@ -694,7 +694,8 @@ mod tests {
     fn proportional_scaling_vectors() {
         // sync_test.go TestScale, the proportional branch: (name, old replicas + surge, new
         // replicas, new surge, sizes newest first, expected sizes).
-        let cases: [(&str, i64, i64, i64, &[i64], &[i64]); 10] = [
+        type Case = (&'static str, i64, i64, i64, &'static [i64], &'static [i64]);
+        let cases: [Case; 10] = [
             ("proportional scaling: 5 -> 10", 5, 10, 0, &[2, 3], &[4, 6]),
             ("proportional scaling: 5 -> 3", 5, 3, 0, &[2, 3], &[1, 2]),
             ("proportional scaling: 9 -> 4", 9, 4, 0, &[8, 1], &[4, 0]),

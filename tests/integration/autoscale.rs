@@ -65,7 +65,7 @@ fn the_hpa_scales_up_under_load_and_down_after_the_stabilization_window() {
         assert!(csv.contains("Scaled down replica set myapp-"), "{csv}");
         let complete = csv.lines().find(|l| l.contains("RolloutComplete")).expect("the rollout completes");
         let at: f64 = complete.split(',').next().unwrap().parse().unwrap();
-        let replicas_then = changes.iter().filter(|c| c.0 <= at).last().map_or(5, |c| c.2);
+        let replicas_then = changes.iter().rfind(|c| c.0 <= at).map_or(5, |c| c.2);
         assert!(complete.contains(&format!("all {replicas_then} replicas run")), "{complete}");
     }
 }
