@@ -66,8 +66,10 @@
 //!
 //! Not modelled: `spec.paused`, experiments, `setHeaderRoute` and `setMirrorRoute`, router weight and target-group verification, `scaleDownDelayRevisionLimit`,
 //! `rollbackWindow`, `replicaProgressThreshold`, revision-history pruning (and the revision
-//! bump of a re-used RS), HPA scaling (the replica count is fixed), Istio's DestinationRule
+//! bump of a re-used RS), Istio's DestinationRule
 //! hash switch, and the unhealthy-replica cleanup of old RSs (`cleanupUnhealthyReplicas`).
+//! An HPA changes `spec.replicas` through [`RolloutController::set_replicas`]; every reconcile
+//! sizes stable and canary from the current value.
 
 use super::bluegreen::{self, BlueGreenStatus};
 use super::delays::{self, AbortScaleDown};
