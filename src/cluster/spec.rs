@@ -27,6 +27,11 @@ pub struct PodTiming {
     /// (`pods.drainOnSigterm`, default true: it finishes in-flight requests and refuses new
     /// ones; a request routed to it after SIGTERM fails).
     pub refuse_after_sigterm: bool,
+    /// CPU a pod uses per request per second, in millicores (`pods.cpuPerRequest`): its CPU
+    /// usage is this times the requests it handled (served, failed or timed out; not the
+    /// ones shed above capacity). Only a HorizontalPodAutoscaler reads it; `None` leaves an
+    /// HPA unsimulated.
+    pub cpu_per_request: Option<f64>,
 }
 
 #[derive(Clone, Debug)]

@@ -11,6 +11,7 @@ fn timing() -> PodTiming {
         endpoint_removal_delay: SECOND,
         shutdown: DurationDist::Fixed(2 * SECOND),
         refuse_after_sigterm: true,
+        cpu_per_request: None,
     }
 }
 

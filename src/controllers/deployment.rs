@@ -8,14 +8,20 @@
 //! Deployment object: its spec (template, paused), the Progressing condition and the last
 //! status, against which progress is judged.
 //!
+//! A change of `spec.replicas` ([`DeploymentController::set_replicas`], e.g. by an HPA) is a
+//! scaling event (`isScalingEvent`: an active RS's `desired-replicas` annotation differs from
+//! `spec.replicas`); that sync runs `sync`/`scale` instead of the rollout, so a rollout in
+//! progress is resized proportionally ([`rolling::proportional_sizes`]). The controller keeps
+//! the annotations itself: every RS it sizes carries the `replicas` and `replicas + maxSurge`
+//! of that sync, so one pair stands for every active RS.
+//!
 //! Not modelled: revision-history pruning (`cleanupDeployment`; there is no delete action),
-//! scaling events (the replica count is fixed for the controller's lifetime), `minReadySeconds`
-//! (availability arrives already judged in the views) and API errors/conflicts.
+//! `minReadySeconds` (availability arrives already judged in the views) and API
+//! errors/conflicts.
 
 use super::rolling::{self, RsCounts, StatusCounts};
 use super::spec::{DeploymentManifest, DeploymentStrategy};
 use crate::engine::{SECOND, SimTime};
-use std::cmp::Reverse;
 
 /// What the controller may know about one ReplicaSet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,12 +133,15 @@ pub struct DeploymentController {
     before: Vec<i64>,
     /// The revision a new or adopted RS gets in the current sync (max old revision + 1).
     next_revision: u64,
+    /// The `desired-replicas` and `max-replicas` annotations the active RSs carry: the
+    /// `replicas` and `replicas + maxSurge` of the last sync.
+    annotated: (i64, i64),
 }
 
 impl DeploymentController {
     /// A controller for `manifest` whose pod template is `template`.
     pub fn new(manifest: &DeploymentManifest, template: u32) -> Self {
-        Self {
+        let mut controller = Self {
             replicas: i64::from(manifest.replicas),
             strategy: manifest.strategy.clone(),
             deadline: manifest.progress_deadline_seconds.map(|s| u64::from(s) * SECOND),
@@ -145,7 +154,15 @@ impl DeploymentController {
             counts: Vec::new(),
             before: Vec::new(),
             next_revision: 1,
-        }
+            annotated: (0, 0),
+        };
+        controller.annotated = controller.annotations();
+        controller
+    }
+
+    /// The annotations an RS sized now gets: `replicas` and `replicas + maxSurge`.
+    fn annotations(&self) -> (i64, i64) {
+        (self.replicas, self.replicas + rolling::max_surge(&self.strategy, self.replicas))
     }
 
     pub fn template(&self) -> u32 {
@@ -169,9 +186,8 @@ impl DeploymentController {
         }
     }
 
-    /// `kubectl scale`: a new `spec.replicas`. The next sync scales the ReplicaSets to it
-    /// under the strategy's rules (proportional scaling of a rollout in progress is not
-    /// modelled: the new RS absorbs the change).
+    /// `kubectl scale` (or an HPA): a new `spec.replicas`. The next sync is a scaling event
+    /// if any RS is active: `scale` resizes the RSs (proportionally during a rollout).
     pub fn set_replicas(&mut self, replicas: i64) {
         if replicas != self.replicas {
             self.replicas = replicas;
@@ -210,13 +226,23 @@ impl DeploymentController {
         conditions: &mut Vec<Condition>,
     ) -> SyncResult {
         self.check_paused_conditions(now, conditions);
-        if self.paused {
-            return self.sync_paused(now, rss, actions, conditions);
-        }
-        match self.strategy {
-            DeploymentStrategy::RollingUpdate { .. } => self.rollout_rolling(now, rss, actions, conditions),
-            DeploymentStrategy::Recreate => self.rollout_recreate(now, rss, actions, conditions),
-        }
+        let result = if self.paused || self.scaling_event(rss) {
+            self.sync_paused(now, rss, actions, conditions)
+        } else {
+            match self.strategy {
+                DeploymentStrategy::RollingUpdate { .. } => {
+                    self.rollout_rolling(now, rss, actions, conditions)
+                }
+                DeploymentStrategy::Recreate => self.rollout_recreate(now, rss, actions, conditions),
+            }
+        };
+        self.annotated = self.annotations();
+        result
+    }
+
+    /// `isScalingEvent`: an active RS whose desired-replicas annotation is not `replicas`.
+    fn scaling_event(&self, rss: &[ReplicaSetView]) -> bool {
+        self.annotated.0 != self.replicas && rss.iter().any(|rs| rs.spec > 0)
     }
 
     /// `kubectl rollout undo` to the previous revision (the second highest among `rss`).
@@ -274,7 +300,8 @@ impl DeploymentController {
         self.sync_rollout_status(now, status, conditions)
     }
 
-    /// The paused path (`sync`): no new RS, no progress estimation, but `scale` still runs.
+    /// `sync`, run while paused or on a scaling event: no new RS, no progress estimation,
+    /// but `scale` runs.
     fn sync_paused(
         &mut self,
         now: SimTime,
@@ -446,8 +473,10 @@ impl DeploymentController {
             }
             return;
         }
+        // `IsSaturated`: its desired-replicas annotation is `replicas` too.
         if let Some(i) = new_idx
             && rss[i].spec == self.replicas
+            && self.annotated.0 == self.replicas
             && rss[i].available == self.replicas
         {
             for &j in self.old.iter().rev().filter(|&&j| rss[j].spec > 0) {
@@ -471,28 +500,28 @@ impl DeploymentController {
         }
     }
 
-    /// The proportional part of `scale`. Each RS's share is `spec × (replicas + maxSurge) /
-    /// max-replicas annotation`; the annotation is always `replicas + maxSurge` here (neither
-    /// changes during the controller's life), so every share is 0 and the whole difference is
-    /// the "leftover" that upstream gives to the first RS: the largest, ties to the newest when
-    /// growing and to the oldest when shrinking. With 0 replicas every share is the whole RS.
+    /// The proportional part of `scale` ([`rolling::proportional_sizes`]): the RSs' shares of
+    /// the change to `replicas + maxSurge`, each from its size and the max-replicas
+    /// annotation; Scale actions in upstream's order (largest first).
     fn scale_proportionally(&self, rss: &[ReplicaSetView], actions: &mut Vec<Action>) {
-        let active = || rss.iter().filter(|rs| rs.spec > 0);
-        if self.replicas == 0 {
-            for rs in active() {
-                actions.push(Action::Scale { rs: rs.id, from: rs.spec, to: 0 });
+        let views: Vec<rolling::ScaleRs> = rss
+            .iter()
+            .map(|rs| rolling::ScaleRs {
+                spec: rs.spec,
+                created: rs.created,
+                id: rs.id,
+                max_replicas: Some(self.annotated.1),
+            })
+            .collect();
+        let surge = rolling::max_surge(&self.strategy, self.replicas);
+        let status_replicas = rss.iter().map(|rs| rs.replicas).sum();
+        let sizes = rolling::proportional_sizes(self.replicas, surge, status_replicas, &views);
+        let active: i64 = rss.iter().filter(|rs| rs.spec > 0).map(|rs| rs.spec).sum();
+        let growing = self.replicas > 0 && self.replicas + surge > active;
+        for i in rolling::proportional_order(&views, growing) {
+            if sizes[i] != rss[i].spec {
+                actions.push(Action::Scale { rs: rss[i].id, from: rss[i].spec, to: sizes[i] });
             }
-            return;
-        }
-        let allowed = self.replicas + rolling::max_surge(&self.strategy, self.replicas);
-        let to_add = allowed - active().map(|rs| rs.spec).sum::<i64>();
-        let first = match to_add {
-            0 => None,
-            1.. => active().max_by_key(|rs| (rs.spec, rs.created, rs.id)),
-            _ => active().max_by_key(|rs| (rs.spec, Reverse(rs.created), Reverse(rs.id))),
-        };
-        if let Some(rs) = first {
-            actions.push(Action::Scale { rs: rs.id, from: rs.spec, to: (rs.spec + to_add).max(0) });
         }
     }
 }
@@ -1146,6 +1175,49 @@ mod tests {
         assert_eq!(r.requeue_at, Some(7201 * SECOND + DEADLINE + SECOND));
         let create = Action::CreateReplicaSet { template: V3, replicas: 0, revision: 3 };
         assert_eq!(run.actions[0], create);
+    }
+
+    #[test]
+    fn a_replica_change_during_a_rollout_scales_the_replica_sets_proportionally() {
+        let mut run = Run::new(10, rolling(Percent(25), Percent(25)), Model::Batch);
+        replay(&mut run, &[(3, 8)]);
+        // 10 → 20 (HPA or kubectl scale): a scaling event. 25 allowed, 11 running, 14 to add;
+        // shares from max-replicas 13: old round(8·25/13) − 8 = 7, new round(3·25/13) − 3 = 3,
+        // the leftover 4 to the largest (old) RS. Sized largest first.
+        run.ctrl.set_replicas(20);
+        run.max_total = 25;
+        // The new floor of 15 holds once the added pods exist (they are not available at once).
+        run.floor = None;
+        run.step();
+        run.floor = Some(15);
+        assert_eq!(
+            run.actions,
+            [Action::Scale { rs: 1, from: 8, to: 19 }, Action::Scale { rs: 2, from: 3, to: 6 }]
+        );
+        assert!(run.conditions.is_empty(), "sync/scale does not judge progress");
+        // The next sync is the rollout again, at the new size (25 running, all available, floor
+        // 15: the old RS sheds 10), and it finishes.
+        run.step();
+        assert_eq!(run.actions, [Action::Scale { rs: 1, from: 19, to: 9 }]);
+        for _ in 0..20 {
+            if run.actions.is_empty() {
+                break;
+            }
+            run.step();
+        }
+        assert!(run.ctrl.complete());
+        assert_eq!(run.specs(), (20, 0));
+    }
+
+    #[test]
+    fn a_replica_change_with_one_active_rs_sizes_it_directly() {
+        let mut run = Run::new(4, rolling(Int(1), Int(0)), Model::Batch);
+        run.ctrl.set_replicas(7);
+        run.max_total = 8;
+        run.step();
+        assert_eq!(run.actions, [Action::Scale { rs: 1, from: 4, to: 7 }]);
+        run.step();
+        assert_eq!(run.actions, [], "no second scaling event");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod argo;
 pub mod deployment;
 pub mod flagger;
+pub mod hpa;
 pub mod kayenta;
 pub mod rolling;
 pub mod service_switch;

@@ -292,6 +292,94 @@ pub fn deployment_timed_out(
     }
 }
 
+/// One ReplicaSet as proportional scaling sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScaleRs {
+    /// `spec.replicas`.
+    pub spec: i64,
+    /// Creation order (smaller = older); ties broken by `id`, as upstream by name.
+    pub created: u64,
+    pub id: u32,
+    /// `deployment.kubernetes.io/max-replicas`: `replicas + maxSurge` when the controller
+    /// last sized it; `None` (or 0) = missing.
+    pub max_replicas: Option<i64>,
+}
+
+/// `getReplicaSetFraction`: how many replicas `rs` gains (or loses, negative) when the
+/// Deployment's `replicas + maxSurge` becomes `allowed`: `round(spec · allowed / annotated)
+/// − spec`, with the annotation missing read as the Deployment's `status.replicas`. Scaling
+/// to zero takes the whole RS.
+pub fn replica_set_fraction(rs: &ScaleRs, replicas: i64, allowed: i64, status_replicas: i64) -> i64 {
+    if replicas == 0 {
+        return -rs.spec;
+    }
+    let annotated = match rs.max_replicas {
+        Some(m) if m != 0 => m,
+        _ => status_replicas,
+    };
+    if annotated == 0 {
+        return 0;
+    }
+    // `integer.RoundToInt32`: half away from zero, as Go's math.Round.
+    (rs.spec as f64 * allowed as f64 / annotated as f64).round() as i64 - rs.spec
+}
+
+/// `GetProportion`: the fraction, bounded by what is still to distribute (`to_add − added`).
+pub fn proportion(
+    rs: &ScaleRs,
+    replicas: i64,
+    allowed: i64,
+    status_replicas: i64,
+    to_add: i64,
+    added: i64,
+) -> i64 {
+    if rs.spec == 0 || to_add == 0 || to_add == added {
+        return 0;
+    }
+    let fraction = replica_set_fraction(rs, replicas, allowed, status_replicas);
+    let left = to_add - added;
+    if to_add > 0 { fraction.min(left) } else { fraction.max(left) }
+}
+
+/// The active RSs (spec > 0) in the order `scale` sizes them: largest first, ties newest
+/// first when growing (`ReplicaSetsBySizeNewer`) and oldest first when shrinking
+/// (`ReplicaSetsBySizeOlder`). Indices into `rss`.
+pub fn proportional_order(rss: &[ScaleRs], growing: bool) -> Vec<usize> {
+    let mut active: Vec<usize> = (0..rss.len()).filter(|&i| rss[i].spec > 0).collect();
+    let age = |i: usize| (rss[i].created, rss[i].id);
+    if growing {
+        active.sort_by_key(|&i| (std::cmp::Reverse(rss[i].spec), std::cmp::Reverse(age(i))));
+    } else {
+        active.sort_by_key(|&i| (std::cmp::Reverse(rss[i].spec), age(i)));
+    }
+    active
+}
+
+/// The proportional branch of `scale` (`sync.go`): the active RSs (spec > 0) of a rolling
+/// update share the change from Σ spec to `replicas + maxSurge` (0 when `replicas` is 0) in
+/// proportion to their size, largest first (ties: newest first when growing, oldest first
+/// when shrinking); the rounding leftover goes to the first, never below 0. Returns the new
+/// size of every RS of `rss`, in its order (inactive ones unchanged).
+pub fn proportional_sizes(replicas: i64, max_surge: i64, status_replicas: i64, rss: &[ScaleRs]) -> Vec<i64> {
+    let mut sizes: Vec<i64> = rss.iter().map(|rs| rs.spec).collect();
+    let allowed = if replicas > 0 { replicas + max_surge } else { 0 };
+    let to_add = allowed - rss.iter().filter(|rs| rs.spec > 0).map(|rs| rs.spec).sum::<i64>();
+    if to_add == 0 {
+        return sizes;
+    }
+    let active = proportional_order(rss, to_add > 0);
+    let mut added = 0;
+    for &i in &active {
+        let p = proportion(&rss[i], replicas, allowed, status_replicas, to_add, added);
+        sizes[i] += p;
+        added += p;
+    }
+    if let Some(&first) = active.first() {
+        sizes[first] = (sizes[first] + to_add - added).max(0);
+    }
+    sizes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,5 +672,67 @@ mod tests {
             let s = StatusCounts { replicas, updated, ready: available, available };
             assert_eq!(deployment_complete(desired, s), want, "{desired}/{replicas}/{updated}/{available}");
         }
+    }
+
+    /// RSs listed newest first, as upstream's `newRS` then `oldRSs`; all annotated with the
+    /// old Deployment's `replicas + maxSurge`.
+    fn scale_case(old_max: i64, specs: &[i64]) -> Vec<ScaleRs> {
+        let n = specs.len() as u64;
+        specs
+            .iter()
+            .enumerate()
+            .map(|(i, &spec)| ScaleRs {
+                spec,
+                created: n - i as u64,
+                id: i as u32,
+                max_replicas: Some(old_max),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn proportional_scaling_vectors() {
+        // sync_test.go TestScale, the proportional branch: (name, old replicas + surge, new
+        // replicas, new surge, sizes newest first, expected sizes).
+        type Case = (&'static str, i64, i64, i64, &'static [i64], &'static [i64]);
+        let cases: [Case; 10] = [
+            ("proportional scaling: 5 -> 10", 5, 10, 0, &[2, 3], &[4, 6]),
+            ("proportional scaling: 5 -> 3", 5, 3, 0, &[2, 3], &[1, 2]),
+            ("proportional scaling: 9 -> 4", 9, 4, 0, &[8, 1], &[4, 0]),
+            ("proportional scaling: 7 -> 10", 7, 10, 0, &[2, 3, 2], &[3, 4, 3]),
+            ("proportional scaling: 13 -> 8", 13, 8, 0, &[2, 8, 3], &[1, 5, 2]),
+            ("leftover distribution: 3 -> 4", 3, 4, 0, &[1, 1, 1], &[2, 1, 1]),
+            ("leftover distribution: 3 -> 2", 3, 2, 0, &[1, 1, 1], &[1, 1, 0]),
+            ("proportional scaling (no new rs): 4 -> 5", 4, 5, 0, &[2, 2], &[3, 2]),
+            ("proportional scaling: 6 -> 0", 6, 0, 0, &[3, 2, 1], &[0, 0, 0]),
+            ("deployment with surge pods", 12, 20, 2, &[6, 6], &[11, 11]),
+        ];
+        for (name, old_max, replicas, surge, specs, want) in cases {
+            let rss = scale_case(old_max, specs);
+            assert_eq!(proportional_sizes(replicas, surge, 0, &rss), want, "{name}");
+        }
+        // "change both surge and size": 10+3 -> 50+6.
+        assert_eq!(proportional_sizes(50, 6, 0, &scale_case(13, &[5, 8])), [22, 34]);
+        // "change both size and template": no new RS, 10 -> 14.
+        assert_eq!(proportional_sizes(14, 0, 0, &scale_case(10, &[7, 3])), [10, 4]);
+        // "saturated but broken new replica set does not affect old pods": 2 + 1 surge = 3
+        // already running, nothing to distribute.
+        assert_eq!(proportional_sizes(2, 1, 0, &scale_case(3, &[2, 1])), [2, 1]);
+    }
+
+    #[test]
+    fn fraction_without_annotation_uses_status_replicas() {
+        // getReplicaSetFraction falls back to the Deployment's status.replicas.
+        let rs = ScaleRs { spec: 4, created: 1, id: 1, max_replicas: None };
+        assert_eq!(replica_set_fraction(&rs, 10, 12, 8), 2, "round(4·12/8) − 4");
+        assert_eq!(replica_set_fraction(&ScaleRs { max_replicas: Some(0), ..rs }, 10, 12, 8), 2);
+        assert_eq!(replica_set_fraction(&rs, 0, 0, 8), -4, "to zero: the whole RS");
+        // Rounding half away from zero: 3·5/2 = 7.5 → 8.
+        let half = ScaleRs { spec: 3, created: 1, id: 1, max_replicas: Some(2) };
+        assert_eq!(replica_set_fraction(&half, 5, 5, 0), 5);
+        // The proportion never exceeds what is left to add or remove.
+        assert_eq!(proportion(&rs, 10, 12, 8, 1, 0), 1);
+        assert_eq!(proportion(&rs, 10, 4, 8, -1, 0), -1);
+        assert_eq!(proportion(&ScaleRs { spec: 0, ..rs }, 10, 12, 8, 5, 0), 0);
     }
 }

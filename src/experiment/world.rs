@@ -13,6 +13,7 @@
 //! delay. Route weights (Istio) reach the traffic after the same delay.
 
 mod analysis;
+mod autoscale;
 mod monitor;
 mod release;
 
@@ -87,6 +88,8 @@ enum Event {
     Measure,
     /// Someone runs `kubectl rollout undo`.
     Undo,
+    /// The HorizontalPodAutoscaler syncs.
+    HpaSync,
     /// A timeline row is due.
     Tick,
     End,
@@ -163,6 +166,8 @@ struct World<'s> {
     last_tick_requests: u64,
     timeline: Vec<TimelineRow>,
     trace: Vec<TraceEvent>,
+    /// The HorizontalPodAutoscaler's state, when one runs.
+    hpa: Option<autoscale::HpaRun>,
 }
 
 /// A Deployment or a Rollout and its controller.
@@ -320,6 +325,7 @@ impl<'s> World<'s> {
             last_tick_requests: 0,
             timeline: Vec::with_capacity(if collect.timeline { 3 * capacity as usize + 3 } else { 0 }),
             trace: Vec::new(),
+            hpa: None,
         };
         world.start();
         world
@@ -358,6 +364,7 @@ impl<'s> World<'s> {
         if matches!(self.plan, Plan::Flagger(_)) {
             self.queue.schedule(0, Event::FlaggerTick);
         }
+        self.schedule_autoscaler();
         self.queue.schedule(self.sc.duration, Event::End);
     }
 
@@ -440,6 +447,7 @@ impl<'s> World<'s> {
             Event::Notify(alert) => self.on_notify(now, alert as usize),
             Event::Measure => self.on_measure(now),
             Event::Undo => self.undo(now),
+            Event::HpaSync => self.hpa_sync(now),
             Event::Tick => {
                 self.timeline_row(now);
                 self.queue.schedule_in(self.sc.tick.max(1), Event::Tick);
@@ -877,8 +885,14 @@ impl<'s> World<'s> {
     fn account(&mut self, t: SimTime) {
         let from = self.last_accounted.max(self.sc.release.at);
         if t > from {
-            let extra =
-                u64::from(self.cluster.bound_pods).saturating_sub(u64::from(self.sc.deployment.replicas));
+            // With an HPA the baseline is the replica count it currently wants: capacity it
+            // adds for load is not the release's overhead.
+            let baseline = match (&self.hpa, &self.workloads[0].ctl) {
+                (Some(_), Ctl::Deployment(d)) => d.replicas().max(0) as u64,
+                (Some(_), Ctl::Rollout(r)) => r.replicas().max(0) as u64,
+                (None, _) => u64::from(self.sc.deployment.replicas),
+            };
+            let extra = u64::from(self.cluster.bound_pods).saturating_sub(baseline);
             self.extra_pod_time += u128::from(extra) * u128::from(t - from);
         }
         self.last_accounted = t;

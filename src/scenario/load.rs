@@ -346,6 +346,13 @@ fn load(
         scenario.traffic.rps = 0.0;
         scenario.traffic.pattern = crate::traffic::RatePattern::Constant;
     }
+    let (autoscaling, hpa_notes) = super::hpa::resolve(report, &roots, &scenario);
+    if let Some(a) = &autoscaling {
+        let skipped_note = format!("{} is not simulated", a.object);
+        notes.retain(|n| !n.starts_with(&skipped_note));
+    }
+    notes.extend(hpa_notes);
+    scenario.autoscaling = autoscaling;
     scenario.notes = notes;
     Some(scenario)
 }
@@ -710,6 +717,7 @@ fn assemble(
         strategy,
         services,
         notes: Vec::new(),
+        autoscaling: None,
         input_hash: 0,
     }
 }

@@ -32,6 +32,7 @@ mod argo;
 mod decode;
 mod diagnostic;
 mod flagger;
+mod hpa;
 mod input;
 mod istio;
 mod kayenta;

@@ -55,10 +55,27 @@ pub struct Scenario {
     /// What the file holds that the simulation leaves out (a kind it skips, a Deployment no
     /// part of the release), one sentence each, for `validate` and `run` to show.
     pub notes: Vec<String>,
+    /// The HorizontalPodAutoscaler the simulation runs, if any (see [`Autoscaling`]).
+    pub autoscaling: Option<Autoscaling>,
     /// FNV-1a (64-bit) of the scenario text and the overrides applied to it, in order: two
     /// runs with the same hash simulate the same input. A run directory's manifest carries
     /// it, so `--resume` and `rollsim merge` can refuse results of a different input.
     pub input_hash: u64,
+}
+
+/// A HorizontalPodAutoscaler that runs: it targets the release's Deployment (a rolling or
+/// Recreate release) or Rollout, and `pods.cpuPerRequest` says what a request costs.
+#[derive(Clone, Debug)]
+pub struct Autoscaling {
+    /// `HorizontalPodAutoscaler/<name>`.
+    pub object: String,
+    /// `Deployment/<name>` or `Rollout/<name>`.
+    pub target: String,
+    pub spec: crate::controllers::hpa::HpaSpec,
+    /// Millicores per request per second (`pods.cpuPerRequest`).
+    pub cpu_per_request: f64,
+    /// `--horizontal-pod-autoscaler-sync-period`: 15 s.
+    pub sync_period: SimTime,
 }
 
 #[derive(Clone, Debug)]

@@ -817,6 +817,9 @@ fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
     let removal = opt_or(report, &mut p, "endpointRemovalDelay", SECOND, read_duration);
     let shutdown = dist_or(report, &mut p, "shutdown", Some(DurationDist::Fixed(2 * SECOND)));
     let drain = opt_or(report, &mut p, "drainOnSigterm", true, read_bool);
+    // Millicores per request per second, for a HorizontalPodAutoscaler's CPU utilisation.
+    let cpu =
+        opt_or(report, &mut p, "cpuPerRequest", None, |r, n, w| read_number(r, n, w, 0.0, true).map(Some));
     p.deny_unknown(report);
     let (image_pull_cold, image_pull_warm) = image_pull?;
     Some(PodTiming {
@@ -828,6 +831,7 @@ fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
         endpoint_removal_delay: removal?,
         shutdown: shutdown?,
         refuse_after_sigterm: drain?,
+        cpu_per_request: cpu?,
     })
 }
 

@@ -2,6 +2,7 @@
 //! tests of whole replications, the agreement of the two fidelities, the shipped strategy
 //! scenarios, `rollsim slo-rules`, `rollsim sweep`, `trace --explain`, the terminal, and sharded, streamed and resumed runs.
 
+mod autoscale;
 mod check;
 mod cli;
 mod common;

@@ -66,8 +66,10 @@
 //!
 //! Not modelled: `spec.paused`, experiments, `setHeaderRoute` and `setMirrorRoute`, router weight and target-group verification, `scaleDownDelayRevisionLimit`,
 //! `rollbackWindow`, `replicaProgressThreshold`, revision-history pruning (and the revision
-//! bump of a re-used RS), HPA scaling (the replica count is fixed), Istio's DestinationRule
+//! bump of a re-used RS), Istio's DestinationRule
 //! hash switch, and the unhealthy-replica cleanup of old RSs (`cleanupUnhealthyReplicas`).
+//! An HPA changes `spec.replicas` through [`RolloutController::set_replicas`]; every reconcile
+//! sizes stable and canary from the current value.
 
 use super::bluegreen::{self, BlueGreenStatus};
 use super::delays::{self, AbortScaleDown};
@@ -333,6 +335,18 @@ impl RolloutController {
             phase: RolloutPhase::Progressing,
             requeue: None,
         }
+    }
+
+    /// `spec.replicas` (what an HPA scales): the next reconcile sizes the stable and canary
+    /// ReplicaSets from it, as every reconcile does.
+    pub fn set_replicas(&mut self, replicas: i64) {
+        if replicas != self.spec.replicas {
+            Arc::make_mut(&mut self.spec).replicas = replicas;
+        }
+    }
+
+    pub fn replicas(&self) -> i64 {
+        self.spec.replicas
     }
 
     /// The user applies a pod template (a new release, or a rollback to an older one).

@@ -842,7 +842,12 @@ impl World<'_> {
                 let to = &self.sc.release.to_image;
                 let message = match &self.plan {
                     Plan::Deployment | Plan::Rollout(_) => {
-                        format!("all {} replicas run {to} and are available", self.sc.deployment.replicas)
+                        // The current spec.replicas: an HPA may have changed it.
+                        let replicas = match &self.workloads[0].ctl {
+                            super::Ctl::Deployment(d) => d.replicas(),
+                            super::Ctl::Rollout(r) => r.replicas(),
+                        };
+                        format!("all {replicas} replicas run {to} and are available")
                     }
                     Plan::Switch(_) => format!("the Service selects {to} only"),
                     Plan::Mesh(_) => {
