@@ -56,6 +56,9 @@ pub(crate) fn report_promql(report: &mut Report, pos: Pos, what: &str, e: &Promq
         PromqlError::Parse(m) | PromqlError::Eval(m) => {
             (format!("{what} is not valid PromQL: {m}"), "Prometheus would reject this query")
         }
+        PromqlError::Limit { .. } => {
+            (format!("{what} is too large to check: {e}"), "over rollsim's size limits")
+        }
     };
     let help = format!("{}{extra_help}", promql::SUPPORTED_SUBSET);
     report.error(pos, message).label(label).help(help);

@@ -62,6 +62,10 @@ pub enum PromqlError {
     /// Evaluation failed as it would in Prometheus (e.g. duplicate series in a match group).
     #[error("{0}")]
     Eval(String),
+    /// Too long, too deep or too many operators ([`MAX_LENGTH`], [`MAX_NESTING`],
+    /// [`MAX_OPERATORS`]); `at` is the byte offset where the cap was crossed.
+    #[error("{message} (at character {})", at + 1)]
+    Limit { at: usize, message: String },
 }
 
 fn unsupported<T>(what: impl std::fmt::Display) -> Result<T, PromqlError> {
@@ -392,8 +396,90 @@ pub fn regex_search(pattern: &str, text: &str) -> Result<bool, String> {
     Ok(Matcher::new_matcher(T_EQL_REGEX, String::new(), anywhere)?.is_match(text))
 }
 
+/// The longest expression [`parse`] reads, in bytes.
+pub const MAX_LENGTH: usize = 64 * 1024;
+/// The deepest nesting of `(`, `[` and `{` [`parse`] reads (function calls and aggregations
+/// count, as they hold their arguments in parentheses).
+pub const MAX_NESTING: usize = 64;
+/// The most operators (binary, unary and matcher operators) [`parse`] reads.
+pub const MAX_OPERATORS: usize = 256;
+
+/// Refuses, in one pass over the text and before the parser sees it, an expression that is
+/// too long, nests too deeply or has too many operators. promql-parser, our lowering and our
+/// evaluator all recurse over the tree, whose depth is at most the nesting plus the operator
+/// count, so within these caps none of them can exhaust the stack, and all are linear in the
+/// size. The error's offset is the byte that crosses the cap.
+pub fn check_size(expr: &str) -> Result<(), PromqlError> {
+    if expr.len() > MAX_LENGTH {
+        return Err(PromqlError::Limit {
+            at: MAX_LENGTH,
+            message: format!(
+                "the expression is {} bytes long; rollsim reads at most {MAX_LENGTH}",
+                expr.len()
+            ),
+        });
+    }
+    let bytes = expr.as_bytes();
+    let (mut depth, mut operators, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'"' | b'\'' | b'`' => {
+                // A string: skip to its closing quote (backslash escapes all but in raw ones).
+                i += 1;
+                while i < bytes.len() && bytes[i] != c {
+                    i += if c != b'`' && bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(PromqlError::Limit {
+                        at: i,
+                        message: format!("the expression nests more than {MAX_NESTING} brackets deep"),
+                    });
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'=' | b'!' | b'<' | b'>' | b'~' => {
+                // `==`, `!=`, `>=`, `=~`…: one operator.
+                if i + 1 < bytes.len() && matches!(bytes[i + 1], b'=' | b'~') {
+                    i += 1;
+                }
+                operators += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i + 1 < bytes.len()
+                    && (bytes[i + 1].is_ascii_alphanumeric() || matches!(bytes[i + 1], b'_' | b':'))
+                {
+                    i += 1;
+                }
+                if matches!(&expr[start..=i], "and" | "or" | "unless" | "atan2") {
+                    operators += 1;
+                }
+            }
+            _ => {}
+        }
+        if operators > MAX_OPERATORS {
+            return Err(PromqlError::Limit {
+                at: i,
+                message: format!("the expression has more than {MAX_OPERATORS} operators"),
+            });
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Parses `expr` and checks it against the supported subset.
 pub fn parse(expr: &str) -> Result<Query, PromqlError> {
+    check_size(expr)?;
     let ast = parser::parse(expr).map_err(PromqlError::Parse)?;
     Ok(Query { source: expr.to_string(), root: lower(&ast)? })
 }

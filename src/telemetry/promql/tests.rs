@@ -1025,3 +1025,52 @@ fn series_whose_label_hashes_collide_stay_apart() {
     assert_eq!(store.find(labels_hash(&b), &c), None);
     assert_eq!(store.series().len(), 2);
 }
+
+/// Issue 16: ~150 nested parentheses overflowed the stack and a `1+1+…` chain of thousands
+/// of terms hung. The caps refuse both in one pass before the parser runs; everything within
+/// them parses, lowers and evaluates on a test thread's 2 MiB stack.
+#[test]
+fn expressions_beyond_the_size_caps_are_refused_up_front() {
+    let mut store = Store::new();
+    store.append(&labels(&[(METRIC_NAME, "up"), ("job", "a")]), 0, 1.0);
+    let eval = |q: &str| parse(q).unwrap_or_else(|e| panic!("{e}")).eval_instant(&store, 0).unwrap();
+    // At the caps: the deepest nesting around the longest chain.
+    let chain = vec!["up"; MAX_OPERATORS - 1].join(" + ");
+    let worst = format!("{}sum({chain}){}", "(".repeat(MAX_NESTING - 1), ")".repeat(MAX_NESTING - 1));
+    let Value::Vector(v) = eval(&worst) else { panic!("a vector") };
+    assert_eq!(v, vec![(Labels::new(), (MAX_OPERATORS - 1) as f64)]);
+    let negations = format!("{}1", "-".repeat(MAX_OPERATORS));
+    assert_eq!(eval(&negations), Value::Scalar(1.0));
+    // One past them, and far past them: a Limit error at the byte that crossed the cap, fast.
+    let started = std::time::Instant::now();
+    for n in [MAX_NESTING + 1, 150, 30_000] {
+        let deep = format!("{}1{}", "(".repeat(n), ")".repeat(n));
+        match parse(&deep) {
+            Err(PromqlError::Limit { at, message }) => {
+                assert_eq!(at, MAX_NESTING, "{message}");
+                assert!(message.contains("nests more than 64 brackets deep"), "{message}");
+            }
+            other => panic!("{n} parentheses: {other:?}"),
+        }
+    }
+    for n in [MAX_OPERATORS + 2, 3_000, 30_000] {
+        let long = vec!["1"; n].join("+");
+        match parse(&long) {
+            // The 257th `+` is at byte 2 * 257 - 1.
+            Err(PromqlError::Limit { at, message }) => {
+                assert_eq!(at, 2 * (MAX_OPERATORS + 1) - 1, "{message}");
+                assert!(message.contains("more than 256 operators"), "{message}");
+            }
+            other => panic!("{n} terms: {other:?}"),
+        }
+    }
+    let huge = format!("up{{a=\"{}\"}}", "x".repeat(MAX_LENGTH));
+    assert!(matches!(parse(&huge), Err(PromqlError::Limit { at: MAX_LENGTH, .. })));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    // Brackets, operators and `#` inside strings and comments do not count.
+    let quoted = format!("up{{job=\"{}\"}} # {}", "(+".repeat(200), "(".repeat(200));
+    assert!(parse(&quoted).is_ok());
+    // The error says where.
+    let e = parse(&format!("{}1{}", "(".repeat(70), ")".repeat(70))).unwrap_err();
+    assert_eq!(e.to_string(), "the expression nests more than 64 brackets deep (at character 65)");
+}
