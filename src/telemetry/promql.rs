@@ -278,8 +278,8 @@ enum At {
 /// one), and `query`, the instant query's own (what `@ start()` and `@ end()` mean).
 #[derive(Clone, Copy, Debug)]
 struct Ctx {
-    t: SimTime,
-    query: SimTime,
+    t: i128,
+    query: i128,
 }
 
 impl Ctx {
@@ -287,8 +287,8 @@ impl Ctx {
     /// before t = 0 (where no sample can be).
     fn end(self, at: Option<At>, offset: i128) -> Option<SimTime> {
         let base = match at {
-            None => self.t as i128,
-            Some(At::Query) => self.query as i128,
+            None => self.t,
+            Some(At::Query) => self.query,
             Some(At::Time(t)) => t,
         };
         u64::try_from(base - offset).ok()
@@ -1095,7 +1095,7 @@ impl Query {
 
     /// Evaluates the query at `at`, as a Prometheus instant query.
     pub fn eval_instant(&self, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
-        let mut value = eval(&self.root, store, Ctx { t: at, query: at })?;
+        let mut value = eval(&self.root, store, Ctx { t: at as i128, query: at as i128 })?;
         let sorted = matches!(self.root, Node::Call { func: Func::Sort | Func::SortDesc, .. });
         if let Value::Vector(v) = &mut value
             && !sorted
@@ -1226,7 +1226,7 @@ fn eval(node: &Node, store: &Store, ctx: Ctx) -> Result<Value, PromqlError> {
                 Matrix::Subquery { .. } => false,
             };
             for_each_range(matrix, *range, store, ctx, &mut |_, labels, window, samples, no_resets| {
-                if let Some(v) = range_fn(*func, samples, window, param, no_resets) {
+                if let Some(v) = range_fn(*func, samples, window, param, no_resets, ctx.t) {
                     let labels =
                         if keeps_name(*func) { labels.clone() } else { without_name(labels.clone()) };
                     out.push((labels, v));
@@ -1265,7 +1265,7 @@ fn eval(node: &Node, store: &Store, ctx: Ctx) -> Result<Value, PromqlError> {
                 let mut acc: Vec<Group> = Vec::with_capacity(g.labels.len());
                 acc.resize_with(g.labels.len(), Group::default);
                 range_values(selector, cursor, *range, store, ctx, |j, _, window, samples, no_resets| {
-                    if let Some(v) = range_fn(*func, samples, window, fparam, no_resets) {
+                    if let Some(v) = range_fn(*func, samples, window, fparam, no_resets, ctx.t) {
                         acc[g.of[j] as usize].add(op, v);
                     }
                 });
@@ -1367,7 +1367,7 @@ fn call(func: Func, args: &[Node], store: &Store, ctx: Ctx) -> Result<Value, Pro
             let v = vector(arg(0)?, "scalar")?;
             Value::Scalar(if v.len() == 1 { v[0].1 } else { f64::NAN })
         }
-        Func::Time => Value::Scalar(functions::seconds(ctx.t as i128)),
+        Func::Time => Value::Scalar(functions::seconds(ctx.t)),
         Func::Timestamp => {
             // Of a selector: each sample's own time; of anything else, the evaluation time.
             let out: Vector = match &args[0] {
@@ -1376,7 +1376,7 @@ fn call(func: Func, args: &[Node], store: &Store, ctx: Ctx) -> Result<Value, Pro
                     .map(|(l, t, _)| (without_name(l), functions::seconds(t as i128)))
                     .collect(),
                 _ => {
-                    let now = functions::seconds(ctx.t as i128);
+                    let now = functions::seconds(ctx.t);
                     vector(arg(0)?, "timestamp")?.into_iter().map(|(l, _)| (without_name(l), now)).collect()
                 }
             };
@@ -1399,7 +1399,7 @@ fn call(func: Func, args: &[Node], store: &Store, ctx: Ctx) -> Result<Value, Pro
         }
         Func::Date(part) => {
             let v = if args.is_empty() {
-                vec![(Labels::new(), functions::seconds(ctx.t as i128))]
+                vec![(Labels::new(), functions::seconds(ctx.t))]
             } else {
                 vector(arg(0)?, "the date function")?
             };
@@ -1415,7 +1415,15 @@ fn call(func: Func, args: &[Node], store: &Store, ctx: Ctx) -> Result<Value, Pro
 
 /// A range function's value over one series' samples in `window` (None: no element).
 /// `no_resets`: the caller knows no sample in the window is below the one before it.
-fn range_fn(func: RangeFunc, samples: &[Sample], window: Window, param: f64, no_resets: bool) -> Option<f64> {
+/// `now` is the evaluation instant (`predict_linear` predicts from it, whatever the `@`).
+fn range_fn(
+    func: RangeFunc,
+    samples: &[Sample],
+    window: Window,
+    param: f64,
+    no_resets: bool,
+    now: i128,
+) -> Option<f64> {
     let kind = match func {
         RangeFunc::Rate => Some(RateKind::Rate),
         RangeFunc::Increase => Some(RateKind::Increase),
@@ -1451,7 +1459,7 @@ fn range_fn(func: RangeFunc, samples: &[Sample], window: Window, param: f64, no_
         RangeFunc::Deriv | RangeFunc::PredictLinear if samples.len() < 2 => return None,
         RangeFunc::Deriv => functions::linear_regression(samples, samples[0].t as i128).0,
         RangeFunc::PredictLinear => {
-            let (slope, intercept) = functions::linear_regression(samples, window.end as i128);
+            let (slope, intercept) = functions::linear_regression(samples, now);
             slope * param + intercept
         }
         RangeFunc::Rate | RangeFunc::Increase | RangeFunc::Delta | RangeFunc::AbsentOverTime => {
@@ -1486,12 +1494,12 @@ fn for_each_range(
                 t += step;
             }
             let mut series: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+            // Steps before t = 0 are evaluated too (their selectors may have an `@`), but
+            // only those at or after it can be samples of a series.
             while t <= end as i128 {
-                if t >= 0 {
-                    let inner = Ctx { t: t as SimTime, query: ctx.query };
-                    for (labels, v) in vector(eval(expr, store, inner)?, "a subquery")? {
-                        series.entry(labels).or_default().push(Sample::new(t as SimTime, v));
-                    }
+                let inner = Ctx { t, query: ctx.query };
+                for (labels, v) in vector(eval(expr, store, inner)?, "a subquery")? {
+                    series.entry(labels).or_default().push(Sample::new(t.max(0) as SimTime, v));
                 }
                 t += step;
             }
@@ -1730,6 +1738,24 @@ fn aggregate(op: &AggOp, grouping: &Grouping, param: f64, input: Vector) -> Vect
         }
         return groups.into_iter().map(|(labels, g)| (labels, g.value(op))).collect();
     }
+    if let AggOp::CountValues(label) = op {
+        // Each element gets its value as `label` first, which joins the grouping (and may
+        // overwrite a label of the series), as Prometheus does; then it is a `count`.
+        let grouping = match grouping {
+            Grouping::By(keep) => Grouping::By(keep.iter().cloned().chain([label.clone()]).collect()),
+            Grouping::Without(drop) => {
+                Grouping::Without(drop.iter().filter(|k| *k != label).cloned().collect())
+            }
+        };
+        let input = input
+            .into_iter()
+            .map(|(mut labels, v)| {
+                labels.insert(label.clone(), functions::format_value(v));
+                (labels, v)
+            })
+            .collect();
+        return aggregate(&AggOp::Count, &grouping, param, input);
+    }
     // Each group's elements, in input order.
     let mut groups: BTreeMap<Labels, Vector> = BTreeMap::new();
     for (labels, v) in input {
@@ -1740,17 +1766,6 @@ fn aggregate(op: &AggOp, grouping: &Grouping, param: f64, input: Vector) -> Vect
         match op {
             AggOp::Quantile => {
                 out.push((key, functions::quantile(param, members.iter().map(|m| m.1).collect())))
-            }
-            AggOp::CountValues(label) => {
-                let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-                for (_, v) in &members {
-                    *counts.entry(functions::format_value(*v)).or_default() += 1;
-                }
-                for (value, n) in counts {
-                    let mut labels = key.clone();
-                    labels.insert(label.clone(), value);
-                    out.push((labels, n as f64));
-                }
             }
             AggOp::Topk | AggOp::Bottomk => {
                 // k is truncated to an integer; below 1 selects nothing. NaN ranks last.

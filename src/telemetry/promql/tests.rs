@@ -1065,3 +1065,59 @@ fn expressions_beyond_the_size_caps_are_refused_up_front() {
     let e = parse(&format!("{}1{}", "(".repeat(70), ")".repeat(70))).unwrap_err();
     assert_eq!(e.to_string(), "the expression nests more than 64 brackets deep (at character 65)");
 }
+
+/// A duration in promqltest's notation (`50m`, `5m59s`, `1000s`, `0s`).
+fn test_duration(s: &str) -> SimTime {
+    if s.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse::<f64>() == Ok(0.0) {
+        return 0;
+    }
+    promql_parser::util::parse_duration(s).unwrap_or_else(|e| panic!("duration {s:?}: {e}")).as_micros()
+        as SimTime
+}
+
+/// Runs a file in promqltest's notation: `load <step>` blocks (float samples), `clear`, and
+/// `eval instant at <t> <expr>` (`eval_ordered` too) followed by the expected result, one
+/// `labels value` a line (none: an empty vector). `expect …` lines are annotations, which
+/// rollsim does not produce, and are skipped. Returns how many evaluations it checked.
+fn run_promqltest(file: &str, text: &str) -> usize {
+    let mut store = Store::new();
+    let mut checked = 0;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    let indented = |l: &str| l.starts_with([' ', '\t']) && !l.trim().is_empty();
+    while i < lines.len() {
+        let line = lines[i].trim();
+        i += 1;
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut block = Vec::new();
+        while i < lines.len() && indented(lines[i]) {
+            let l = lines[i].trim();
+            if !l.starts_with("expect ") && !l.starts_with('#') {
+                block.push(l);
+            }
+            i += 1;
+        }
+        if line == "clear" {
+            store = Store::new();
+        } else if let Some(step) = line.strip_prefix("load ") {
+            load(&mut store, test_duration(step.trim()), &block.join("\n"));
+        } else if let Some(rest) =
+            line.strip_prefix("eval instant at ").or(line.strip_prefix("eval_ordered instant at "))
+        {
+            let (at, expr) = rest.split_once(' ').expect("eval instant at <t> <expr>");
+            check(&store, file, expr, test_duration(at), &block.join("\n"));
+            checked += 1;
+        } else {
+            panic!("{file}: unknown command {line:?}");
+        }
+    }
+    checked
+}
+
+#[test]
+fn upstream_vectors() {
+    let n = run_promqltest("upstream.test", include_str!("testdata/upstream.test"));
+    assert!(n >= 90, "{n} evaluations");
+}
