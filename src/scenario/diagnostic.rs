@@ -161,7 +161,7 @@ impl Sources {
         }
     }
 
-    fn line(&self, src: u32, line: u32) -> Option<&str> {
+    pub(crate) fn line(&self, src: u32, line: u32) -> Option<&str> {
         if line == 0 {
             return None;
         }

@@ -50,9 +50,10 @@ fn read_prometheus_duration(report: &mut Report, node: &Node, what: &str) -> Opt
 /// Reports a PromQL error at `pos`; `what` names the field (already quoted).
 pub(crate) fn report_promql(report: &mut Report, pos: Pos, what: &str, e: &PromqlError, extra_help: &str) {
     let (message, label) = match e {
-        PromqlError::Unsupported(m) => {
-            (format!("{what} uses PromQL rollsim does not simulate: {m}"), "outside the supported subset")
-        }
+        PromqlError::Unsupported { message, .. } => (
+            format!("{what} uses PromQL rollsim does not simulate: {message}"),
+            "outside the supported subset",
+        ),
         PromqlError::Parse(m) | PromqlError::Eval(m) => {
             (format!("{what} is not valid PromQL: {m}"), "Prometheus would reject this query")
         }
@@ -60,8 +61,38 @@ pub(crate) fn report_promql(report: &mut Report, pos: Pos, what: &str, e: &Promq
             (format!("{what} is too large to check: {e}"), "over rollsim's size limits")
         }
     };
+    let pos = e.span().and_then(|span| locate(report, pos, span)).unwrap_or(pos);
     let help = format!("{}{extra_help}", promql::SUPPORTED_SUBSET);
     report.error(pos, message).label(label).help(help);
+}
+
+/// Where `span` of an expression is in the file, searching the expression's node (which
+/// starts at `pos`) for the same occurrence of the construct's text; None if the text there
+/// does not show it (escapes, substituted arguments).
+fn locate(report: &Report, pos: Pos, span: &promql::Span) -> Option<Pos> {
+    if pos.line == 0 || span.token.is_empty() {
+        return None;
+    }
+    let mut left = span.occurrence;
+    let last = pos.end_line.max(pos.line);
+    for line in pos.line..=last {
+        let text = report.sources.line(pos.src, line)?;
+        // Columns are 1-based characters; the node starts at `pos.col` on its first line.
+        let skip = if line == pos.line { pos.col.saturating_sub(1) as usize } else { 0 };
+        let start = text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i);
+        let mut from = start;
+        while let Some(i) = text[from..].find(&span.token) {
+            let at = from + i;
+            if left == 0 {
+                let col = text[..at].chars().count() as u32 + 1;
+                let end_col = col + span.token.chars().count() as u32;
+                return Some(Pos { src: pos.src, line, col, end_line: line, end_col });
+            }
+            left -= 1;
+            from = at + span.token.len();
+        }
+    }
+    None
 }
 
 fn list<'n>(report: &mut Report, node: &'n Node, path: &str, expected: &str) -> Option<&'n [Node]> {

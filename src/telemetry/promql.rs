@@ -61,20 +61,99 @@ pub enum PromqlError {
     /// promql-parser rejected the expression.
     #[error("invalid PromQL: {0}")]
     Parse(String),
-    /// Valid PromQL outside the simulator's subset; the message names the construct.
-    #[error("{0}")]
-    Unsupported(String),
+    /// Valid PromQL outside the simulator's subset; the message names the construct, and
+    /// `span` says where it is in the expression (when the text shows it).
+    #[error("{message}")]
+    Unsupported { message: String, span: Option<Span> },
     /// Evaluation failed as it would in Prometheus (e.g. duplicate series in a match group).
     #[error("{0}")]
     Eval(String),
     /// Too long, too deep or too many operators ([`MAX_LENGTH`], [`MAX_NESTING`],
     /// [`MAX_OPERATORS`]); `at` is the byte offset where the cap was crossed.
     #[error("{message} (at character {})", at + 1)]
-    Limit { at: usize, message: String },
+    Limit { at: usize, message: String, span: Option<Span> },
+}
+
+/// Where a construct is in an expression: its byte offset, its text, and how many times that
+/// text occurs before it (so that a caller holding the expression as written in a YAML file,
+/// quotes and line breaks and all, can find the same occurrence there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub at: usize,
+    pub token: String,
+    pub occurrence: usize,
+}
+
+impl Span {
+    fn new(expr: &str, at: usize, token: &str) -> Span {
+        Span { at, token: token.to_string(), occurrence: expr[..at].matches(token).count() }
+    }
+}
+
+impl PromqlError {
+    /// Where in the expression the problem is, if known.
+    pub fn span(&self) -> Option<&Span> {
+        match self {
+            PromqlError::Unsupported { span, .. } | PromqlError::Limit { span, .. } => span.as_ref(),
+            PromqlError::Parse(_) | PromqlError::Eval(_) => None,
+        }
+    }
+}
+
+/// A [`PromqlError::Limit`] at byte `at` of `expr`.
+fn limit(expr: &str, at: usize, message: String) -> PromqlError {
+    let span =
+        expr.get(at..).and_then(|rest| rest.chars().next()).map(|c| Span::new(expr, at, &c.to_string()));
+    PromqlError::Limit { at, message, span }
+}
+
+/// The first occurrence in `expr`, outside string literals and comments, of `token` as a
+/// whole word (for a name) or as is (for a symbol).
+fn find_token(expr: &str, token: &str) -> Option<usize> {
+    let bytes = expr.as_bytes();
+    let word = token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'"' | b'\'' | b'`' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != c {
+                    i += if c != b'`' && bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            _ if expr[i..].starts_with(token) => {
+                let end = i + token.len();
+                let bounded = !word
+                    || ((i == 0 || !is_word(bytes[i - 1])) && (end >= bytes.len() || !is_word(bytes[end])));
+                if bounded {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn unsupported<T>(what: impl std::fmt::Display) -> Result<T, PromqlError> {
-    Err(PromqlError::Unsupported(format!("{what} is not supported")))
+    Err(PromqlError::Unsupported { message: format!("{what} is not supported"), span: None })
+}
+
+/// [`unsupported`], naming the text that shows the construct (its position is found by
+/// [`parse`]).
+fn unsupported_at<T>(what: impl std::fmt::Display, token: &str) -> Result<T, PromqlError> {
+    Err(PromqlError::Unsupported {
+        message: format!("{what} is not supported"),
+        span: Some(Span { at: usize::MAX, token: token.to_string(), occurrence: 0 }),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,13 +658,11 @@ pub const MAX_OPERATORS: usize = 256;
 /// size. The error's offset is the byte that crosses the cap.
 pub fn check_size(expr: &str) -> Result<(), PromqlError> {
     if expr.len() > MAX_LENGTH {
-        return Err(PromqlError::Limit {
-            at: MAX_LENGTH,
-            message: format!(
-                "the expression is {} bytes long; rollsim reads at most {MAX_LENGTH}",
-                expr.len()
-            ),
-        });
+        return Err(limit(
+            expr,
+            MAX_LENGTH,
+            format!("the expression is {} bytes long; rollsim reads at most {MAX_LENGTH}", expr.len()),
+        ));
     }
     let bytes = expr.as_bytes();
     let (mut depth, mut operators, mut i) = (0usize, 0usize, 0usize);
@@ -607,10 +684,11 @@ pub fn check_size(expr: &str) -> Result<(), PromqlError> {
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Err(PromqlError::Limit {
-                        at: i,
-                        message: format!("the expression nests more than {MAX_NESTING} brackets deep"),
-                    });
+                    return Err(limit(
+                        expr,
+                        i,
+                        format!("the expression nests more than {MAX_NESTING} brackets deep"),
+                    ));
                 }
             }
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
@@ -635,10 +713,7 @@ pub fn check_size(expr: &str) -> Result<(), PromqlError> {
             _ => {}
         }
         if operators > MAX_OPERATORS {
-            return Err(PromqlError::Limit {
-                at: i,
-                message: format!("the expression has more than {MAX_OPERATORS} operators"),
-            });
+            return Err(limit(expr, i, format!("the expression has more than {MAX_OPERATORS} operators")));
         }
         i += 1;
     }
@@ -648,8 +723,26 @@ pub fn check_size(expr: &str) -> Result<(), PromqlError> {
 /// Parses `expr` and checks it against the supported subset.
 pub fn parse(expr: &str) -> Result<Query, PromqlError> {
     check_size(expr)?;
-    let ast = parser::parse(expr).map_err(PromqlError::Parse)?;
-    Ok(Query { source: expr.to_string(), root: lower(&ast)? })
+    let ast = parser::parse(expr).map_err(|e| {
+        // A function the parser does not know (e.g. Prometheus 2's `holt_winters`): name it
+        // where it is.
+        match e.strip_prefix("unknown function with name '").and_then(|rest| rest.strip_suffix('\'')) {
+            Some(name) => PromqlError::Unsupported {
+                message: format!("function `{name}` is not supported"),
+                span: find_token(expr, name).map(|at| Span::new(expr, at, name)),
+            },
+            None => PromqlError::Parse(e),
+        }
+    })?;
+    let root = lower(&ast).map_err(|e| match e {
+        // Find the construct the lowering named in the text.
+        PromqlError::Unsupported { message, span: Some(span) } => {
+            let span = find_token(expr, &span.token).map(|at| Span::new(expr, at, &span.token));
+            PromqlError::Unsupported { message, span }
+        }
+        other => other,
+    })?;
+    Ok(Query { source: expr.to_string(), root })
 }
 
 fn micros(d: &Duration) -> i128 {
@@ -676,7 +769,7 @@ fn at_modifier(at: &Option<AtModifier>) -> Option<At> {
 
 fn selector(vs: &VectorSelector) -> Result<Selector, PromqlError> {
     if !vs.matchers.or_matchers.is_empty() {
-        return unsupported("`or` inside label matchers");
+        return unsupported_at("`or` inside label matchers", "or");
     }
     let mut matchers = vs.matchers.matchers.clone();
     if let Some(name) = &vs.name {
@@ -895,7 +988,7 @@ fn lower_call(name: &str, args: &[Box<Expr>]) -> Result<Node, PromqlError> {
                 src,
             });
         }
-        other => return unsupported(format!("function `{other}`")),
+        other => return unsupported_at(format!("function `{other}`"), other),
     };
     let (min, max) = match func {
         Func::Time => (0, 0),
@@ -946,7 +1039,7 @@ fn lower(expr: &Expr) -> Result<Node, PromqlError> {
                         .ok_or_else(|| PromqlError::Parse("`count_values` expects a label name".into()))?;
                     AggOp::CountValues(label_name_arg(param, "count_values")?)
                 }
-                other => return unsupported(format!("aggregation `{other}`")),
+                other => return unsupported_at(format!("aggregation `{other}`"), other),
             };
             let param = match (&op, &agg.param) {
                 (AggOp::Topk | AggOp::Bottomk | AggOp::Quantile, Some(p)) => Some(Box::new(lower(p)?)),
@@ -987,7 +1080,7 @@ fn lower(expr: &Expr) -> Result<Node, PromqlError> {
                 "or" => BinOp::Or,
                 "unless" => BinOp::Unless,
                 "atan2" => BinOp::Atan2,
-                other => return unsupported(format!("operator `{other}`")),
+                other => return unsupported_at(format!("operator `{other}`"), other),
             };
             let mut matching = Matching::All;
             let mut card = Card::OneToOne;
@@ -999,7 +1092,7 @@ fn lower(expr: &Expr) -> Result<Node, PromqlError> {
                     VectorMatchCardinality::OneToOne | VectorMatchCardinality::ManyToMany => Card::OneToOne,
                 };
                 if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
-                    return unsupported("the `fill` modifier");
+                    return unsupported_at("the `fill` modifier", "fill");
                 }
                 matching = match &m.matching {
                     None => Matching::All,

@@ -871,7 +871,7 @@ fn unsupported_constructs_are_named() {
     ];
     for (expr, want) in cases {
         match parse(expr) {
-            Err(e @ PromqlError::Unsupported(_)) => {
+            Err(e @ PromqlError::Unsupported { .. }) => {
                 assert!(e.to_string().contains(want), "{expr}: {e}")
             }
             other => panic!("{expr}: expected an unsupported error containing {want:?}, got {other:?}"),
@@ -1037,7 +1037,7 @@ fn expressions_beyond_the_size_caps_are_refused_up_front() {
     for n in [MAX_NESTING + 1, 150, 30_000] {
         let deep = format!("{}1{}", "(".repeat(n), ")".repeat(n));
         match parse(&deep) {
-            Err(PromqlError::Limit { at, message }) => {
+            Err(PromqlError::Limit { at, message, .. }) => {
                 assert_eq!(at, MAX_NESTING, "{message}");
                 assert!(message.contains("nests more than 64 brackets deep"), "{message}");
             }
@@ -1048,7 +1048,7 @@ fn expressions_beyond_the_size_caps_are_refused_up_front() {
         let long = vec!["1"; n].join("+");
         match parse(&long) {
             // The 257th `+` is at byte 2 * 257 - 1.
-            Err(PromqlError::Limit { at, message }) => {
+            Err(PromqlError::Limit { at, message, .. }) => {
                 assert_eq!(at, 2 * (MAX_OPERATORS + 1) - 1, "{message}");
                 assert!(message.contains("more than 256 operators"), "{message}");
             }
@@ -1120,4 +1120,26 @@ fn run_promqltest(file: &str, text: &str) -> usize {
 fn upstream_vectors() {
     let n = run_promqltest("upstream.test", include_str!("testdata/upstream.test"));
     assert!(n >= 90, "{n} evaluations");
+}
+
+/// Issue 13: an unsupported construct is named where it is, not at the start of the query.
+#[test]
+fn unsupported_constructs_are_located() {
+    let cases = [
+        ("sum(rate(x[5m])) / histogram_count(y)", "histogram_count", 19),
+        (r#"up{job="histogram_count"} + histogram_count(y)"#, "histogram_count", 28),
+        (r#"foo{a="b" or c="d"}"#, "or", 10),
+        ("1 + holt_winters(x[5m], 0.5, 0.5)", "holt_winters", 4),
+    ];
+    for (expr, token, at) in cases {
+        let e = parse(expr).unwrap_err();
+        let span = e.span().unwrap_or_else(|| panic!("{expr}: {e} has no span"));
+        assert_eq!((span.token.as_str(), span.at), (token, at), "{expr}");
+        assert_eq!(span.occurrence, expr[..at].matches(token).count());
+    }
+    let deep = format!("up + {}1{}", "(".repeat(70), ")".repeat(70));
+    let e = parse(&deep).unwrap_err();
+    let span = e.span().unwrap();
+    assert_eq!((span.token.as_str(), span.at, span.occurrence), ("(", 5 + 64, 64));
+    assert_eq!(parse("sum(").unwrap_err().span(), None);
 }
