@@ -174,6 +174,35 @@ fn unsupported_promql_names_the_construct() {
 }
 
 #[test]
+fn rules_nothing_reads_are_skipped_with_a_note() {
+    // `Down` is outside the subset; onAlert routes only HighErrorRate and SlowRequests, so
+    // nothing reads `Down`: it is skipped with a note, and the rest loads.
+    let rules = RULES.replace("expr: up == 0", "expr: holt_winters(up[5m], 0.5, 0.5) < 1");
+    let routes = "  monitoring:\n    onAlert:\n    - {alert: HighErrorRate, action: rollback}\n    - {alert: SlowRequests, action: none}\n";
+    let s = load(&app(&rules, routes));
+    assert_eq!(s.monitoring.groups.iter().map(|g| g.rules.len()).sum::<usize>(), 3);
+    let note = s.notes.iter().find(|n| n.contains("`Down`")).unwrap_or_else(|| panic!("{:?}", s.notes));
+    assert!(
+        note.starts_with(
+            "PrometheusRule/other: alert `Down` is skipped: function `holt_winters` is not supported"
+        ),
+        "{note}"
+    );
+    // Routed to an action (or paged, without onAlert), it is read: an error at the construct.
+    let routes = "  monitoring:\n    onAlert:\n    - {alert: \"*\", action: page}\n";
+    let d = check_error(&app(&rules, routes), "holt_winters", 0, "function `holt_winters` is not supported");
+    assert!(d.help.as_deref().unwrap().contains("cannot be skipped"), "{d}");
+    check_error(&app(&rules, ""), "holt_winters", 0, "function `holt_winters` is not supported");
+    // A recording rule whose metric nothing names is skipped; one that is named is read.
+    let record = "    - record: myapp:smooth\n      expr: holt_winters(up[5m], 0.5, 0.5)\n";
+    let rules_rec = RULES.replace("    - alert: Down\n", &format!("{record}    - alert: Down\n"));
+    let s = load(&app(&rules_rec, ""));
+    assert!(s.notes.iter().any(|n| n.contains("recording rule `myapp:smooth` is skipped")), "{:?}", s.notes);
+    let read = rules_rec.replace("expr: up == 0", "expr: myapp:smooth < 1");
+    check_error(&app(&read, ""), "holt_winters", 0, "function `holt_winters` is not supported");
+}
+
+#[test]
 fn rule_errors_point_at_the_field() {
     // Group names are unique within one PrometheusRule (one rule file).
     let text = app(&RULES.replace("  - name: myapp.latency", "  - name: myapp.alerts"), "");
