@@ -1,30 +1,38 @@
-//! A small PromQL evaluator over an in-memory store: enough for alerting rules and canary
-//! analysis queries (`rate`, `sum by`, `histogram_quantile`, ratios and thresholds).
+//! A PromQL evaluator over an in-memory store: what alerting rules, recording rules and canary
+//! analysis queries of real rule files use (kube-prometheus, Sloth/Pyrra output, Argo and
+//! Flagger docs).
 //!
-//! [`parse`] reads an expression with the `promql-parser` crate, then lowers its AST into this
-//! module's own, smaller one, rejecting everything outside the subset with an error that names
-//! the construct. Nothing unsupported is ever evaluated. [`Query::eval_instant`] evaluates an
-//! instant query at one simulated instant, as Prometheus's `/api/v1/query?time=…` does.
+//! [`parse`] first refuses, in one pass, an expression too long, too deep or with too many
+//! operators ([`check_size`]), so that nothing after it can exhaust the stack or take more
+//! than linear time. It then reads it with the `promql-parser` crate and lowers its AST into
+//! this module's own, rejecting everything outside the subset with an error that names the
+//! construct and where it is ([`PromqlError::span`]). Nothing unsupported is ever evaluated.
+//! [`Query::eval_instant`] evaluates an instant query at one simulated instant, as
+//! Prometheus's `/api/v1/query?time=…` does. Simulated time counts from the Unix epoch for
+//! `time()`, `@` and the date functions.
 //!
 //! Semantics follow prometheus/prometheus (`promql/engine.go`, `promql/functions.go`,
-//! `promql/quantile.go`, Prometheus 3):
+//! `promql/quantile.go`), with Prometheus 3's left-open windows:
 //! - Instant selectors see the latest sample in `(t − 5m, t]` (the default lookback delta);
-//!   `offset d` moves `t` back by `d`. Regex matchers are fully anchored.
-//! - Range selectors `[d]` exist only as the argument of `rate`, `increase`, `delta`, `irate`
-//!   and `idelta`, over the left-open window `(t − d, t]` ([`super::rate`]).
-//! - Functions and arithmetic drop `__name__`; comparisons without `bool` filter and keep it;
-//!   with `bool` they return 0/1 and drop it. One-to-one vector matching on all labels but
-//!   `__name__`, or `on(…)` (the result keeps only those labels) / `ignoring(…)` (the result
-//!   loses them).
-//! - `sum`/`avg`/`min`/`max`/`count`: `by` keeps only the listed labels, `without` drops them and
-//!   `__name__`; `sum` and `avg` use Kahan–Neumaier summation as Prometheus does, and `avg`
-//!   switches to an incremental mean when the sum overflows.
+//!   `offset d` moves `t` back by `d`, `@ T` pins it (`@ start()`/`@ end()`: the query's
+//!   instant). Regex matchers are fully anchored.
+//! - Range selectors `[d]` and subqueries `[d:s]` exist only as the argument of a function
+//!   that takes a range vector, over the window `(t − d, t]`; a subquery evaluates its inner
+//!   expression at each multiple of `s` (default 1m, the evaluation interval) in the window.
+//! - Functions and arithmetic drop `__name__` (but `last_over_time`, `label_replace`,
+//!   `label_join`, `sort`); comparisons without `bool` filter and keep it; with `bool` they
+//!   return 0/1 and drop it. Vector matching on all labels but `__name__`, or `on(…)` /
+//!   `ignoring(…)`; `group_left(…)`/`group_right(…)` match many to one and copy the listed
+//!   labels from the "one" side.
+//! - Aggregations: `by` keeps only the listed labels, `without` drops them and `__name__`;
+//!   `sum` and `avg` use Kahan–Neumaier summation as Prometheus does, and `avg` switches to an
+//!   incremental mean when the sum overflows. `topk`/`bottomk` keep the elements' labels.
 //! - `histogram_quantile` over classic `le` buckets, with Prometheus's interpolation, the +Inf
 //!   rules, merging of equal bounds, the monotonicity fix and its NaN cases.
 //!
-//! Not supported (rejected by [`parse`]): every other function and aggregation, subqueries,
-//! `@`, string literals, `group_left`/`group_right`, `atan2`, `fill` modifiers, `or` inside
-//! label matchers, native histograms, staleness markers, and PromQL's annotations (warnings).
+//! Not supported (rejected by [`parse`]): `holt_winters`, native histograms and their
+//! functions, `or` inside label matchers, `fill` modifiers, string literals outside a
+//! function's arguments, staleness markers, and PromQL's annotations (warnings).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -327,7 +335,7 @@ fn labels_hash(labels: &Labels) -> u64 {
 #[derive(Clone, Debug)]
 pub struct Query {
     source: String,
-    root: Node,
+    root: Box<Node>,
 }
 
 #[derive(Clone, Debug)]
@@ -627,10 +635,15 @@ enum Node {
 }
 
 /// What [`parse`] accepts, in a sentence (for error messages that reject something else).
-pub const SUPPORTED_SUBSET: &str = "rollsim evaluates a subset of PromQL: numbers, instant selectors \
-(`=`, `!=`, `=~`, `!~`, `offset`), `rate`, `increase`, `delta`, `irate` and `idelta` over a range selector, \
-`sum`, `avg`, `min`, `max` and `count` (with `by` or `without`), `histogram_quantile`, arithmetic and \
-comparison operators (with `bool`, `on`, `ignoring`), and `and`, `or`, `unless`";
+pub const SUPPORTED_SUBSET: &str = "rollsim evaluates this subset of PromQL (Prometheus 2.42's float \
+functions): numbers, instant and range selectors (`=`, `!=`, `=~`, `!~`, `offset`, `@`), subqueries, arithmetic, \
+comparison (`bool`), `and`/`or`/`unless` and `atan2` with `on`/`ignoring` and `group_left`/`group_right`; the \
+aggregations sum, avg, min, max, count, group, stddev, stdvar, topk, bottomk, quantile, count_values (`by`/`without`); \
+rate, increase, delta, irate, idelta, deriv, predict_linear, changes, resets, the *_over_time functions (sum, count, \
+avg, min, max, last, present, stddev, stdvar, quantile, absent), histogram_quantile (classic buckets), absent, \
+label_replace, label_join, clamp, clamp_min, clamp_max, abs, ceil, floor, round, sqrt, exp, ln, log2, log10, sgn, \
+the trigonometric functions, deg, rad, pi, vector, scalar, time, timestamp, sort, sort_desc and the date functions. \
+Not: holt_winters, native-histogram functions, `or` inside braces, `fill`";
 
 /// Whether the regular expression `pattern` matches somewhere in `text` (unanchored, as Go's
 /// `regexp.MatchString`); `Err` names an invalid pattern. Uses the regex engine the PromQL
@@ -742,7 +755,7 @@ pub fn parse(expr: &str) -> Result<Query, PromqlError> {
         }
         other => other,
     })?;
-    Ok(Query { source: expr.to_string(), root })
+    Ok(Query { source: expr.to_string(), root: Box::new(root) })
 }
 
 fn micros(d: &Duration) -> i128 {
@@ -1164,7 +1177,7 @@ impl Query {
     /// For `LHS op NUMBER` (a comparison without `bool` against a number, the usual alert
     /// shape), the left side, the operator and the number: what the alert compares.
     pub fn threshold(&self) -> Option<(Query, &'static str, f64)> {
-        let Node::Binary(b) = &self.root else { return None };
+        let Node::Binary(b) = self.root.as_ref() else { return None };
         let Node::Number(n) = b.rhs else { return None };
         if !b.op.is_comparison() || b.return_bool {
             return None;
@@ -1177,7 +1190,7 @@ impl Query {
             BinOp::Ge => ">=",
             _ => "<=",
         };
-        Some((Query { source: self.source.clone(), root: b.lhs.clone() }, op, n))
+        Some((Query { source: self.source.clone(), root: Box::new(b.lhs.clone()) }, op, n))
     }
 
     /// Whether the query's result is a scalar (a number, or arithmetic on numbers only) rather
@@ -1189,7 +1202,7 @@ impl Query {
     /// Evaluates the query at `at`, as a Prometheus instant query.
     pub fn eval_instant(&self, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
         let mut value = eval(&self.root, store, Ctx { t: at as i128, query: at as i128 })?;
-        let sorted = matches!(self.root, Node::Call { func: Func::Sort | Func::SortDesc, .. });
+        let sorted = matches!(*self.root, Node::Call { func: Func::Sort | Func::SortDesc, .. });
         if let Value::Vector(v) = &mut value
             && !sorted
         {
@@ -1561,6 +1574,10 @@ fn range_fn(
     })
 }
 
+/// A callback over one series' window: its position, labels, window, samples in the window,
+/// and whether it is known to hold no counter reset.
+type SeriesWindowFn<'a> = dyn FnMut(usize, &Labels, Window, &[Sample], bool) + 'a;
+
 /// Calls `f` with each series of the range vector `matrix` at `ctx`: its position, labels,
 /// window and samples in the window, and whether it is known to hold no counter reset.
 fn for_each_range(
@@ -1568,7 +1585,7 @@ fn for_each_range(
     range: SimTime,
     store: &Store,
     ctx: Ctx,
-    f: &mut dyn FnMut(usize, &Labels, Window, &[Sample], bool),
+    f: &mut SeriesWindowFn,
 ) -> Result<(), PromqlError> {
     match matrix {
         Matrix::Select { selector, cursor } => {
