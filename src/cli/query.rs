@@ -12,9 +12,10 @@ use std::io::Write;
 pub struct QueryArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// The PromQL expression (rollsim's subset: selectors, rate/increase/delta/irate/idelta,
-    /// sum/avg/min/max/count by/without, histogram_quantile, arithmetic, comparisons, on/ignoring,
-    /// offset). With -f, the only argument: `rollsim query -f DIR 'EXPR'`.
+    /// The PromQL expression (Prometheus 2.42's float PromQL: selectors with offset and @,
+    /// subqueries, every aggregation, the range and instant functions real rule files use;
+    /// not holt_winters or native histograms; README "Monitoring" lists it).
+    /// With -f, the only argument: `rollsim query -f DIR 'EXPR'`.
     #[arg(value_name = "EXPR")]
     pub expr: Option<String>,
     /// When to evaluate, as time since the replication started (`12m`, `1h5m30s`; the

@@ -166,6 +166,7 @@ fn with_window(expr: &str, window: &str) -> String {
 /// `expr` comparing with `threshold` instead of its number.
 fn with_threshold(expr: &str, threshold: f64) -> Result<String, String> {
     use promql_parser::parser::{self, Expr};
+    crate::telemetry::promql::check_size(expr).map_err(|e| e.to_string())?;
     let parsed = parser::parse(expr).map_err(|e| e.to_string())?;
     let Expr::Binary(b) = &parsed else {
         return Err(format!("`{expr}` is not a comparison with a number"));

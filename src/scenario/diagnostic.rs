@@ -207,7 +207,7 @@ impl Sources {
         self.files.len() > 1
     }
 
-    fn line(&self, src: u32, line: u32) -> Option<&str> {
+    pub(crate) fn line(&self, src: u32, line: u32) -> Option<&str> {
         if line == 0 {
             return None;
         }

@@ -31,6 +31,19 @@ pub(crate) struct GroupDoc {
     /// `interval` (`None`: unset or 0, the evaluation interval applies).
     pub interval: Option<SimTime>,
     pub rules: Vec<Rule>,
+    /// Rules whose `expr` is valid PromQL outside rollsim's subset: skipped with a note when
+    /// nothing in the release reads them, else an error ([`assemble`] decides).
+    pub skipped: Vec<SkippedRule>,
+}
+
+pub(crate) struct SkippedRule {
+    /// The alert or the recorded metric.
+    pub name: String,
+    pub alert: bool,
+    /// The `expr` node, the field's name for the message, and why it is outside the subset.
+    pub pos: Pos,
+    pub what: String,
+    pub error: PromqlError,
 }
 
 fn read_prometheus_duration(report: &mut Report, node: &Node, what: &str) -> Option<SimTime> {
@@ -50,15 +63,49 @@ fn read_prometheus_duration(report: &mut Report, node: &Node, what: &str) -> Opt
 /// Reports a PromQL error at `pos`; `what` names the field (already quoted).
 pub(crate) fn report_promql(report: &mut Report, pos: Pos, what: &str, e: &PromqlError, extra_help: &str) {
     let (message, label) = match e {
-        PromqlError::Unsupported(m) => {
-            (format!("{what} uses PromQL rollsim does not simulate: {m}"), "outside the supported subset")
-        }
+        PromqlError::Unsupported { message, .. } => (
+            format!("{what} uses PromQL rollsim does not simulate: {message}"),
+            "outside the supported subset",
+        ),
         PromqlError::Parse(m) | PromqlError::Eval(m) => {
             (format!("{what} is not valid PromQL: {m}"), "Prometheus would reject this query")
         }
+        PromqlError::Limit { .. } => {
+            (format!("{what} is too large to check: {e}"), "over rollsim's size limits")
+        }
     };
+    let pos = e.span().and_then(|span| locate(report, pos, span)).unwrap_or(pos);
     let help = format!("{}{extra_help}", promql::SUPPORTED_SUBSET);
     report.error(pos, message).label(label).help(help);
+}
+
+/// Where `span` of an expression is in the file, searching the expression's node (which
+/// starts at `pos`) for the same occurrence of the construct's text; None if the text there
+/// does not show it (escapes, substituted arguments).
+fn locate(report: &Report, pos: Pos, span: &promql::Span) -> Option<Pos> {
+    if pos.line == 0 || span.token.is_empty() {
+        return None;
+    }
+    let mut left = span.occurrence;
+    let last = pos.end_line.max(pos.line);
+    for line in pos.line..=last {
+        let text = report.sources.line(pos.src, line)?;
+        // Columns are 1-based characters; the node starts at `pos.col` on its first line.
+        let skip = if line == pos.line { pos.col.saturating_sub(1) as usize } else { 0 };
+        let start = text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i);
+        let mut from = start;
+        while let Some(i) = text[from..].find(&span.token) {
+            let at = from + i;
+            if left == 0 {
+                let col = text[..at].chars().count() as u32 + 1;
+                let end_col = col + span.token.chars().count() as u32;
+                return Some(Pos { src: pos.src, line, col, end_line: line, end_col });
+            }
+            left -= 1;
+            from = at + span.token.len();
+        }
+    }
+    None
 }
 
 fn list<'n>(report: &mut Report, node: &'n Node, path: &str, expected: &str) -> Option<&'n [Node]> {
@@ -129,8 +176,9 @@ fn read_group(report: &mut Report, item: &Node, path: &str, owner: &str) -> Opti
         Some(n) => read_prometheus_duration(report, n, &f.sub("interval")).map(|t| (t > 0).then_some(t)),
         None => Some(None),
     };
+    let mut skipped = Vec::new();
     let rules = match f.opt("rules") {
-        Some(n) => read_rules(report, n, &f.sub("rules"), owner),
+        Some(n) => read_rules(report, n, &f.sub("rules"), owner, &mut skipped),
         None => Some(Vec::new()),
     };
     f.deny_unknown(report);
@@ -138,16 +186,23 @@ fn read_group(report: &mut Report, item: &Node, path: &str, owner: &str) -> Opti
     if name.is_empty() {
         return None;
     }
-    Some((GroupDoc { name, interval: interval?, rules: rules? }, name_node.pos))
+    Some((GroupDoc { name, interval: interval?, rules: rules?, skipped }, name_node.pos))
 }
 
-fn read_rules(report: &mut Report, node: &Node, path: &str, owner: &str) -> Option<Vec<Rule>> {
+fn read_rules(
+    report: &mut Report,
+    node: &Node,
+    path: &str,
+    owner: &str,
+    skipped: &mut Vec<SkippedRule>,
+) -> Option<Vec<Rule>> {
     let items = list(report, node, path, "a list of rules")?;
     let mut rules = Vec::new();
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
-        match read_rule(report, item, &format!("{path}[{i}]"), owner) {
-            Some(r) => rules.push(r),
+        match read_rule(report, item, &format!("{path}[{i}]"), owner, skipped) {
+            Some(Some(r)) => rules.push(r),
+            Some(None) => {}
             None => ok = false,
         }
     }
@@ -166,7 +221,14 @@ fn valid_label_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn read_rule(report: &mut Report, item: &Node, path: &str, owner: &str) -> Option<Rule> {
+/// `Some(None)`: the rule is valid but its `expr` is outside the subset; it is in `skipped`.
+fn read_rule(
+    report: &mut Report,
+    item: &Node,
+    path: &str,
+    owner: &str,
+    skipped: &mut Vec<SkippedRule>,
+) -> Option<Option<Rule>> {
     let mut f = Fields::new(report, item, item.pos, path)?;
     let alert = f.opt("alert");
     let record = f.opt("record");
@@ -217,17 +279,27 @@ fn read_rule(report: &mut Report, item: &Node, path: &str, owner: &str) -> Optio
             }
         }
     }
+    let mut deferred = None;
     let expr = expr.and_then(|n| {
         let text = scalar_text(report, n, &expr_path, "a PromQL expression")?;
         match promql::parse(text) {
             Ok(q) => Some(q),
             Err(e) => {
                 let what = format!("`{expr_path}` of {owner}");
-                report_promql(report, n.pos, &what, &e, "");
+                if matches!(e, PromqlError::Unsupported { .. }) {
+                    deferred = Some((n.pos, what, e));
+                } else {
+                    report_promql(report, n.pos, &what, &e, "");
+                }
                 None
             }
         }
     });
+    let mut skip = |name: &str, alert: bool, ok: bool| -> Option<Option<Rule>> {
+        let (pos, what, error) = deferred.take()?;
+        ok.then(|| skipped.push(SkippedRule { name: name.to_string(), alert, pos, what, error }));
+        Some(None)
+    };
     match kind {
         Ok(name) => {
             let for_ = match for_node {
@@ -245,14 +317,12 @@ fn read_rule(report: &mut Report, item: &Node, path: &str, owner: &str) -> Optio
                     .help("name the alert, e.g. `alert: HighErrorRate`");
                 ok = false;
             }
-            let rule = AlertingRule {
-                name: name?,
-                expr: expr?,
-                for_: for_?,
-                keep_firing_for: keep?,
-                labels: labels?,
-            };
-            ok.then_some(Rule::Alerting(rule))
+            let (name, for_, keep, labels) = (name?, for_?, keep?, labels?);
+            if let Some(skipped) = skip(&name, true, ok) {
+                return ok.then_some(skipped);
+            }
+            let rule = AlertingRule { name, expr: expr?, for_, keep_firing_for: keep, labels };
+            ok.then_some(Some(Rule::Alerting(rule)))
         }
         Err((record, record_pos)) => {
             for (key, pos) in
@@ -274,8 +344,12 @@ fn read_rule(report: &mut Report, item: &Node, path: &str, owner: &str) -> Optio
                     .help("metric names are letters, digits, `_` and `:`, not starting with a digit, e.g. `job:http_errors:rate5m`");
                 ok = false;
             }
-            let rule = RecordingRule { record, expr: expr?, labels: labels? };
-            ok.then_some(Rule::Recording(rule))
+            let labels = labels?;
+            if let Some(skipped) = skip(&record, false, ok) {
+                return ok.then_some(skipped);
+            }
+            let rule = RecordingRule { record, expr: expr?, labels };
+            ok.then_some(Some(Rule::Recording(rule)))
         }
     }
 }
@@ -489,6 +563,30 @@ pub(crate) struct ReleaseTargets<'a> {
     pub services: Vec<ServiceLabels>,
 }
 
+/// Whether something in the release reads a rule outside the subset: an alert that
+/// `onAlert` gives an action (every alert pages without `onAlert`), or a recording rule whose
+/// metric name appears anywhere else in the scenario file (a conservative test: its readers
+/// may be alerts, analyses or Flagger checks).
+fn rule_is_read(report: &Report, spec: &MonitoringSpec, rule: &SkippedRule) -> bool {
+    if rule.alert {
+        if spec.on_alert.is_empty() {
+            return true;
+        }
+        return spec
+            .on_alert
+            .iter()
+            .find(|(r, _)| r.alert == rule.name || r.alert == "*")
+            .is_some_and(|(r, _)| r.action != crate::telemetry::spec::AlertAction::None);
+    }
+    let mut uses = 0;
+    let mut line = 1;
+    while let Some(text) = report.sources.line(0, line) {
+        uses += text.matches(rule.name.as_str()).count();
+        line += 1;
+    }
+    uses > 1
+}
+
 /// Builds [`Monitoring`]: groups (with the evaluation interval as default), the scrape interval
 /// of the monitor that selects the release, the offsets checked against their intervals, and
 /// `onAlert` checked against the alerts. Notes each monitor that selects nothing of the release.
@@ -537,6 +635,27 @@ pub(crate) fn assemble(
     let mut groups = Vec::new();
     for r in rules {
         for g in &r.groups {
+            for skipped in &g.skipped {
+                if rule_is_read(report, spec, skipped) {
+                    let extra = if skipped.alert {
+                        " (the rule cannot be skipped: `spec.monitoring.onAlert` gives the alert an action)"
+                    } else {
+                        " (the rule cannot be skipped: its metric is named elsewhere in the file)"
+                    };
+                    report_promql(report, skipped.pos, &skipped.what, &skipped.error, extra);
+                    ok = false;
+                } else {
+                    let (kind, why) = if skipped.alert {
+                        ("alert", "`spec.monitoring.onAlert` gives it no action")
+                    } else {
+                        ("recording rule", "nothing else in the file names its metric")
+                    };
+                    notes.push(format!(
+                        "PrometheusRule/{}: {kind} `{}` is skipped: {} ({why}, so nothing in the release reads it)",
+                        r.name, skipped.name, skipped.error
+                    ));
+                }
+            }
             groups.push(RuleGroup {
                 object: format!("PrometheusRule/{}", r.name),
                 name: g.name.clone(),
@@ -571,6 +690,14 @@ pub(crate) fn assemble(
             Rule::Alerting(a) => Some(a.name.as_str()),
             Rule::Recording(_) => None,
         })
+        .chain(
+            rules
+                .iter()
+                .flat_map(|r| &r.groups)
+                .flat_map(|g| &g.skipped)
+                .filter(|s| s.alert)
+                .map(|s| s.name.as_str()),
+        )
         .collect();
     if rules_read {
         for (route, pos) in &spec.on_alert {

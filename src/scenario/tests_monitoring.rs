@@ -148,16 +148,58 @@ fn prometheus_rules_and_spec_monitoring() {
 
 #[test]
 fn unsupported_promql_names_the_construct() {
-    let text = app(&RULES.replace("expr: up == 0", "expr: absent(up)"), "");
-    let d = check_error(&text, "absent(up)", 0, "function `absent` is not supported");
+    // Issue 13: the functions of real rule files load.
+    for expr in
+        ["absent(up)", "topk(3, up)", "up * on(job) group_left(team) team_info", "max_over_time(up[5m:1m])"]
+    {
+        load(&app(&RULES.replace("expr: up == 0", &format!("expr: '{expr}'")), ""));
+    }
+    // What is still outside the subset is named where it is written.
+    let text = app(&RULES.replace("expr: up == 0", "expr: 1 + holt_winters(up[5m], 0.5, 0.5)"), "");
+    let d = check_error(&text, "holt_winters", 0, "function `holt_winters` is not supported");
     assert!(d.message.contains("spec.groups[0].rules[0].expr"), "{d}");
     assert!(d.help.as_deref().unwrap().contains("subset of PromQL"), "{d}");
-
-    let text = app(&RULES.replace("expr: up == 0", "expr: topk(3, up)"), "");
-    check_error(&text, "topk(3, up)", 0, "aggregation `topk` is not supported");
+    // In a block scalar, on its second line, after a string that holds the same name.
+    let block = "expr: |\n        up{job=\"histogram_count\"}\n          + histogram_count(up)";
+    let text = app(&RULES.replace("expr: up == 0", block), "");
+    check_error(&text, "histogram_count(", 0, "function `histogram_count` is not supported");
+    // Too deep: at the bracket that crosses the cap.
+    let deep = format!("expr: {}up{}", "(".repeat(70), ")".repeat(70));
+    let text = app(&RULES.replace("expr: up == 0", &deep), "");
+    let at = format!("{}up", "(".repeat(70 - 64));
+    check_error(&text, &at, 0, "nests more than 64 brackets deep");
 
     let text = app(&RULES.replace("expr: up == 0", "expr: sum(rate(up[5m]"), "");
     check_error(&text, "sum(rate(up[5m]", 0, "is not valid PromQL");
+}
+
+#[test]
+fn rules_nothing_reads_are_skipped_with_a_note() {
+    // `Down` is outside the subset; onAlert routes only HighErrorRate and SlowRequests, so
+    // nothing reads `Down`: it is skipped with a note, and the rest loads.
+    let rules = RULES.replace("expr: up == 0", "expr: holt_winters(up[5m], 0.5, 0.5) < 1");
+    let routes = "  monitoring:\n    onAlert:\n    - {alert: HighErrorRate, action: rollback}\n    - {alert: SlowRequests, action: none}\n";
+    let s = load(&app(&rules, routes));
+    assert_eq!(s.monitoring.groups.iter().map(|g| g.rules.len()).sum::<usize>(), 3);
+    let note = s.notes.iter().find(|n| n.contains("`Down`")).unwrap_or_else(|| panic!("{:?}", s.notes));
+    assert!(
+        note.starts_with(
+            "PrometheusRule/other: alert `Down` is skipped: function `holt_winters` is not supported"
+        ),
+        "{note}"
+    );
+    // Routed to an action (or paged, without onAlert), it is read: an error at the construct.
+    let routes = "  monitoring:\n    onAlert:\n    - {alert: \"*\", action: page}\n";
+    let d = check_error(&app(&rules, routes), "holt_winters", 0, "function `holt_winters` is not supported");
+    assert!(d.help.as_deref().unwrap().contains("cannot be skipped"), "{d}");
+    check_error(&app(&rules, ""), "holt_winters", 0, "function `holt_winters` is not supported");
+    // A recording rule whose metric nothing names is skipped; one that is named is read.
+    let record = "    - record: myapp:smooth\n      expr: holt_winters(up[5m], 0.5, 0.5)\n";
+    let rules_rec = RULES.replace("    - alert: Down\n", &format!("{record}    - alert: Down\n"));
+    let s = load(&app(&rules_rec, ""));
+    assert!(s.notes.iter().any(|n| n.contains("recording rule `myapp:smooth` is skipped")), "{:?}", s.notes);
+    let read = rules_rec.replace("expr: up == 0", "expr: myapp:smooth < 1");
+    check_error(&app(&read, ""), "holt_winters", 0, "function `holt_winters` is not supported");
 }
 
 #[test]
@@ -617,8 +659,8 @@ fn only_the_prometheus_provider_is_simulated() {
         rollout("").replace("        query: 0.25\n", "        query: 0.25\n        rangeQuery: {step: 1m}\n");
     check_error(&text, "rangeQuery", 0, "`provider.prometheus.rangeQuery` is not simulated");
 
-    let text = rollout("").replace("query: 0.25", "query: absent(up)");
-    let d = check_error(&text, "absent(up)", 0, "function `absent` is not supported");
+    let text = rollout("").replace("query: 0.25", "query: 1 + holt_winters(up[5m], 0.5, 0.5)");
+    let d = check_error(&text, "holt_winters", 0, "function `holt_winters` is not supported");
     assert!(d.message.contains("ClusterAnalysisTemplate `latency`"), "{d}");
 }
 
@@ -888,8 +930,8 @@ fn metric_template_errors() {
     let d = check_error(&canary(&text), "histogram_quantile(\n      0.99", 0, "is not valid PromQL");
     assert!(d.help.unwrap().contains("set `interval: 1m` on the metric"));
 
-    let text = CANARY.replace("(le)\n    )\n", "(le)\n    ) or absent(up)\n");
-    check_error(&canary(&text), "histogram_quantile(\n      0.99", 0, "function `absent` is not supported");
+    let text = CANARY.replace("(le)\n    )\n", "(le)\n    ) or holt_winters(up[5m], 0.5, 0.5)\n");
+    check_error(&canary(&text), "holt_winters", 0, "function `holt_winters` is not supported");
 }
 
 // ---------------------------------------------------------------------------------------------

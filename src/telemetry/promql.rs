@@ -1,40 +1,53 @@
-//! A small PromQL evaluator over an in-memory store: enough for alerting rules and canary
-//! analysis queries (`rate`, `sum by`, `histogram_quantile`, ratios and thresholds).
+//! A PromQL evaluator over an in-memory store: what alerting rules, recording rules and canary
+//! analysis queries of real rule files use (kube-prometheus, Sloth/Pyrra output, Argo and
+//! Flagger docs).
 //!
-//! [`parse`] reads an expression with the `promql-parser` crate, then lowers its AST into this
-//! module's own, smaller one, rejecting everything outside the subset with an error that names
-//! the construct. Nothing unsupported is ever evaluated. [`Query::eval_instant`] evaluates an
-//! instant query at one simulated instant, as Prometheus's `/api/v1/query?time=…` does.
+//! [`parse`] first refuses, in one pass, an expression too long, too deep or with too many
+//! operators ([`check_size`]), so that nothing after it can exhaust the stack or take more
+//! than linear time. It then reads it with the `promql-parser` crate and lowers its AST into
+//! this module's own, rejecting everything outside the subset with an error that names the
+//! construct and where it is ([`PromqlError::span`]). Nothing unsupported is ever evaluated.
+//! [`Query::eval_instant`] evaluates an instant query at one simulated instant, as
+//! Prometheus's `/api/v1/query?time=…` does. Simulated time counts from the Unix epoch for
+//! `time()`, `@` and the date functions.
 //!
 //! Semantics follow prometheus/prometheus (`promql/engine.go`, `promql/functions.go`,
-//! `promql/quantile.go`, Prometheus 3):
+//! `promql/quantile.go`), with Prometheus 3's left-open windows:
 //! - Instant selectors see the latest sample in `(t − 5m, t]` (the default lookback delta);
-//!   `offset d` moves `t` back by `d`. Regex matchers are fully anchored.
-//! - Range selectors `[d]` exist only as the argument of `rate`, `increase`, `delta`, `irate`
-//!   and `idelta`, over the left-open window `(t − d, t]` ([`super::rate`]).
-//! - Functions and arithmetic drop `__name__`; comparisons without `bool` filter and keep it;
-//!   with `bool` they return 0/1 and drop it. One-to-one vector matching on all labels but
-//!   `__name__`, or `on(…)` (the result keeps only those labels) / `ignoring(…)` (the result
-//!   loses them).
-//! - `sum`/`avg`/`min`/`max`/`count`: `by` keeps only the listed labels, `without` drops them and
-//!   `__name__`; `sum` and `avg` use Kahan–Neumaier summation as Prometheus does, and `avg`
-//!   switches to an incremental mean when the sum overflows.
+//!   `offset d` moves `t` back by `d`, `@ T` pins it (`@ start()`/`@ end()`: the query's
+//!   instant). Regex matchers are fully anchored.
+//! - Range selectors `[d]` and subqueries `[d:s]` exist only as the argument of a function
+//!   that takes a range vector, over the window `(t − d, t]`; a subquery evaluates its inner
+//!   expression at each multiple of `s` (default 1m, the evaluation interval) in the window.
+//! - Functions and arithmetic drop `__name__` (but `last_over_time`, `label_replace`,
+//!   `label_join`, `sort`); comparisons without `bool` filter and keep it; with `bool` they
+//!   return 0/1 and drop it. Vector matching on all labels but `__name__`, or `on(…)` /
+//!   `ignoring(…)`; `group_left(…)`/`group_right(…)` match many to one and copy the listed
+//!   labels from the "one" side.
+//! - Aggregations: `by` keeps only the listed labels, `without` drops them and `__name__`;
+//!   `sum` and `avg` use Kahan–Neumaier summation as Prometheus does, and `avg` switches to an
+//!   incremental mean when the sum overflows. `topk`/`bottomk` keep the elements' labels.
 //! - `histogram_quantile` over classic `le` buckets, with Prometheus's interpolation, the +Inf
 //!   rules, merging of equal bounds, the monotonicity fix and its NaN cases.
 //!
-//! Not supported (rejected by [`parse`]): every other function and aggregation, subqueries,
-//! `@`, string literals, `group_left`/`group_right`, `atan2`, `fill` modifiers, `or` inside
-//! label matchers, native histograms, staleness markers, and PromQL's annotations (warnings).
+//! Not supported (rejected by [`parse`]): `holt_winters`, native histograms and their
+//! functions, `or` inside label matchers, `fill` modifiers, string literals outside a
+//! function's arguments, staleness markers, and PromQL's annotations (warnings).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use promql_parser::label::{MatchOp, Matcher};
-use promql_parser::parser::{self, Expr, LabelModifier, Offset, VectorMatchCardinality, VectorSelector};
+use promql_parser::parser::{
+    self, AtModifier, Expr, LabelModifier, Offset, VectorMatchCardinality, VectorSelector,
+};
 
 use super::rate::{self, RateKind, Sample, Window};
 use crate::engine::{MINUTE, SimTime};
+
+mod functions;
+use functions::DatePart;
 
 /// A series' label set, including `__name__`.
 pub type Labels = BTreeMap<String, String>;
@@ -56,20 +69,99 @@ pub enum PromqlError {
     /// promql-parser rejected the expression.
     #[error("invalid PromQL: {0}")]
     Parse(String),
-    /// Valid PromQL outside the simulator's subset; the message names the construct.
-    #[error("{0}")]
-    Unsupported(String),
+    /// Valid PromQL outside the simulator's subset; the message names the construct, and
+    /// `span` says where it is in the expression (when the text shows it).
+    #[error("{message}")]
+    Unsupported { message: String, span: Option<Span> },
     /// Evaluation failed as it would in Prometheus (e.g. duplicate series in a match group).
     #[error("{0}")]
     Eval(String),
+    /// Too long, too deep or too many operators ([`MAX_LENGTH`], [`MAX_NESTING`],
+    /// [`MAX_OPERATORS`]); `at` is the byte offset where the cap was crossed.
+    #[error("{message} (at character {})", at + 1)]
+    Limit { at: usize, message: String, span: Option<Span> },
+}
+
+/// Where a construct is in an expression: its byte offset, its text, and how many times that
+/// text occurs before it (so that a caller holding the expression as written in a YAML file,
+/// quotes and line breaks and all, can find the same occurrence there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub at: usize,
+    pub token: String,
+    pub occurrence: usize,
+}
+
+impl Span {
+    fn new(expr: &str, at: usize, token: &str) -> Span {
+        Span { at, token: token.to_string(), occurrence: expr[..at].matches(token).count() }
+    }
+}
+
+impl PromqlError {
+    /// Where in the expression the problem is, if known.
+    pub fn span(&self) -> Option<&Span> {
+        match self {
+            PromqlError::Unsupported { span, .. } | PromqlError::Limit { span, .. } => span.as_ref(),
+            PromqlError::Parse(_) | PromqlError::Eval(_) => None,
+        }
+    }
+}
+
+/// A [`PromqlError::Limit`] at byte `at` of `expr`.
+fn limit(expr: &str, at: usize, message: String) -> PromqlError {
+    let span =
+        expr.get(at..).and_then(|rest| rest.chars().next()).map(|c| Span::new(expr, at, &c.to_string()));
+    PromqlError::Limit { at, message, span }
+}
+
+/// The first occurrence in `expr`, outside string literals and comments, of `token` as a
+/// whole word (for a name) or as is (for a symbol).
+fn find_token(expr: &str, token: &str) -> Option<usize> {
+    let bytes = expr.as_bytes();
+    let word = token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'"' | b'\'' | b'`' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != c {
+                    i += if c != b'`' && bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            _ if expr[i..].starts_with(token) => {
+                let end = i + token.len();
+                let bounded = !word
+                    || ((i == 0 || !is_word(bytes[i - 1])) && (end >= bytes.len() || !is_word(bytes[end])));
+                if bounded {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn unsupported<T>(what: impl std::fmt::Display) -> Result<T, PromqlError> {
-    Err(PromqlError::Unsupported(format!("{what} is not supported")))
+    Err(PromqlError::Unsupported { message: format!("{what} is not supported"), span: None })
 }
 
-fn no_subqueries<T>() -> Result<T, PromqlError> {
-    Err(PromqlError::Unsupported("subqueries are not supported".into()))
+/// [`unsupported`], naming the text that shows the construct (its position is found by
+/// [`parse`]).
+fn unsupported_at<T>(what: impl std::fmt::Display, token: &str) -> Result<T, PromqlError> {
+    Err(PromqlError::Unsupported {
+        message: format!("{what} is not supported"),
+        span: Some(Span { at: usize::MAX, token: token.to_string(), occurrence: 0 }),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,7 +335,7 @@ fn labels_hash(labels: &Labels) -> u64 {
 #[derive(Clone, Debug)]
 pub struct Query {
     source: String,
-    root: Node,
+    root: Box<Node>,
 }
 
 #[derive(Clone, Debug)]
@@ -256,6 +348,38 @@ struct Selector {
     matchers: Vec<Matcher>,
     /// `offset` in microseconds; positive looks back, negative forward.
     offset: i128,
+    /// The `@` modifier.
+    at: Option<At>,
+}
+
+/// The `@` modifier: a fixed instant (microseconds of simulated time, which rollsim counts
+/// from the Unix epoch), or the query's own instant (`start()` and `end()` of an instant
+/// query are both its evaluation time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum At {
+    Query,
+    Time(i128),
+}
+
+/// The instants an evaluation needs: `t`, the one being evaluated (a subquery's step inside
+/// one), and `query`, the instant query's own (what `@ start()` and `@ end()` mean).
+#[derive(Clone, Copy, Debug)]
+struct Ctx {
+    t: i128,
+    query: i128,
+}
+
+impl Ctx {
+    /// The instant a selector or subquery with this `@` and `offset` reads up to, or None
+    /// before t = 0 (where no sample can be).
+    fn end(self, at: Option<At>, offset: i128) -> Option<SimTime> {
+        let base = match at {
+            None => self.t,
+            Some(At::Query) => self.query,
+            Some(At::Time(t)) => t,
+        };
+        u64::try_from(base - offset).ok()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,15 +389,101 @@ enum RangeFunc {
     Delta,
     Irate,
     Idelta,
+    SumOverTime,
+    CountOverTime,
+    AvgOverTime,
+    MinOverTime,
+    MaxOverTime,
+    LastOverTime,
+    PresentOverTime,
+    StddevOverTime,
+    StdvarOverTime,
+    QuantileOverTime,
+    AbsentOverTime,
+    Changes,
+    Resets,
+    Deriv,
+    PredictLinear,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+impl RangeFunc {
+    fn from_name(name: &str) -> Option<RangeFunc> {
+        Some(match name {
+            "rate" => RangeFunc::Rate,
+            "increase" => RangeFunc::Increase,
+            "delta" => RangeFunc::Delta,
+            "irate" => RangeFunc::Irate,
+            "idelta" => RangeFunc::Idelta,
+            "sum_over_time" => RangeFunc::SumOverTime,
+            "count_over_time" => RangeFunc::CountOverTime,
+            "avg_over_time" => RangeFunc::AvgOverTime,
+            "min_over_time" => RangeFunc::MinOverTime,
+            "max_over_time" => RangeFunc::MaxOverTime,
+            "last_over_time" => RangeFunc::LastOverTime,
+            "present_over_time" => RangeFunc::PresentOverTime,
+            "stddev_over_time" => RangeFunc::StddevOverTime,
+            "stdvar_over_time" => RangeFunc::StdvarOverTime,
+            "quantile_over_time" => RangeFunc::QuantileOverTime,
+            "absent_over_time" => RangeFunc::AbsentOverTime,
+            "changes" => RangeFunc::Changes,
+            "resets" => RangeFunc::Resets,
+            "deriv" => RangeFunc::Deriv,
+            "predict_linear" => RangeFunc::PredictLinear,
+            _ => return None,
+        })
+    }
+}
+
+/// Functions of instant vectors and scalars.
+#[derive(Clone, Copy, Debug)]
+enum Func {
+    /// A function of each element's value (the name is dropped).
+    Math(fn(f64) -> f64),
+    Round,
+    Clamp,
+    ClampMin,
+    ClampMax,
+    Vector,
+    Scalar,
+    Time,
+    Timestamp,
+    Sort,
+    SortDesc,
+    Date(functions::DatePart),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum AggOp {
     Sum,
     Avg,
     Min,
     Max,
     Count,
+    Group,
+    Stddev,
+    Stdvar,
+    Topk,
+    Bottomk,
+    Quantile,
+    /// The label that gets each value.
+    CountValues(String),
+}
+
+impl AggOp {
+    /// Whether [`Group`] accumulates it (else the aggregation needs all the values).
+    fn streams(&self) -> bool {
+        matches!(
+            self,
+            AggOp::Sum
+                | AggOp::Avg
+                | AggOp::Min
+                | AggOp::Max
+                | AggOp::Count
+                | AggOp::Group
+                | AggOp::Stddev
+                | AggOp::Stdvar
+        )
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -299,6 +509,7 @@ enum BinOp {
     And,
     Or,
     Unless,
+    Atan2,
 }
 
 impl BinOp {
@@ -319,6 +530,7 @@ impl BinOp {
             BinOp::Div => (l / r, true),
             BinOp::Mod => (l % r, true),
             BinOp::Pow => (l.powf(r), true),
+            BinOp::Atan2 => (l.atan2(r), true),
             BinOp::Eq => (l, l == r),
             BinOp::Ne => (l, l != r),
             BinOp::Gt => (l, l > r),
@@ -339,25 +551,47 @@ enum Matching {
     Ignoring(Vec<String>),
 }
 
+/// `group_left(…)` / `group_right(…)`: which side has many series per match group, and the
+/// labels copied from the other side.
+#[derive(Clone, Debug)]
+enum Card {
+    OneToOne,
+    ManyToOne(Vec<String>),
+    OneToMany(Vec<String>),
+}
+
 #[derive(Clone, Debug)]
 struct Binary {
     op: BinOp,
     lhs: Node,
     rhs: Node,
     matching: Matching,
+    card: Card,
     return_bool: bool,
+}
+
+/// The range vector a range function reads.
+#[derive(Clone, Debug)]
+enum Matrix {
+    /// `selector[range]`; `cursor` keys the store's window cursors: the selector, range,
+    /// offset and `@`.
+    Select { selector: Selector, cursor: String },
+    /// `expr[range:step]`, evaluated at each multiple of `step` in the window.
+    Subquery { expr: Box<Node>, step: SimTime, offset: i128, at: Option<At> },
 }
 
 #[derive(Clone, Debug)]
 enum Node {
     Number(f64),
     Instant(Selector),
-    /// `cursor` keys the store's window cursors: the selector, range and offset.
+    /// `param`: the φ of `quantile_over_time`, the seconds of `predict_linear`. `absent`:
+    /// the labels `absent_over_time` gives its one element.
     Range {
         func: RangeFunc,
-        selector: Selector,
+        matrix: Matrix,
         range: SimTime,
-        cursor: String,
+        param: Option<Box<Node>>,
+        absent: Labels,
     },
     /// `groups` keys the store's group cache: the selector (when `expr` is a range function
     /// of one) and the grouping.
@@ -365,21 +599,51 @@ enum Node {
         op: AggOp,
         grouping: Grouping,
         expr: Box<Node>,
+        param: Option<Box<Node>>,
         groups: String,
     },
     HistogramQuantile {
         phi: Box<Node>,
         expr: Box<Node>,
     },
+    Call {
+        func: Func,
+        args: Vec<Node>,
+    },
+    /// `absent(expr)`: `labels` are those of its one element.
+    Absent {
+        expr: Box<Node>,
+        labels: Labels,
+    },
+    /// `label_replace(expr, dst, replacement, src, regex)`, the regex anchored.
+    LabelReplace {
+        expr: Box<Node>,
+        dst: String,
+        replacement: String,
+        src: String,
+        regex: regex::Regex,
+    },
+    /// `label_join(expr, dst, separator, src…)`.
+    LabelJoin {
+        expr: Box<Node>,
+        dst: String,
+        separator: String,
+        src: Vec<String>,
+    },
     Negate(Box<Node>),
     Binary(Box<Binary>),
 }
 
 /// What [`parse`] accepts, in a sentence (for error messages that reject something else).
-pub const SUPPORTED_SUBSET: &str = "rollsim evaluates a subset of PromQL: numbers, instant selectors \
-(`=`, `!=`, `=~`, `!~`, `offset`), `rate`, `increase`, `delta`, `irate` and `idelta` over a range selector, \
-`sum`, `avg`, `min`, `max` and `count` (with `by` or `without`), `histogram_quantile`, arithmetic and \
-comparison operators (with `bool`, `on`, `ignoring`), and `and`, `or`, `unless`";
+pub const SUPPORTED_SUBSET: &str = "rollsim evaluates this subset of PromQL (Prometheus 2.42's float \
+functions): numbers, instant and range selectors (`=`, `!=`, `=~`, `!~`, `offset`, `@`), subqueries, arithmetic, \
+comparison (`bool`), `and`/`or`/`unless` and `atan2` with `on`/`ignoring` and `group_left`/`group_right`; the \
+aggregations sum, avg, min, max, count, group, stddev, stdvar, topk, bottomk, quantile, count_values (`by`/`without`); \
+rate, increase, delta, irate, idelta, deriv, predict_linear, changes, resets, the *_over_time functions (sum, count, \
+avg, min, max, last, present, stddev, stdvar, quantile, absent), histogram_quantile (classic buckets), absent, \
+label_replace, label_join, clamp, clamp_min, clamp_max, abs, ceil, floor, round, sqrt, exp, ln, log2, log10, sgn, \
+the trigonometric functions, deg, rad, pi, vector, scalar, time, timestamp, sort, sort_desc and the date functions. \
+Not: holt_winters, native-histogram functions, `or` inside braces, `fill`";
 
 /// Whether the regular expression `pattern` matches somewhere in `text` (unanchored, as Go's
 /// `regexp.MatchString`); `Err` names an invalid pattern. Uses the regex engine the PromQL
@@ -392,40 +656,364 @@ pub fn regex_search(pattern: &str, text: &str) -> Result<bool, String> {
     Ok(Matcher::new_matcher(T_EQL_REGEX, String::new(), anywhere)?.is_match(text))
 }
 
+/// The longest expression [`parse`] reads, in bytes.
+pub const MAX_LENGTH: usize = 64 * 1024;
+/// The deepest nesting of `(`, `[` and `{` [`parse`] reads (function calls and aggregations
+/// count, as they hold their arguments in parentheses).
+pub const MAX_NESTING: usize = 64;
+/// The most operators (binary, unary and matcher operators) [`parse`] reads.
+pub const MAX_OPERATORS: usize = 256;
+
+/// Refuses, in one pass over the text and before the parser sees it, an expression that is
+/// too long, nests too deeply or has too many operators. promql-parser, our lowering and our
+/// evaluator all recurse over the tree, whose depth is at most the nesting plus the operator
+/// count, so within these caps none of them can exhaust the stack, and all are linear in the
+/// size. The error's offset is the byte that crosses the cap.
+pub fn check_size(expr: &str) -> Result<(), PromqlError> {
+    if expr.len() > MAX_LENGTH {
+        return Err(limit(
+            expr,
+            MAX_LENGTH,
+            format!("the expression is {} bytes long; rollsim reads at most {MAX_LENGTH}", expr.len()),
+        ));
+    }
+    let bytes = expr.as_bytes();
+    let (mut depth, mut operators, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'"' | b'\'' | b'`' => {
+                // A string: skip to its closing quote (backslash escapes all but in raw ones).
+                i += 1;
+                while i < bytes.len() && bytes[i] != c {
+                    i += if c != b'`' && bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(limit(
+                        expr,
+                        i,
+                        format!("the expression nests more than {MAX_NESTING} brackets deep"),
+                    ));
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'=' | b'!' | b'<' | b'>' | b'~' => {
+                // `==`, `!=`, `>=`, `=~`…: one operator.
+                if i + 1 < bytes.len() && matches!(bytes[i + 1], b'=' | b'~') {
+                    i += 1;
+                }
+                operators += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i + 1 < bytes.len()
+                    && (bytes[i + 1].is_ascii_alphanumeric() || matches!(bytes[i + 1], b'_' | b':'))
+                {
+                    i += 1;
+                }
+                if matches!(&expr[start..=i], "and" | "or" | "unless" | "atan2") {
+                    operators += 1;
+                }
+            }
+            _ => {}
+        }
+        if operators > MAX_OPERATORS {
+            return Err(limit(expr, i, format!("the expression has more than {MAX_OPERATORS} operators")));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Parses `expr` and checks it against the supported subset.
 pub fn parse(expr: &str) -> Result<Query, PromqlError> {
-    let ast = parser::parse(expr).map_err(PromqlError::Parse)?;
-    Ok(Query { source: expr.to_string(), root: lower(&ast)? })
+    check_size(expr)?;
+    let ast = parser::parse(expr).map_err(|e| {
+        // A function the parser does not know (e.g. Prometheus 2's `holt_winters`): name it
+        // where it is.
+        match e.strip_prefix("unknown function with name '").and_then(|rest| rest.strip_suffix('\'')) {
+            Some(name) => PromqlError::Unsupported {
+                message: format!("function `{name}` is not supported"),
+                span: find_token(expr, name).map(|at| Span::new(expr, at, name)),
+            },
+            None => PromqlError::Parse(e),
+        }
+    })?;
+    let root = lower(&ast).map_err(|e| match e {
+        // Find the construct the lowering named in the text.
+        PromqlError::Unsupported { message, span: Some(span) } => {
+            let span = find_token(expr, &span.token).map(|at| Span::new(expr, at, &span.token));
+            PromqlError::Unsupported { message, span }
+        }
+        other => other,
+    })?;
+    Ok(Query { source: expr.to_string(), root: Box::new(root) })
 }
 
 fn micros(d: &Duration) -> i128 {
     d.as_micros() as i128
 }
 
-fn selector(vs: &VectorSelector) -> Result<Selector, PromqlError> {
-    if vs.at.is_some() {
-        return unsupported("the `@` modifier");
+fn offset_micros(offset: &Option<Offset>) -> i128 {
+    match offset {
+        None => 0,
+        Some(Offset::Pos(d)) => micros(d),
+        Some(Offset::Neg(d)) => -micros(d),
     }
+}
+
+fn at_modifier(at: &Option<AtModifier>) -> Option<At> {
+    at.as_ref().map(|at| match at {
+        AtModifier::Start | AtModifier::End => At::Query,
+        AtModifier::At(t) => At::Time(match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => micros(&d),
+            Err(e) => -micros(&e.duration()),
+        }),
+    })
+}
+
+fn selector(vs: &VectorSelector) -> Result<Selector, PromqlError> {
     if !vs.matchers.or_matchers.is_empty() {
-        return unsupported("`or` inside label matchers");
+        return unsupported_at("`or` inside label matchers", "or");
     }
     let mut matchers = vs.matchers.matchers.clone();
     if let Some(name) = &vs.name {
         matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name));
     }
-    let offset = match &vs.offset {
-        None => 0,
-        Some(Offset::Pos(d)) => micros(d),
-        Some(Offset::Neg(d)) => -micros(d),
-    };
+    let offset = offset_micros(&vs.offset);
+    let at = at_modifier(&vs.at);
     let key =
         matchers.iter().map(|m| format!("{}{}{:?}", m.name, m.op, m.value)).collect::<Vec<_>>().join(",");
     let name_pinned = matchers.iter().any(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal));
-    Ok(Selector { key, name_pinned, matchers, offset })
+    Ok(Selector { key, name_pinned, matchers, offset, at })
 }
 
 fn label_list(modifier: &LabelModifier) -> Vec<String> {
     modifier.labels().labels.to_vec()
+}
+
+/// The labels `absent(sel)` and `absent_over_time(sel[d])` give their element: those pinned by
+/// one `=` matcher each, but the name.
+fn absent_labels(sel: &Selector) -> Labels {
+    let mut out = Labels::new();
+    let mut twice = HashSet::new();
+    for m in &sel.matchers {
+        if m.name == METRIC_NAME || !matches!(m.op, MatchOp::Equal) {
+            continue;
+        }
+        if out.insert(m.name.clone(), m.value.clone()).is_some() {
+            twice.insert(m.name.clone());
+        }
+    }
+    out.retain(|k, _| !twice.contains(k));
+    out
+}
+
+/// The most steps a subquery may take per evaluation (Prometheus's limit of points per series
+/// in a range query).
+pub const MAX_SUBQUERY_STEPS: u64 = 11_000;
+
+/// Prometheus's default `evaluation_interval`: a subquery's step when it gives none.
+pub const DEFAULT_SUBQUERY_STEP: SimTime = MINUTE;
+
+fn lower_matrix(arg: &Expr, name: &str) -> Result<(Matrix, SimTime, Labels), PromqlError> {
+    match arg {
+        Expr::MatrixSelector(m) => {
+            let range = m.range.as_micros() as SimTime;
+            if range == 0 {
+                return Err(PromqlError::Parse("a range selector needs a positive range".into()));
+            }
+            let selector = selector(&m.vs)?;
+            let cursor = format!("{}|{range}|{}|{:?}", selector.key, selector.offset, selector.at);
+            let absent = absent_labels(&selector);
+            Ok((Matrix::Select { selector, cursor }, range, absent))
+        }
+        Expr::Subquery(sq) => {
+            let range = sq.range.as_micros() as SimTime;
+            let step = sq.step.map_or(DEFAULT_SUBQUERY_STEP, |d| d.as_micros() as SimTime);
+            if range == 0 || step == 0 {
+                return Err(PromqlError::Parse("a subquery needs a positive range and step".into()));
+            }
+            if range / step > MAX_SUBQUERY_STEPS {
+                return unsupported(format!(
+                    "a subquery of more than {MAX_SUBQUERY_STEPS} steps (a range of {} s in steps of {} s)",
+                    range as f64 / crate::engine::SECOND as f64,
+                    step as f64 / crate::engine::SECOND as f64
+                ));
+            }
+            let expr = Box::new(lower(&sq.expr)?);
+            let matrix =
+                Matrix::Subquery { expr, step, offset: offset_micros(&sq.offset), at: at_modifier(&sq.at) };
+            Ok((matrix, range, Labels::new()))
+        }
+        _ => Err(PromqlError::Parse(format!("`{name}` expects a range vector"))),
+    }
+}
+
+fn string_arg(arg: &Expr, name: &str) -> Result<String, PromqlError> {
+    match arg {
+        Expr::StringLiteral(s) => Ok(s.val.clone()),
+        Expr::Paren(p) => string_arg(&p.expr, name),
+        _ => Err(PromqlError::Parse(format!("`{name}` expects a string literal here"))),
+    }
+}
+
+fn label_name_arg(arg: &Expr, name: &str) -> Result<String, PromqlError> {
+    let label = string_arg(arg, name)?;
+    let mut chars = label.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(PromqlError::Parse(format!("invalid label name {label:?} in `{name}`")));
+    }
+    Ok(label)
+}
+
+fn arity(name: &str, args: &[Box<Expr>], min: usize, max: usize) -> Result<(), PromqlError> {
+    if args.len() < min || args.len() > max {
+        let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+        return Err(PromqlError::Parse(format!("`{name}` expects {want} arguments, got {}", args.len())));
+    }
+    Ok(())
+}
+
+fn lower_call(name: &str, args: &[Box<Expr>]) -> Result<Node, PromqlError> {
+    if let Some(func) = RangeFunc::from_name(name) {
+        let (param, matrix_arg) = match func {
+            RangeFunc::QuantileOverTime => {
+                arity(name, args, 2, 2)?;
+                (Some(Box::new(lower(&args[0])?)), &args[1])
+            }
+            RangeFunc::PredictLinear => {
+                arity(name, args, 2, 2)?;
+                (Some(Box::new(lower(&args[1])?)), &args[0])
+            }
+            _ => {
+                arity(name, args, 1, 1)?;
+                (None, &args[0])
+            }
+        };
+        let (matrix, range, absent) = lower_matrix(matrix_arg, name)?;
+        return Ok(Node::Range { func, matrix, range, param, absent });
+    }
+    let math = |f: fn(f64) -> f64| Func::Math(f);
+    let func = match name {
+        "abs" => math(f64::abs),
+        "ceil" => math(f64::ceil),
+        "floor" => math(f64::floor),
+        "exp" => math(f64::exp),
+        "ln" => math(f64::ln),
+        "log2" => math(f64::log2),
+        "log10" => math(f64::log10),
+        "sqrt" => math(f64::sqrt),
+        "sgn" => math(|v| {
+            if v > 0.0 {
+                1.0
+            } else if v < 0.0 {
+                -1.0
+            } else {
+                v
+            }
+        }),
+        "deg" => math(f64::to_degrees),
+        "rad" => math(f64::to_radians),
+        "sin" => math(f64::sin),
+        "cos" => math(f64::cos),
+        "tan" => math(f64::tan),
+        "asin" => math(f64::asin),
+        "acos" => math(f64::acos),
+        "atan" => math(f64::atan),
+        "sinh" => math(f64::sinh),
+        "cosh" => math(f64::cosh),
+        "tanh" => math(f64::tanh),
+        "asinh" => math(f64::asinh),
+        "acosh" => math(f64::acosh),
+        "atanh" => math(f64::atanh),
+        "pi" => {
+            arity(name, args, 0, 0)?;
+            return Ok(Node::Number(std::f64::consts::PI));
+        }
+        "round" => Func::Round,
+        "clamp" => Func::Clamp,
+        "clamp_min" => Func::ClampMin,
+        "clamp_max" => Func::ClampMax,
+        "vector" => Func::Vector,
+        "scalar" => Func::Scalar,
+        "time" => Func::Time,
+        "timestamp" => Func::Timestamp,
+        "sort" => Func::Sort,
+        "sort_desc" => Func::SortDesc,
+        "day_of_month" => Func::Date(DatePart::DayOfMonth),
+        "day_of_week" => Func::Date(DatePart::DayOfWeek),
+        "day_of_year" => Func::Date(DatePart::DayOfYear),
+        "days_in_month" => Func::Date(DatePart::DaysInMonth),
+        "hour" => Func::Date(DatePart::Hour),
+        "minute" => Func::Date(DatePart::Minute),
+        "month" => Func::Date(DatePart::Month),
+        "year" => Func::Date(DatePart::Year),
+        "histogram_quantile" => {
+            arity(name, args, 2, 2)?;
+            return Ok(Node::HistogramQuantile {
+                phi: Box::new(lower(&args[0])?),
+                expr: Box::new(lower(&args[1])?),
+            });
+        }
+        "absent" => {
+            arity(name, args, 1, 1)?;
+            let expr = Box::new(lower(&args[0])?);
+            let labels = match expr.as_ref() {
+                Node::Instant(sel) => absent_labels(sel),
+                _ => Labels::new(),
+            };
+            return Ok(Node::Absent { expr, labels });
+        }
+        "label_replace" => {
+            arity(name, args, 5, 5)?;
+            let pattern = string_arg(&args[4], name)?;
+            let regex = regex::Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| {
+                PromqlError::Parse(format!("invalid regular expression in `label_replace`: {e}"))
+            })?;
+            return Ok(Node::LabelReplace {
+                expr: Box::new(lower(&args[0])?),
+                dst: label_name_arg(&args[1], name)?,
+                replacement: string_arg(&args[2], name)?,
+                src: string_arg(&args[3], name)?,
+                regex,
+            });
+        }
+        "label_join" => {
+            if args.len() < 3 {
+                return Err(PromqlError::Parse("`label_join` expects at least 3 arguments".into()));
+            }
+            let src = args[3..].iter().map(|a| string_arg(a, name)).collect::<Result<_, _>>()?;
+            return Ok(Node::LabelJoin {
+                expr: Box::new(lower(&args[0])?),
+                dst: label_name_arg(&args[1], name)?,
+                separator: string_arg(&args[2], name)?,
+                src,
+            });
+        }
+        other => return unsupported_at(format!("function `{other}`"), other),
+    };
+    let (min, max) = match func {
+        Func::Time => (0, 0),
+        Func::Date(_) => (0, 1),
+        Func::Round => (1, 2),
+        Func::ClampMin | Func::ClampMax => (2, 2),
+        Func::Clamp => (3, 3),
+        _ => (1, 1),
+    };
+    arity(name, args, min, max)?;
+    let args = args.iter().map(|a| lower(a)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Node::Call { func, args })
 }
 
 fn lower(expr: &Expr) -> Result<Node, PromqlError> {
@@ -435,64 +1023,46 @@ fn lower(expr: &Expr) -> Result<Node, PromqlError> {
         Expr::Unary(u) => Node::Negate(Box::new(lower(&u.expr)?)),
         Expr::VectorSelector(vs) => Node::Instant(selector(vs)?),
         Expr::MatrixSelector(_) => {
-            return unsupported(
-                "a range selector outside of `rate`, `increase`, `delta`, `irate` or `idelta`",
-            );
+            return unsupported("a range selector outside of a function that takes a range vector");
         }
-        Expr::Subquery(_) => return no_subqueries(),
-        Expr::StringLiteral(_) => return unsupported("a string literal"),
+        Expr::Subquery(_) => {
+            return unsupported("a subquery outside of a function that takes a range vector");
+        }
+        Expr::StringLiteral(_) => return unsupported("a string literal outside a function's argument"),
         Expr::Extension(_) => return unsupported("an extension expression"),
-        Expr::Call(call) => {
-            let name = call.func.name;
-            let args = &call.args.args;
-            let func = match name {
-                "rate" => Some(RangeFunc::Rate),
-                "increase" => Some(RangeFunc::Increase),
-                "delta" => Some(RangeFunc::Delta),
-                "irate" => Some(RangeFunc::Irate),
-                "idelta" => Some(RangeFunc::Idelta),
-                "histogram_quantile" => None,
-                other => return unsupported(format!("function `{other}`")),
-            };
-            match func {
-                Some(func) => match args.as_slice() {
-                    [arg] => match arg.as_ref() {
-                        Expr::MatrixSelector(m) => {
-                            let range = m.range.as_micros() as SimTime;
-                            if range == 0 {
-                                return Err(PromqlError::Parse(
-                                    "a range selector needs a positive range".into(),
-                                ));
-                            }
-                            let selector = selector(&m.vs)?;
-                            let cursor = format!("{}|{range}|{}", selector.key, selector.offset);
-                            Node::Range { func, selector, range, cursor }
-                        }
-                        Expr::Subquery(_) => return no_subqueries(),
-                        _ => return Err(PromqlError::Parse(format!("`{name}` expects a range selector"))),
-                    },
-                    _ => return Err(PromqlError::Parse(format!("`{name}` expects one argument"))),
-                },
-                None => match args.as_slice() {
-                    [phi, v] => {
-                        Node::HistogramQuantile { phi: Box::new(lower(phi)?), expr: Box::new(lower(v)?) }
-                    }
-                    _ => return Err(PromqlError::Parse("`histogram_quantile` expects two arguments".into())),
-                },
-            }
-        }
+        Expr::Call(call) => lower_call(call.func.name, &call.args.args)?,
         Expr::Aggregate(agg) => {
-            let op = match agg.op.to_string().to_lowercase().as_str() {
+            let name = agg.op.to_string().to_lowercase();
+            let op = match name.as_str() {
                 "sum" => AggOp::Sum,
                 "avg" => AggOp::Avg,
                 "min" => AggOp::Min,
                 "max" => AggOp::Max,
                 "count" => AggOp::Count,
-                other => return unsupported(format!("aggregation `{other}`")),
+                "group" => AggOp::Group,
+                "stddev" => AggOp::Stddev,
+                "stdvar" => AggOp::Stdvar,
+                "topk" => AggOp::Topk,
+                "bottomk" => AggOp::Bottomk,
+                "quantile" => AggOp::Quantile,
+                "count_values" => {
+                    let param = agg
+                        .param
+                        .as_deref()
+                        .ok_or_else(|| PromqlError::Parse("`count_values` expects a label name".into()))?;
+                    AggOp::CountValues(label_name_arg(param, "count_values")?)
+                }
+                other => return unsupported_at(format!("aggregation `{other}`"), other),
             };
-            if agg.param.is_some() {
-                return unsupported(format!("a parameter to `{op:?}`"));
-            }
+            let param = match (&op, &agg.param) {
+                (AggOp::Topk | AggOp::Bottomk | AggOp::Quantile, Some(p)) => Some(Box::new(lower(p)?)),
+                (AggOp::Topk | AggOp::Bottomk | AggOp::Quantile, None) => {
+                    return Err(PromqlError::Parse(format!("`{name}` expects a parameter")));
+                }
+                (AggOp::CountValues(_), _) => None,
+                (_, Some(_)) => return Err(PromqlError::Parse(format!("`{name}` takes no parameter"))),
+                (_, None) => None,
+            };
             let grouping = match &agg.modifier {
                 None => Grouping::By(Vec::new()),
                 Some(m @ LabelModifier::Include(_)) => Grouping::By(label_list(m)),
@@ -500,10 +1070,10 @@ fn lower(expr: &Expr) -> Result<Node, PromqlError> {
             };
             let expr = Box::new(lower(&agg.expr)?);
             let groups = match expr.as_ref() {
-                Node::Range { selector, .. } => format!("{}|{grouping:?}", selector.key),
+                Node::Range { matrix: Matrix::Select { cursor, .. }, .. } => format!("{cursor}|{grouping:?}"),
                 _ => String::new(),
             };
-            Node::Aggregate { op, grouping, expr, groups }
+            Node::Aggregate { op, grouping, expr, param, groups }
         }
         Expr::Binary(b) => {
             let op = match b.op.to_string().to_lowercase().as_str() {
@@ -522,18 +1092,20 @@ fn lower(expr: &Expr) -> Result<Node, PromqlError> {
                 "and" => BinOp::And,
                 "or" => BinOp::Or,
                 "unless" => BinOp::Unless,
-                other => return unsupported(format!("operator `{other}`")),
+                "atan2" => BinOp::Atan2,
+                other => return unsupported_at(format!("operator `{other}`"), other),
             };
             let mut matching = Matching::All;
+            let mut card = Card::OneToOne;
             let mut return_bool = false;
             if let Some(m) = &b.modifier {
-                match m.card {
-                    VectorMatchCardinality::ManyToOne(_) => return unsupported("`group_left`"),
-                    VectorMatchCardinality::OneToMany(_) => return unsupported("`group_right`"),
-                    VectorMatchCardinality::OneToOne | VectorMatchCardinality::ManyToMany => {}
-                }
+                card = match &m.card {
+                    VectorMatchCardinality::ManyToOne(l) => Card::ManyToOne(l.labels.to_vec()),
+                    VectorMatchCardinality::OneToMany(l) => Card::OneToMany(l.labels.to_vec()),
+                    VectorMatchCardinality::OneToOne | VectorMatchCardinality::ManyToMany => Card::OneToOne,
+                };
                 if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
-                    return unsupported("the `fill` modifier");
+                    return unsupported_at("the `fill` modifier", "fill");
                 }
                 matching = match &m.matching {
                     None => Matching::All,
@@ -547,6 +1119,7 @@ fn lower(expr: &Expr) -> Result<Node, PromqlError> {
                 lhs: lower(&b.lhs)?,
                 rhs: lower(&b.rhs)?,
                 matching,
+                card,
                 return_bool,
             }))
         }
@@ -604,7 +1177,7 @@ impl Query {
     /// For `LHS op NUMBER` (a comparison without `bool` against a number, the usual alert
     /// shape), the left side, the operator and the number: what the alert compares.
     pub fn threshold(&self) -> Option<(Query, &'static str, f64)> {
-        let Node::Binary(b) = &self.root else { return None };
+        let Node::Binary(b) = self.root.as_ref() else { return None };
         let Node::Number(n) = b.rhs else { return None };
         if !b.op.is_comparison() || b.return_bool {
             return None;
@@ -617,33 +1190,35 @@ impl Query {
             BinOp::Ge => ">=",
             _ => "<=",
         };
-        Some((Query { source: self.source.clone(), root: b.lhs.clone() }, op, n))
+        Some((Query { source: self.source.clone(), root: Box::new(b.lhs.clone()) }, op, n))
     }
 
     /// Whether the query's result is a scalar (a number, or arithmetic on numbers only) rather
     /// than an instant vector. Known from the expression alone, as PromQL is typed.
     pub fn is_scalar(&self) -> bool {
-        fn scalar(node: &Node) -> bool {
-            match node {
-                Node::Number(_) => true,
-                Node::Negate(inner) => scalar(inner),
-                Node::Binary(b) => scalar(&b.lhs) && scalar(&b.rhs),
-                Node::Instant(_)
-                | Node::Range { .. }
-                | Node::Aggregate { .. }
-                | Node::HistogramQuantile { .. } => false,
-            }
-        }
-        scalar(&self.root)
+        is_scalar(&self.root)
     }
 
     /// Evaluates the query at `at`, as a Prometheus instant query.
     pub fn eval_instant(&self, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
-        let mut value = eval(&self.root, store, at)?;
-        if let Value::Vector(v) = &mut value {
+        let mut value = eval(&self.root, store, Ctx { t: at as i128, query: at as i128 })?;
+        let sorted = matches!(*self.root, Node::Call { func: Func::Sort | Func::SortDesc, .. });
+        if let Value::Vector(v) = &mut value
+            && !sorted
+        {
             v.sort_by(|a, b| a.0.cmp(&b.0));
         }
         Ok(value)
+    }
+}
+
+fn is_scalar(node: &Node) -> bool {
+    match node {
+        Node::Number(_) => true,
+        Node::Negate(inner) => is_scalar(inner),
+        Node::Binary(b) => is_scalar(&b.lhs) && is_scalar(&b.rhs),
+        Node::Call { func: Func::Scalar | Func::Time, .. } => true,
+        _ => false,
     }
 }
 
@@ -660,10 +1235,23 @@ fn collect_names(node: &Node, names: &mut std::collections::BTreeSet<String>) ->
         }
         None => false,
     };
+    let opt = |n: &Option<Box<Node>>, names: &mut _| n.as_ref().is_none_or(|n| collect_names(n, names));
     match node {
         Node::Number(_) => true,
-        Node::Instant(sel) | Node::Range { selector: sel, .. } => pinned(sel, names),
-        Node::Aggregate { expr, .. } | Node::Negate(expr) => collect_names(expr, names),
+        Node::Instant(sel) => pinned(sel, names),
+        Node::Range { matrix, param, .. } => {
+            let inner = match matrix {
+                Matrix::Select { selector, .. } => pinned(selector, names),
+                Matrix::Subquery { expr, .. } => collect_names(expr, names),
+            };
+            inner && opt(param, names)
+        }
+        Node::Aggregate { expr, param, .. } => collect_names(expr, names) && opt(param, names),
+        Node::Negate(expr)
+        | Node::Absent { expr, .. }
+        | Node::LabelReplace { expr, .. }
+        | Node::LabelJoin { expr, .. } => collect_names(expr, names),
+        Node::Call { args, .. } => args.iter().all(|a| collect_names(a, names)),
         Node::HistogramQuantile { phi, expr } => collect_names(phi, names) && collect_names(expr, names),
         Node::Binary(b) => collect_names(&b.lhs, names) && collect_names(&b.rhs, names),
     }
@@ -671,11 +1259,6 @@ fn collect_names(node: &Node, names: &mut std::collections::BTreeSet<String>) ->
 
 fn matches(matchers: &[Matcher], labels: &Labels) -> bool {
     matchers.iter().all(|m| m.is_match(labels.get(&m.name).map_or("", String::as_str)))
-}
-
-/// `at − offset`, or None when that lies before t = 0 (where no sample can be).
-fn shifted(at: SimTime, offset: i128) -> Option<SimTime> {
-    u64::try_from(at as i128 - offset).ok()
 }
 
 fn without_name(mut labels: Labels) -> Labels {
@@ -709,21 +1292,58 @@ fn vector(value: Value, what: &str) -> Result<Vector, PromqlError> {
     }
 }
 
-fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
+fn scalar(value: Value, what: &str) -> Result<f64, PromqlError> {
+    match value {
+        Value::Scalar(v) => Ok(v),
+        Value::Vector(_) => Err(PromqlError::Eval(format!("{what} expects a scalar, got an instant vector"))),
+    }
+}
+
+fn eval_scalar(node: &Option<Box<Node>>, store: &Store, ctx: Ctx, what: &str) -> Result<f64, PromqlError> {
+    match node {
+        Some(n) => scalar(eval(n, store, ctx)?, what),
+        None => Ok(f64::NAN),
+    }
+}
+
+/// Which range functions keep the metric name (Prometheus 2.42: only `last_over_time`).
+fn keeps_name(func: RangeFunc) -> bool {
+    func == RangeFunc::LastOverTime
+}
+
+fn eval(node: &Node, store: &Store, ctx: Ctx) -> Result<Value, PromqlError> {
     Ok(match node {
         Node::Number(v) => Value::Scalar(*v),
-        Node::Instant(sel) => Value::Vector(instant_selector(sel, store, at)),
-        Node::Range { func, selector, range, cursor } => {
+        Node::Instant(sel) => {
+            Value::Vector(instant_selector(sel, store, ctx).into_iter().map(|(l, _, v)| (l, v)).collect())
+        }
+        Node::Range { func: RangeFunc::AbsentOverTime, matrix, range, absent, .. } => {
+            let mut any = false;
+            for_each_range(matrix, *range, store, ctx, &mut |_, _, _, samples, _| {
+                any |= !samples.is_empty()
+            })?;
+            Value::Vector(if any { Vec::new() } else { vec![(absent.clone(), 1.0)] })
+        }
+        Node::Range { func, matrix, range, param, .. } => {
+            let param = eval_scalar(param, store, ctx, "the function's parameter")?;
             let mut out = Vec::new();
-            range_values(*func, selector, *range, cursor, store, at, |_, i, v| {
-                out.push((without_name(store.series[i].labels.clone()), v));
-            });
-            if !selector.name_pinned {
+            let name_pinned = match matrix {
+                Matrix::Select { selector, .. } => selector.name_pinned,
+                Matrix::Subquery { .. } => false,
+            };
+            for_each_range(matrix, *range, store, ctx, &mut |_, labels, window, samples, no_resets| {
+                if let Some(v) = range_fn(*func, samples, window, param, no_resets, ctx.t) {
+                    let labels =
+                        if keeps_name(*func) { labels.clone() } else { without_name(labels.clone()) };
+                    out.push((labels, v));
+                }
+            })?;
+            if !name_pinned || keeps_name(*func) {
                 check_unique(&out)?;
             }
             Value::Vector(out)
         }
-        Node::Negate(inner) => match eval(inner, store, at)? {
+        Node::Negate(inner) => match eval(inner, store, ctx)? {
             Value::Scalar(v) => Value::Scalar(-v),
             Value::Vector(v) => {
                 let out: Vector = v.into_iter().map(|(l, x)| (without_name(l), -x)).collect();
@@ -731,12 +1351,17 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
                 Value::Vector(out)
             }
         },
-        Node::Aggregate { op, grouping, expr, groups } => {
+        Node::Aggregate { op, grouping, expr, param, groups } => {
             // `sum(rate(x[5m]))`, `sum by (le) (rate(…))`: the common shape. Each series'
             // value goes straight into its group, known by index, without touching its labels.
-            if let Node::Range { func, selector, range, cursor } = expr.as_ref()
+            if let Node::Range {
+                func, matrix: Matrix::Select { selector, cursor }, range, param: fparam, ..
+            } = expr.as_ref()
                 && selector.name_pinned
+                && op.streams()
+                && *func != RangeFunc::AbsentOverTime
             {
+                let fparam = eval_scalar(fparam, store, ctx, "the function's parameter")?;
                 let mut cache = store.groups.borrow_mut();
                 if !cache.contains_key(groups) {
                     cache.insert(groups.clone(), Groups::default());
@@ -745,48 +1370,269 @@ fn eval(node: &Node, store: &Store, at: SimTime) -> Result<Value, PromqlError> {
                 store.with_selected(selector, |ids| g.extend(grouping, &store.series, &ids[g.of.len()..]));
                 let mut acc: Vec<Group> = Vec::with_capacity(g.labels.len());
                 acc.resize_with(g.labels.len(), Group::default);
-                range_values(*func, selector, *range, cursor, store, at, |j, _, v| {
-                    acc[g.of[j] as usize].add(*op, v);
+                range_values(selector, cursor, *range, store, ctx, |j, _, window, samples, no_resets| {
+                    if let Some(v) = range_fn(*func, samples, window, fparam, no_resets, ctx.t) {
+                        acc[g.of[j] as usize].add(op, v);
+                    }
                 });
                 let out = g
                     .sorted
                     .iter()
                     .map(|&k| (k as usize, &acc[k as usize]))
                     .filter(|(_, acc)| acc.count > 0)
-                    .map(|(k, acc)| (g.labels[k].clone(), acc.value(*op)))
+                    .map(|(k, acc)| (g.labels[k].clone(), acc.value(op)))
                     .collect();
                 return Ok(Value::Vector(out));
             }
-            let input = vector(eval(expr, store, at)?, "an aggregation")?;
-            Value::Vector(aggregate(*op, grouping, input))
+            let param = eval_scalar(param, store, ctx, "the aggregation's parameter")?;
+            let input = vector(eval(expr, store, ctx)?, "an aggregation")?;
+            Value::Vector(aggregate(op, grouping, param, input))
         }
         Node::HistogramQuantile { phi, expr } => {
-            let phi = match eval(phi, store, at)? {
-                Value::Scalar(p) => p,
-                Value::Vector(_) => {
-                    return Err(PromqlError::Eval("histogram_quantile expects a scalar quantile".into()));
-                }
-            };
-            let input = vector(eval(expr, store, at)?, "histogram_quantile")?;
+            let phi = scalar(eval(phi, store, ctx)?, "histogram_quantile's quantile")?;
+            let input = vector(eval(expr, store, ctx)?, "histogram_quantile")?;
             Value::Vector(histogram_quantile(phi, input)?)
         }
-        Node::Binary(b) => binary(b, eval(&b.lhs, store, at)?, eval(&b.rhs, store, at)?)?,
+        Node::Call { func, args } => call(*func, args, store, ctx)?,
+        Node::Absent { expr, labels } => {
+            let input = vector(eval(expr, store, ctx)?, "absent")?;
+            Value::Vector(if input.is_empty() { vec![(labels.clone(), 1.0)] } else { Vec::new() })
+        }
+        Node::LabelReplace { expr, dst, replacement, src, regex } => {
+            let input = vector(eval(expr, store, ctx)?, "label_replace")?;
+            let mut out = Vec::with_capacity(input.len());
+            for (mut labels, v) in input {
+                let value = labels.get(src).map_or("", String::as_str);
+                if let Some(caps) = regex.captures(value) {
+                    let mut res = String::new();
+                    caps.expand(replacement, &mut res);
+                    if res.is_empty() {
+                        labels.remove(dst);
+                    } else {
+                        labels.insert(dst.clone(), res);
+                    }
+                }
+                out.push((labels, v));
+            }
+            check_unique(&out)?;
+            Value::Vector(out)
+        }
+        Node::LabelJoin { expr, dst, separator, src } => {
+            let input = vector(eval(expr, store, ctx)?, "label_join")?;
+            let mut out = Vec::with_capacity(input.len());
+            for (mut labels, v) in input {
+                let joined = src
+                    .iter()
+                    .map(|k| labels.get(k).map_or("", String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(separator);
+                if joined.is_empty() {
+                    labels.remove(dst);
+                } else {
+                    labels.insert(dst.clone(), joined);
+                }
+                out.push((labels, v));
+            }
+            check_unique(&out)?;
+            Value::Vector(out)
+        }
+        Node::Binary(b) => binary(b, eval(&b.lhs, store, ctx)?, eval(&b.rhs, store, ctx)?)?,
     })
 }
 
-/// Each series `selector` selects: its range function value, with its position among the
-/// selected series and its index in the store (series with too few samples in the window are
-/// skipped).
-fn range_values(
+/// A function of instant vectors and scalars.
+fn call(func: Func, args: &[Node], store: &Store, ctx: Ctx) -> Result<Value, PromqlError> {
+    let arg = |i: usize| eval(&args[i], store, ctx);
+    let each = |v: Vector, f: &dyn Fn(f64) -> f64| -> Result<Value, PromqlError> {
+        let out: Vector = v.into_iter().map(|(l, x)| (without_name(l), f(x))).collect();
+        check_unique(&out)?;
+        Ok(Value::Vector(out))
+    };
+    Ok(match func {
+        Func::Math(f) => each(vector(arg(0)?, "the function")?, &f)?,
+        Func::Round => {
+            let v = vector(arg(0)?, "round")?;
+            let to_nearest = if args.len() > 1 { scalar(arg(1)?, "round's to_nearest")? } else { 1.0 };
+            let inverse = 1.0 / to_nearest;
+            each(v, &|x| (x * inverse + 0.5).floor() / inverse)?
+        }
+        Func::Clamp | Func::ClampMin | Func::ClampMax => {
+            let v = vector(arg(0)?, "clamp")?;
+            let (lo, hi) = match func {
+                Func::Clamp => (scalar(arg(1)?, "clamp's min")?, scalar(arg(2)?, "clamp's max")?),
+                Func::ClampMin => (scalar(arg(1)?, "clamp_min's min")?, f64::INFINITY),
+                _ => (f64::NEG_INFINITY, scalar(arg(1)?, "clamp_max's max")?),
+            };
+            if hi < lo {
+                return Ok(Value::Vector(Vec::new()));
+            }
+            each(v, &|x| lo.max(hi.min(x)))?
+        }
+        Func::Vector => Value::Vector(vec![(Labels::new(), scalar(arg(0)?, "vector")?)]),
+        Func::Scalar => {
+            let v = vector(arg(0)?, "scalar")?;
+            Value::Scalar(if v.len() == 1 { v[0].1 } else { f64::NAN })
+        }
+        Func::Time => Value::Scalar(functions::seconds(ctx.t)),
+        Func::Timestamp => {
+            // Of a selector: each sample's own time; of anything else, the evaluation time.
+            let out: Vector = match &args[0] {
+                Node::Instant(sel) => instant_selector(sel, store, ctx)
+                    .into_iter()
+                    .map(|(l, t, _)| (without_name(l), functions::seconds(t as i128)))
+                    .collect(),
+                _ => {
+                    let now = functions::seconds(ctx.t);
+                    vector(arg(0)?, "timestamp")?.into_iter().map(|(l, _)| (without_name(l), now)).collect()
+                }
+            };
+            check_unique(&out)?;
+            Value::Vector(out)
+        }
+        Func::Sort | Func::SortDesc => {
+            let mut v = vector(arg(0)?, "sort")?;
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            let desc = matches!(func, Func::SortDesc);
+            // NaN first, as Prometheus's value heaps order it.
+            v.sort_by(|a, b| match (a.1.is_nan(), b.1.is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Less,
+                (false, true) => std::cmp::Ordering::Greater,
+                _ if desc => b.1.partial_cmp(&a.1).expect("no NaN"),
+                _ => a.1.partial_cmp(&b.1).expect("no NaN"),
+            });
+            Value::Vector(v)
+        }
+        Func::Date(part) => {
+            let v = if args.is_empty() {
+                vec![(Labels::new(), functions::seconds(ctx.t))]
+            } else {
+                vector(arg(0)?, "the date function")?
+            };
+            let out: Vector = v
+                .into_iter()
+                .filter_map(|(l, x)| functions::date_part(part, x).map(|d| (without_name(l), d)))
+                .collect();
+            check_unique(&out)?;
+            Value::Vector(out)
+        }
+    })
+}
+
+/// A range function's value over one series' samples in `window` (None: no element).
+/// `no_resets`: the caller knows no sample in the window is below the one before it.
+/// `now` is the evaluation instant (`predict_linear` predicts from it, whatever the `@`).
+fn range_fn(
     func: RangeFunc,
-    selector: &Selector,
+    samples: &[Sample],
+    window: Window,
+    param: f64,
+    no_resets: bool,
+    now: i128,
+) -> Option<f64> {
+    let kind = match func {
+        RangeFunc::Rate => Some(RateKind::Rate),
+        RangeFunc::Increase => Some(RateKind::Increase),
+        RangeFunc::Delta => Some(RateKind::Delta),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        return if no_resets {
+            rate::extrapolated_rate_without_resets(samples, window, kind)
+        } else {
+            rate::extrapolated_rate(samples, window, kind)
+        };
+    }
+    if samples.is_empty() {
+        return None;
+    }
+    let values = || samples.iter().map(|s| s.v);
+    Some(match func {
+        RangeFunc::Irate => return rate::irate(samples),
+        RangeFunc::Idelta => return rate::idelta(samples),
+        RangeFunc::SumOverTime => functions::sum(values()),
+        RangeFunc::CountOverTime => samples.len() as f64,
+        RangeFunc::AvgOverTime => functions::avg(samples),
+        RangeFunc::MinOverTime => functions::extreme(samples, false),
+        RangeFunc::MaxOverTime => functions::extreme(samples, true),
+        RangeFunc::LastOverTime => samples[samples.len() - 1].v,
+        RangeFunc::PresentOverTime => 1.0,
+        RangeFunc::StdvarOverTime => functions::variance(values()),
+        RangeFunc::StddevOverTime => functions::variance(values()).sqrt(),
+        RangeFunc::QuantileOverTime => functions::quantile(param, values().collect()),
+        RangeFunc::Changes => functions::changes(samples),
+        RangeFunc::Resets => functions::resets(samples),
+        RangeFunc::Deriv | RangeFunc::PredictLinear if samples.len() < 2 => return None,
+        RangeFunc::Deriv => functions::linear_regression(samples, samples[0].t as i128).0,
+        RangeFunc::PredictLinear => {
+            let (slope, intercept) = functions::linear_regression(samples, now);
+            slope * param + intercept
+        }
+        RangeFunc::Rate | RangeFunc::Increase | RangeFunc::Delta | RangeFunc::AbsentOverTime => {
+            unreachable!("handled above")
+        }
+    })
+}
+
+/// A callback over one series' window: its position, labels, window, samples in the window,
+/// and whether it is known to hold no counter reset.
+type SeriesWindowFn<'a> = dyn FnMut(usize, &Labels, Window, &[Sample], bool) + 'a;
+
+/// Calls `f` with each series of the range vector `matrix` at `ctx`: its position, labels,
+/// window and samples in the window, and whether it is known to hold no counter reset.
+fn for_each_range(
+    matrix: &Matrix,
     range: SimTime,
-    cursor_key: &str,
     store: &Store,
-    at: SimTime,
-    mut f: impl FnMut(usize, usize, f64),
+    ctx: Ctx,
+    f: &mut SeriesWindowFn,
+) -> Result<(), PromqlError> {
+    match matrix {
+        Matrix::Select { selector, cursor } => {
+            range_values(selector, cursor, range, store, ctx, |j, i, window, samples, no_resets| {
+                f(j, &store.series[i].labels, window, samples, no_resets)
+            });
+        }
+        Matrix::Subquery { expr, step, offset, at } => {
+            let Some(end) = ctx.end(*at, *offset) else { return Ok(()) };
+            let window = Window::new(end, range);
+            // The steps: multiples of `step` in the left-open window (end − range, end].
+            let start = end as i128 - range as i128;
+            let step = *step as i128;
+            let mut t = step * start.div_euclid(step);
+            if t <= start {
+                t += step;
+            }
+            let mut series: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+            // Steps before t = 0 are evaluated too (their selectors may have an `@`), but
+            // only those at or after it can be samples of a series.
+            while t <= end as i128 {
+                let inner = Ctx { t, query: ctx.query };
+                for (labels, v) in vector(eval(expr, store, inner)?, "a subquery")? {
+                    series.entry(labels).or_default().push(Sample::new(t.max(0) as SimTime, v));
+                }
+                t += step;
+            }
+            for (j, (labels, samples)) in series.iter().enumerate() {
+                f(j, labels, window, samples, false);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each series `selector` selects, with its samples in the window `range` long that ends at
+/// `ctx` (after `offset` and `@`): its position among the selected series, its index in the
+/// store, the window, the samples and whether none of them is a counter reset.
+fn range_values(
+    selector: &Selector,
+    cursor_key: &str,
+    range: SimTime,
+    store: &Store,
+    ctx: Ctx,
+    mut f: impl FnMut(usize, usize, Window, &[Sample], bool),
 ) {
-    let Some(end) = shifted(at, selector.offset) else { return };
+    let Some(end) = ctx.end(selector.at, selector.offset) else { return };
     let window = Window::new(end, range);
     let mut cursors = store.cursors.borrow_mut();
     if !cursors.contains_key(cursor_key) {
@@ -806,30 +1652,9 @@ fn range_values(
                 continue;
             }
             let (first, last) = window_bounds(&series.samples, window, cursor);
-            let samples = &series.samples[first..last];
-            let kind = match func {
-                RangeFunc::Rate => RateKind::Rate,
-                RangeFunc::Increase => RateKind::Increase,
-                RangeFunc::Delta => RateKind::Delta,
-                RangeFunc::Irate | RangeFunc::Idelta => {
-                    let value =
-                        if func == RangeFunc::Irate { rate::irate(samples) } else { rate::idelta(samples) };
-                    if let Some(v) = value {
-                        f(j, i, v);
-                    }
-                    continue;
-                }
-            };
             // The latest reset lies before the window: no sample in it is below the one
             // before, and only the outer two need reading.
-            let value = if series.last_reset <= first {
-                rate::extrapolated_rate_without_resets(samples, window, kind)
-            } else {
-                rate::extrapolated_rate(samples, window, kind)
-            };
-            if let Some(v) = value {
-                f(j, i, v);
-            }
+            f(j, i, window, &series.samples[first..last], series.last_reset <= first);
         }
     });
 }
@@ -873,8 +1698,9 @@ fn group_labels_unnamed(grouping: &Grouping, labels: &Labels) -> Labels {
     }
 }
 
-fn instant_selector(sel: &Selector, store: &Store, at: SimTime) -> Vector {
-    let Some(t) = shifted(at, sel.offset) else {
+/// Each selected series' latest sample in the lookback window: its labels, time and value.
+fn instant_selector(sel: &Selector, store: &Store, ctx: Ctx) -> Vec<(Labels, SimTime, f64)> {
+    let Some(t) = ctx.end(sel.at, sel.offset) else {
         return Vec::new();
     };
     let window = Window::new(t, LOOKBACK_DELTA);
@@ -882,7 +1708,7 @@ fn instant_selector(sel: &Selector, store: &Store, at: SimTime) -> Vector {
         .selected(sel)
         .into_iter()
         .map(|i| &store.series[i])
-        .filter_map(|s| window.select(&s.samples).last().map(|last| (s.labels.clone(), last.v)))
+        .filter_map(|s| window.select(&s.samples).last().map(|last| (s.labels.clone(), last.t, last.v)))
         .collect()
 }
 
@@ -921,18 +1747,26 @@ struct Group {
     max: f64,
     /// `avg` after its Kahan sum overflowed: the running mean and its compensation.
     mean: Option<(f64, f64)>,
+    /// `stddev`/`stdvar`: Welford's running mean and sum of squared deviations.
+    w_mean: f64,
+    w_m2: f64,
 }
 
 impl Group {
     /// Adds one element's value, as Prometheus's aggregation does, in input order.
-    fn add(&mut self, op: AggOp, v: f64) {
+    fn add(&mut self, op: &AggOp, v: f64) {
         if self.count == 0 {
-            *self = Group { sum: v, c: 0.0, count: 1, min: v, max: v, mean: None };
+            *self = Group { sum: v, c: 0.0, count: 1, min: v, max: v, mean: None, w_mean: v, w_m2: 0.0 };
             return;
         }
         self.count += 1;
         let n = self.count as f64;
-        if op == AggOp::Avg {
+        if matches!(op, AggOp::Stddev | AggOp::Stdvar) {
+            let delta = v - self.w_mean;
+            self.w_mean += delta / n;
+            self.w_m2 += delta * (v - self.w_mean);
+        }
+        if *op == AggOp::Avg {
             // Prometheus's `avg`: a Kahan sum until it overflows, then an incremental mean
             // (which cannot overflow for finite inputs).
             if self.mean.is_none() {
@@ -959,9 +1793,12 @@ impl Group {
         }
     }
 
-    fn value(&self, op: AggOp) -> f64 {
+    fn value(&self, op: &AggOp) -> f64 {
         let n = self.count as f64;
         match op {
+            AggOp::Group => 1.0,
+            AggOp::Stdvar => self.w_m2 / n,
+            AggOp::Stddev => (self.w_m2 / n).sqrt(),
             AggOp::Sum => self.sum + self.c,
             AggOp::Avg => match self.mean {
                 Some((mean, c)) => mean + c,
@@ -970,6 +1807,9 @@ impl Group {
             AggOp::Min => self.min,
             AggOp::Max => self.max,
             AggOp::Count => n,
+            AggOp::Topk | AggOp::Bottomk | AggOp::Quantile | AggOp::CountValues(_) => {
+                unreachable!("not a streaming aggregation")
+            }
         }
     }
 }
@@ -999,12 +1839,68 @@ impl Groups {
     }
 }
 
-fn aggregate(op: AggOp, grouping: &Grouping, input: Vector) -> Vector {
-    let mut groups: BTreeMap<Labels, Group> = BTreeMap::new();
-    for (labels, v) in input {
-        groups.entry(group_labels(grouping, &labels)).or_default().add(op, v);
+/// An aggregation over `input`; `param` is `k` of `topk`/`bottomk` and φ of `quantile`.
+fn aggregate(op: &AggOp, grouping: &Grouping, param: f64, input: Vector) -> Vector {
+    if op.streams() {
+        let mut groups: BTreeMap<Labels, Group> = BTreeMap::new();
+        for (labels, v) in input {
+            groups.entry(group_labels(grouping, &labels)).or_default().add(op, v);
+        }
+        return groups.into_iter().map(|(labels, g)| (labels, g.value(op))).collect();
     }
-    groups.into_iter().map(|(labels, g)| (labels, g.value(op))).collect()
+    if let AggOp::CountValues(label) = op {
+        // Each element gets its value as `label` first, which joins the grouping (and may
+        // overwrite a label of the series), as Prometheus does; then it is a `count`.
+        let grouping = match grouping {
+            Grouping::By(keep) => Grouping::By(keep.iter().cloned().chain([label.clone()]).collect()),
+            Grouping::Without(drop) => {
+                Grouping::Without(drop.iter().filter(|k| *k != label).cloned().collect())
+            }
+        };
+        let input = input
+            .into_iter()
+            .map(|(mut labels, v)| {
+                labels.insert(label.clone(), functions::format_value(v));
+                (labels, v)
+            })
+            .collect();
+        return aggregate(&AggOp::Count, &grouping, param, input);
+    }
+    // Each group's elements, in input order.
+    let mut groups: BTreeMap<Labels, Vector> = BTreeMap::new();
+    for (labels, v) in input {
+        groups.entry(group_labels(grouping, &labels)).or_default().push((labels, v));
+    }
+    let mut out = Vec::new();
+    for (key, members) in groups {
+        match op {
+            AggOp::Quantile => {
+                out.push((key, functions::quantile(param, members.iter().map(|m| m.1).collect())))
+            }
+            AggOp::Topk | AggOp::Bottomk => {
+                // k is truncated to an integer; below 1 selects nothing. NaN ranks last.
+                if param.is_nan() || param < 1.0 {
+                    continue;
+                }
+                let k = (param.min(members.len() as f64)) as usize;
+                let top = matches!(op, AggOp::Topk);
+                let mut ranked = members;
+                ranked.sort_by(|a, b| {
+                    let order = match (a.1.is_nan(), b.1.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if top => b.1.partial_cmp(&a.1).expect("no NaN"),
+                        _ => a.1.partial_cmp(&b.1).expect("no NaN"),
+                    };
+                    order.then_with(|| a.0.cmp(&b.0))
+                });
+                out.extend(ranked.into_iter().take(k));
+            }
+            _ => unreachable!("streaming aggregations are handled above"),
+        }
+    }
+    out
 }
 
 /// Prometheus's `smallDeltaTolerance`.
@@ -1177,27 +2073,35 @@ fn vector_vector(b: &Binary, lhs: Vector, rhs: Vector) -> Result<Vector, PromqlE
     if lhs.is_empty() || rhs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut right: HashMap<Labels, (Labels, f64)> = HashMap::with_capacity(rhs.len());
-    for (labels, v) in rhs {
+    // The "one" side is indexed by signature; with `group_right` that is the left side.
+    let (many, one, swapped, include) = match &b.card {
+        Card::OneToOne => (lhs, rhs, false, None),
+        Card::ManyToOne(include) => (lhs, rhs, false, Some(include)),
+        Card::OneToMany(include) => (rhs, lhs, true, Some(include)),
+    };
+    let mut index: HashMap<Labels, (Labels, f64)> = HashMap::with_capacity(one.len());
+    for (labels, v) in one {
         let sig = signature(&b.matching, &labels);
-        if let Some((other, _)) = right.get(&sig) {
+        if let Some((other, _)) = index.get(&sig) {
+            let side = if swapped { "left" } else { "right" };
             return Err(PromqlError::Eval(format!(
-                "found duplicate series for the match group {} on the right hand-side of the operation: \
+                "found duplicate series for the match group {} on the {side} hand-side of the operation: \
                  [{}, {}]; many-to-many matching not allowed: matching labels must be unique on one side",
                 fmt_labels(&sig),
                 fmt_labels(&labels),
                 fmt_labels(other)
             )));
         }
-        right.insert(sig, (labels, v));
+        index.insert(sig, (labels, v));
     }
     let mut matched: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();
-    for (labels, l) in lhs {
+    for (labels, x) in many {
         let sig = signature(&b.matching, &labels);
-        let Some(&(_, r)) = right.get(&sig) else {
+        let Some((one_labels, y)) = index.get(&sig) else {
             continue;
         };
+        let (l, r) = if swapped { (*y, x) } else { (x, *y) };
         let (mut value, mut keep) = b.op.apply(l, r);
         if b.return_bool {
             value = f64::from(u8::from(keep));
@@ -1210,16 +2114,35 @@ fn vector_vector(b: &Binary, lhs: Vector, rhs: Vector) -> Result<Vector, PromqlE
         if !b.op.is_comparison() || b.return_bool {
             metric.remove(METRIC_NAME);
         }
-        match &b.matching {
-            Matching::All => {}
-            Matching::On(on) => metric.retain(|k, _| on.contains(k)),
-            Matching::Ignoring(ignored) => metric.retain(|k, _| !ignored.contains(k)),
+        match include {
+            None => match &b.matching {
+                Matching::All => {}
+                Matching::On(on) => metric.retain(|k, _| on.contains(k)),
+                Matching::Ignoring(ignored) => metric.retain(|k, _| !ignored.contains(k)),
+            },
+            Some(include) => {
+                for k in include {
+                    match one_labels.get(k) {
+                        Some(v) if !v.is_empty() => {
+                            metric.insert(k.clone(), v.clone());
+                        }
+                        _ => {
+                            metric.remove(k);
+                        }
+                    }
+                }
+            }
         }
-        if !matched.insert(sig) {
-            return Err(PromqlError::Eval(
-                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+        let unique = match include {
+            None => matched.insert(sig),
+            Some(_) => matched.insert(metric.clone()),
+        };
+        if !unique {
+            return Err(PromqlError::Eval(match include {
+                None => "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
                     .into(),
-            ));
+                Some(_) => "multiple matches for labels: grouping labels must ensure unique matches".into(),
+            }));
         }
         out.push((metric, value));
     }

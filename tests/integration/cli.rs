@@ -448,3 +448,44 @@ fn an_out_that_is_a_file_is_named_in_the_error_before_anything_runs() {
     assert!(stderr.contains("give --out a directory"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
 }
+
+/// Issue 16: ~150 nested parentheses overflowed the stack and a long `1+1+…` chain hung, in
+/// `validate`, `run` and `query`. Both are refused at the expression with exit 2, at once.
+#[test]
+fn huge_promql_is_refused_at_its_position_not_crashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/monitoring-high-error-rate.yaml"),
+    )
+    .unwrap();
+    let original = r#"expr: sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) > 0.1"#;
+    assert!(base.contains(original));
+    let good = write(dir.path(), "good.yaml", &base);
+    rollsim()
+        .args([
+            "query",
+            good.to_str().unwrap(),
+            "--at",
+            "1m",
+            &format!("{}1{}", "(".repeat(150), ")".repeat(150)),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nests more than 64 brackets deep"));
+    let deep = format!("expr: '{}up{}'", "(".repeat(150), ")".repeat(150));
+    let long = format!("expr: '{}'", vec!["1"; 20_000].join("+"));
+    for (name, expr, message, column) in [
+        ("deep.yaml", deep, "nests more than 64 brackets deep", 18 + 64),
+        ("long.yaml", long, "has more than 256 operators", 18 + 2 * 257 - 1),
+    ] {
+        let file = write(dir.path(), name, &base.replace(original, &expr));
+        let started = std::time::Instant::now();
+        for extra in [vec!["validate"], vec!["run", "--out", dir.path().join("out").to_str().unwrap()]] {
+            rollsim().args(&extra[..1]).arg(&file).args(&extra[1..]).assert().code(2).stderr(
+                predicate::str::contains(message)
+                    .and(predicate::str::contains(format!("{name}:84:{column}"))),
+            );
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    }
+}

@@ -89,7 +89,18 @@ impl Condition {
     /// Parse `source`. An empty condition is "not given" upstream: use [`Condition::parse_optional`].
     pub fn parse(source: &str) -> Result<Self, ConditionError> {
         let tokens = lex(source)?;
-        let mut p = Parser { tokens, pos: 0, in_predicate: false };
+        // The lexer adds an end token; the parser's recursion and the tree's depth are bounded
+        // by the token count and the nesting cap, so nothing below can overflow the stack.
+        if tokens.len() > MAX_TOKENS + 1 {
+            return Err(ConditionError::Syntax {
+                at: tokens[MAX_TOKENS].0,
+                message: format!(
+                    "the condition is too long: more than {MAX_TOKENS} tokens (numbers, names, operators, brackets); \
+                     a condition compares a few numbers, split a longer one into several metrics"
+                ),
+            });
+        }
+        let mut p = Parser { tokens, pos: 0, in_predicate: false, depth: 0 };
         let expr = p.expression(0)?;
         let (at, tok) = p.peek();
         if *tok != Tok::Eof {
@@ -414,7 +425,14 @@ struct Parser {
     tokens: Vec<(usize, Tok)>,
     pos: usize,
     in_predicate: bool,
+    /// How many [`Parser::expression`] calls are open: the nesting so far.
+    depth: usize,
 }
+
+/// The most tokens a condition may have.
+pub const MAX_TOKENS: usize = 512;
+/// The deepest a condition may nest (brackets, unary operators, indexes, predicates).
+pub const MAX_DEPTH: usize = 64;
 
 /// Unary operator precedences (expr's parser): `!`/`not` 50, `-`/`+` 90.
 const NOT_PRECEDENCE: u8 = 50;
@@ -489,6 +507,21 @@ impl Parser {
 
     /// Precedence climbing: binary operators binding at least as tightly as `min`.
     fn expression(&mut self, min: u8) -> Result<Expr, ConditionError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ConditionError::Syntax {
+                at: self.peek().0,
+                message: format!(
+                    "the condition nests too deeply: more than {MAX_DEPTH} levels of brackets and unary operators"
+                ),
+            });
+        }
+        self.depth += 1;
+        let e = self.expression_at(min);
+        self.depth -= 1;
+        e
+    }
+
+    fn expression_at(&mut self, min: u8) -> Result<Expr, ConditionError> {
         let mut left = self.unary()?;
         while let Some((op, prec, width)) = self.binary_op()? {
             if prec < min {
@@ -1150,5 +1183,30 @@ mod tests {
             Condition::parse("result[0]").unwrap().check(true),
             Err(EvalError("expected bool, but got float64".into()))
         );
+    }
+
+    #[test]
+    fn deep_or_long_conditions_are_refused_not_overflowed() {
+        // Within the caps: parsed, checked and evaluated.
+        let nested = format!("{}result{} < 1", "(".repeat(60), ")".repeat(60));
+        assert_eq!(Condition::parse(&nested).unwrap().eval(&MetricValue::Scalar(0.5)), Ok(true));
+        let chain = format!("result{} < 1000", " + 1".repeat(250));
+        assert_eq!(Condition::parse(&chain).unwrap().eval(&MetricValue::Scalar(0.5)), Ok(true));
+        // Beyond them: a syntax error at the offending token, however large the input.
+        for n in [65, 100, 250] {
+            let deep = format!("{}result{} < 1", "(".repeat(n), ")".repeat(n));
+            let e = Condition::parse(&deep).unwrap_err();
+            assert!(matches!(&e, ConditionError::Syntax { at: 64, .. }), "{e}");
+            assert!(e.to_string().contains("nests too deeply"), "{e}");
+            let nots = format!("{}true", "!".repeat(n));
+            assert!(Condition::parse(&nots).unwrap_err().to_string().contains("nests too deeply"));
+        }
+        let deep = format!("{}result{} < 1", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(Condition::parse(&deep).unwrap_err().to_string().contains("more than 512 tokens"));
+        let long = format!("result{} < 1", " + 1".repeat(50_000));
+        let e = Condition::parse(&long).unwrap_err();
+        assert!(e.to_string().contains("more than 512 tokens"), "{e}");
+        // Token 512 is the `1` of the 256th ` + 1`.
+        assert!(matches!(e, ConditionError::Syntax { at: 1029, .. }), "{e:?}");
     }
 }
