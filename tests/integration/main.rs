@@ -12,6 +12,7 @@ mod plot;
 mod properties;
 mod recommend;
 mod report;
+mod robustness;
 mod shard;
 mod slo_rules;
 mod strategies;
