@@ -83,10 +83,39 @@ spec:
   cluster: {nodes: 4, nodeCapacity: {cpu: \"8\", memory: 32Gi}}
   slo: {objective: 99.9%, window: 30d}";
 
+/// The largest scenario file rollsim reads (16 MiB; the shipped ones are a few kB). A larger
+/// file is refused before it is read, so memory stays bounded.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// The file's bytes, or an error if it holds more than [`MAX_FILE_BYTES`] (also for a pipe,
+/// whose size is not known in advance: at most one byte more is read).
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let too_large = |size: String| {
+        std::io::Error::other(format!(
+            "it is {size}, more than the {} MiB a scenario may be (a scenario is a few kB of YAML)",
+            MAX_FILE_BYTES >> 20
+        ))
+    };
+    let file = std::fs::File::open(path)?;
+    if let Ok(meta) = file.metadata()
+        && meta.is_file()
+        && meta.len() > MAX_FILE_BYTES
+    {
+        return Err(too_large(format!("{} bytes", meta.len())));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large("larger".to_string()));
+    }
+    Ok(bytes)
+}
+
 /// Reads and loads a scenario file. See [`load_str`].
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = read_bounded(path).map_err(|e| {
         let sources = Sources::new(&name, "", Vec::new());
         let mut d = sources.diagnostic(Pos::default(), format!("cannot read the scenario file: {e}"));
         d.help(
