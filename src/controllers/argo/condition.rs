@@ -89,7 +89,15 @@ impl Condition {
     /// Parse `source`. An empty condition is "not given" upstream: use [`Condition::parse_optional`].
     pub fn parse(source: &str) -> Result<Self, ConditionError> {
         let tokens = lex(source)?;
-        let mut p = Parser { tokens, pos: 0, in_predicate: false };
+        // The tree is at most as deep as the tokens are many, and evaluating and dropping it
+        // recurse over it: a cap on both keeps every step linear and off the stack's end.
+        if tokens.len() > MAX_TOKENS {
+            return Err(ConditionError::Syntax {
+                at: tokens[MAX_TOKENS].0,
+                message: format!("the condition is too long: more than {MAX_TOKENS} tokens"),
+            });
+        }
+        let mut p = Parser { tokens, pos: 0, in_predicate: false, depth: 0 };
         let expr = p.expression(0)?;
         let (at, tok) = p.peek();
         if *tok != Tok::Eof {
@@ -410,10 +418,17 @@ enum Expr {
     Predicate(Quantifier, Box<Expr>, Box<Expr>),
 }
 
+/// The most tokens a condition may have (upstream's are a line long).
+pub const MAX_TOKENS: usize = 1000;
+/// The deepest nesting of parentheses, brackets and operators a condition may have.
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser {
     tokens: Vec<(usize, Tok)>,
     pos: usize,
     in_predicate: bool,
+    /// Nested `expression` calls, against stack overflow.
+    depth: usize,
 }
 
 /// Unary operator precedences (expr's parser): `!`/`not` 50, `-`/`+` 90.
@@ -489,6 +504,20 @@ impl Parser {
 
     /// Precedence climbing: binary operators binding at least as tightly as `min`.
     fn expression(&mut self, min: u8) -> Result<Expr, ConditionError> {
+        if self.depth >= MAX_DEPTH {
+            let (at, _) = self.peek();
+            return Err(ConditionError::Syntax {
+                at,
+                message: format!("the condition is nested too deeply: more than {MAX_DEPTH} levels"),
+            });
+        }
+        self.depth += 1;
+        let e = self.expression_inner(min);
+        self.depth -= 1;
+        e
+    }
+
+    fn expression_inner(&mut self, min: u8) -> Result<Expr, ConditionError> {
         let mut left = self.unary()?;
         while let Some((op, prec, width)) = self.binary_op()? {
             if prec < min {
@@ -1150,5 +1179,21 @@ mod tests {
             Condition::parse("result[0]").unwrap().check(true),
             Err(EvalError("expected bool, but got float64".into()))
         );
+    }
+
+    #[test]
+    fn deep_nesting_and_long_chains_are_refused_not_a_stack_overflow() {
+        let deep = format!("{}result[0]{} >= 0.95", "(".repeat(300), ")".repeat(300));
+        let e = Condition::parse(&deep).unwrap_err().to_string();
+        assert!(e.contains("nested too deeply"), "{e}");
+        let huge = format!("{}result[0]{} >= 0.95", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(Condition::parse(&huge).is_err());
+        let nested_ok = format!("{}result[0]{} >= 0.95", "(".repeat(30), ")".repeat(30));
+        assert!(Condition::parse(&nested_ok).is_ok());
+        let chain = vec!["1"; 5000].join("+") + " >= 0.95";
+        let e = Condition::parse(&chain).unwrap_err().to_string();
+        assert!(e.contains("more than 1000 tokens"), "{e}");
+        let negations = "!".repeat(10_000) + "true";
+        assert!(Condition::parse(&negations).is_err());
     }
 }
