@@ -8,6 +8,7 @@ mod compare;
 mod deploy;
 mod explain;
 mod fidelity;
+mod fuzz;
 mod plot;
 mod properties;
 mod recommend;
