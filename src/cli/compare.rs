@@ -146,10 +146,8 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let labels = report::distinct_labels(&names);
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join("compare"));
-    std::fs::create_dir_all(&out).map_err(|e| Failure {
-        code: 1,
-        message: format!("error: cannot create the output directory {}: {e}", out.display()),
-    })?;
+    let _lock =
+        crate::report::outdir::prepare(&out).map_err(|e| Failure { code: e.code, message: e.message })?;
     let say = |line: String| {
         if !args.quiet {
             eprintln!("{line}");

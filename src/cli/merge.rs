@@ -190,13 +190,13 @@ pub fn merge(args: &MergeArgs) -> Result<(), Failure> {
     assert_eq!(records.len() as u64, manifest.replications, "the shards cover the run");
     let summary = summarize_runs(&records).with_scenario(&manifest.scenario, manifest.seed);
 
-    std::fs::create_dir_all(&out_dir).map_err(|e| Failure {
-        code: 1,
-        message: format!("error: cannot create the output directory {}: {e}", out_dir.display()),
-    })?;
+    let _lock =
+        crate::report::outdir::prepare(&out_dir).map_err(|e| Failure { code: e.code, message: e.message })?;
     let written = |path: PathBuf, result: std::io::Result<()>| {
-        result
-            .map_err(|e| Failure { code: 1, message: format!("error: cannot write {}: {e}", path.display()) })
+        result.map_err(|e| Failure {
+            code: if crate::report::outdir::user_error(&e) { 2 } else { 1 },
+            message: format!("error: cannot write {}: {e}", path.display()),
+        })
     };
     let path = out_dir.join(RUNS_FILE);
     written(path.clone(), write_runs_csv(&path, &records))?;

@@ -36,7 +36,8 @@ impl RunOptions {
 }
 
 fn io_failure(what: &str, path: &Path, e: std::io::Error) -> Failure {
-    Failure { code: 1, message: format!("error: cannot {what} {}: {e}", path.display()) }
+    let code = if crate::report::outdir::user_error(&e) { 2 } else { 1 };
+    Failure { code, message: format!("error: cannot {what} {}: {e}", path.display()) }
 }
 
 /// Runs the scenario's replications (its shard's, with `--shard`) into `out_dir` and returns
@@ -67,13 +68,9 @@ pub fn simulate(scenario: &Scenario, out_dir: &Path, options: RunOptions) -> Res
         eprintln!("rollsim: note: {note}");
     }
     // Before the replications run, so that a bad --out fails at once.
-    std::fs::create_dir_all(out_dir).map_err(|e| {
-        let hint = if out_dir.is_file() { "; it is a file: give --out a directory" } else { "" };
-        Failure {
-            code: 1,
-            message: format!("error: cannot create the output directory {}: {e}{hint}", out_dir.display()),
-        }
-    })?;
+    // Created and locked (another rollsim writing here is refused) for the whole run.
+    let _lock =
+        crate::report::outdir::prepare(out_dir).map_err(|e| Failure { code: e.code, message: e.message })?;
 
     // The scenario in brief, for `rollsim report` (the same bytes for every shard).
     let brief = Brief::of(scenario);

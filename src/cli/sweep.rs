@@ -172,12 +172,10 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     // `--shard 0/1` too writes a shard directory, for `rollsim merge`.
     let sharded = args.shard.is_some();
     announce(first, &scenarios, &manifest, sharded, &out_dir);
-    std::fs::create_dir_all(&out_dir).map_err(|e| Failure {
-        code: 1,
-        message: format!("error: cannot create the output directory {}: {e}", out_dir.display()),
-    })?;
+    let _lock =
+        crate::report::outdir::prepare(&out_dir).map_err(|e| Failure { code: e.code, message: e.message })?;
     let io = |what: &str, path: &Path, e: std::io::Error| Failure {
-        code: 1,
+        code: if crate::report::outdir::user_error(&e) { 2 } else { 1 },
         message: format!("error: cannot {what} {}: {e}", path.display()),
     };
 
@@ -351,10 +349,8 @@ pub fn merge_shards(dirs: &[PathBuf], out: Option<&Path>, format: Format) -> Res
     let files: Vec<(PathBuf, std::ops::Range<u64>)> =
         shards.iter().map(|(dir, m)| (dir.join(SWEEP_RUNS_FILE), m.range())).collect();
     let tables = summarize_points(&manifest, &files).map_err(|e| bad(e.to_string()))?;
-    std::fs::create_dir_all(&out_dir).map_err(|e| Failure {
-        code: 1,
-        message: format!("error: cannot create the output directory {}: {e}", out_dir.display()),
-    })?;
+    let _lock =
+        crate::report::outdir::prepare(&out_dir).map_err(|e| Failure { code: e.code, message: e.message })?;
     write_results(&manifest, tables, &out_dir, format)
 }
 

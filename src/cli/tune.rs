@@ -261,11 +261,9 @@ fn rule_plan(args: &TuneArgs, base: &crate::scenario::Scenario, rule: &str) -> R
 
 /// Removes what an earlier tune left in `dir` (creating it if needed), so that the directory
 /// never mixes two tunes' files.
-fn prepare_out(dir: &Path) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir).map_err(|e| Failure {
-        code: 1,
-        message: format!("error: cannot create the output directory {}: {e}", dir.display()),
-    })?;
+fn prepare_out(dir: &Path) -> Result<crate::report::outdir::OutLock, Failure> {
+    let lock =
+        crate::report::outdir::prepare(dir).map_err(|e| Failure { code: e.code, message: e.message })?;
     for stale in [TUNE_FILE, PART_FILE] {
         match std::fs::remove_file(dir.join(stale)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -277,7 +275,7 @@ fn prepare_out(dir: &Path) -> Result<(), Failure> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(lock)
 }
 
 /// Writes a whole tune's `tune.csv` and manifest and prints its table (the tune itself and
@@ -365,7 +363,7 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
         shard,
         setting_range: [range.start as u64, range.end as u64],
     };
-    prepare_out(&out)?;
+    let _lock = prepare_out(&out)?;
     manifest.write(&out)?;
     // The scenario as the file gives it, for the report (which says the rule varies).
     crate::report::html::Brief::of(&base).write(&out)?;

@@ -126,7 +126,16 @@ impl SimRng {
         }
         let dist = match self.poisson_cache.take() {
             Some((m, dist)) if m == mean => dist,
-            _ => Poisson::new(mean).expect("finite positive Poisson mean"),
+            _ => match Poisson::new(mean) {
+                Ok(dist) => dist,
+                // Beyond rand_distr's largest mean (~1.8e19, or infinite): the normal
+                // approximation, exact to far below one part in a billion there. The loader keeps
+                // rates and durations small enough that this is never reached.
+                Err(_) => {
+                    let draw = mean + mean.sqrt() * self.standard_normal();
+                    return if draw >= u64::MAX as f64 { u64::MAX } else { draw.max(0.0) as u64 };
+                }
+            },
         };
         let x: f64 = dist.sample(&mut self.inner);
         self.poisson_cache = Some((mean, dist));

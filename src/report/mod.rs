@@ -9,8 +9,10 @@
 pub mod atomic;
 pub mod check;
 pub mod compare;
+pub mod csv_guard;
 pub mod explain;
 pub mod html;
+pub mod outdir;
 pub mod output;
 pub mod paired;
 pub mod plot;

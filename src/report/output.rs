@@ -8,6 +8,7 @@
 //! platforms and reads back to the identical `f64`.
 
 use super::atomic::write_atomically;
+use super::csv_guard::FormulaGuard;
 use crate::experiment::record::{RunRecord, TimelineRow, TraceEvent};
 use crate::experiment::stats::{METRICS, Summary, SummaryTable};
 use serde::Serialize;
@@ -50,7 +51,7 @@ pub const TRACE_HEADER: [&str; 4] = ["time_s", "object", "reason", "message"];
 /// Writes a header (always, even with no rows, so an empty file still names its columns)
 /// and one row per record.
 fn write_csv<W: Write, T: Serialize>(w: W, header: &[&str], rows: &[T]) -> io::Result<()> {
-    let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(w);
+    let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(FormulaGuard::new(w));
     csv.write_record(header)?;
     for row in rows {
         csv.serialize(row)?;

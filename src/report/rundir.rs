@@ -151,9 +151,12 @@ impl Manifest {
 
 /// One `runs.csv` row, exactly as [`super::write_runs_csv`] writes it.
 pub fn runs_row(record: &RunRecord) -> Vec<u8> {
-    let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    // `detected_by` carries an alert's name: guarded against spreadsheet formulas.
+    let guard = super::csv_guard::FormulaGuard::new(Vec::new());
+    let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(guard);
     csv.serialize(record).expect("a record serializes");
-    csv.into_inner().expect("writing to memory cannot fail")
+    let guard = csv.into_inner().map_err(|e| e.into_error()).expect("writing to memory cannot fail");
+    guard.into_inner().expect("writing to memory cannot fail")
 }
 
 /// The header line of `runs.csv`.
@@ -230,6 +233,13 @@ impl RunsAppender {
     /// at the last line end), and returns the records it holds. `NotFound` if there is none.
     pub fn resume(dir: &Path) -> io::Result<(RunsAppender, Vec<RunRecord>)> {
         let path = dir.join(RUNS_PARTIAL_FILE);
+        // Appending is the one write that is not a rename: never through a planted link.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a symbolic link; rollsim does not write through one",
+            ));
+        }
         let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
         let mut text = Vec::new();
         file.read_to_end(&mut text)?;

@@ -6,6 +6,7 @@
 //! the same code, so the two can be compared byte for byte.
 
 use super::atomic::write_atomically;
+use super::csv_guard::FormulaGuard;
 use super::output::{SUMMARY_CSV_HEADER, summary_csv_rows};
 use super::table::{decimals_for, fit, number, trim_zeros};
 use crate::experiment::record::Outcome;
@@ -33,7 +34,8 @@ pub struct SweepPoint {
 /// [`SUMMARY_CSV_HEADER`]; per grid point in the order given, one row per outcome and per
 /// metric, exactly as `rollsim run --format csv` writes them, after the point's values.
 pub fn write_sweep_csv<W: Write>(writer: W, axes: &[String], points: &[SweepPoint]) -> io::Result<()> {
-    let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(writer);
+    // Sweep values are the user's text: a value such as `=cmd()` must not become a formula.
+    let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(FormulaGuard::new(writer));
     csv.write_record(axes.iter().map(String::as_str).chain(SUMMARY_CSV_HEADER))?;
     for point in points {
         assert_eq!(point.values.len(), axes.len(), "a value per axis");

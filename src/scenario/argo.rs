@@ -8,7 +8,7 @@
 //! a DestinationRule in subset mode); any other router is an error.
 
 use super::analysis::{AnalysisRef, AnalysisSite, read_analysis_ref, read_step_index};
-use super::decode::{Fields, read_bool, read_count, read_string, scalar_text};
+use super::decode::{Fields, MAX_REPLICAS, read_bool, read_count, read_replicas, read_string, scalar_text};
 use super::diagnostic::{Pos, Report, list_all};
 use super::manifests::{
     Template, check_selector, read_int_or_percent, read_int32, read_metadata, read_selector, read_template,
@@ -135,7 +135,7 @@ pub(crate) fn read_rollout(report: &mut Report, root: &Node, kind_pos: Pos) -> O
 
     pos.replicas = spec.opt("replicas").map(|n| n.pos);
     let replicas = match spec.opt("replicas") {
-        Some(n) => read_count(report, n, "spec.replicas", INT32_MAX).map(|n| n as i64),
+        Some(n) => read_replicas(report, n, "spec.replicas").map(|n| n as i64),
         None => Some(crate::controllers::argo::spec::DEFAULT_REPLICAS),
     };
     let min_ready = read_int32(report, &mut spec, "minReadySeconds", 0);
@@ -529,7 +529,20 @@ fn read_set_canary_scale(report: &mut Report, node: &Node, what: &str) -> Option
         None => false,
     };
     let replicas = match f.opt("replicas") {
-        Some(n) => Some(read_int(report, n, &f.sub("replicas"))?),
+        Some(n) => {
+            let r = read_int(report, n, &f.sub("replicas"))?;
+            if r > MAX_REPLICAS as i64 {
+                report
+                    .error(
+                        n.pos,
+                        format!("`{}` is too large for the simulator, found {r}", f.sub("replicas")),
+                    )
+                    .label(format!("expected at most {MAX_REPLICAS}"))
+                    .help("Kubernetes supports at most 150000 pods per cluster; rollsim simulates each pod");
+                return None;
+            }
+            Some(r)
+        }
         None => None,
     };
     let weight = match f.opt("weight") {

@@ -185,31 +185,76 @@ pub(crate) fn read_count(report: &mut Report, node: &Node, what: &str, max: u64)
     }
 }
 
-/// A finite number ≥ `min` (and > `min` when `strict`).
+/// The largest request rate rollsim simulates (a billion requests a second, beyond the
+/// busiest services there are): every rate in a scenario (`rps`, pattern rates, `aboveRps`,
+/// `capacityRps`) is at most this, so request counts and Poisson means stay exact.
+pub(crate) const MAX_RPS: f64 = 1e9;
+
+/// The longest duration a scenario may give (100 years, 36500d): sums of a few simulated
+/// times then stay far below the 584 000 years a `u64` of microseconds holds.
+pub(crate) const MAX_DURATION: SimTime = 36_500 * 86_400 * 1_000_000;
+
+/// The most replicas one workload may ask for: Kubernetes' documented scale limit of 150 000
+/// pods per cluster. rollsim keeps every pod in memory, so a count near `i32::MAX` (valid to
+/// the API server) is refused here instead of exhausting memory.
+pub(crate) const MAX_REPLICAS: u64 = 150_000;
+
+/// A replica count in 0..=[`MAX_REPLICAS`].
+pub(crate) fn read_replicas(report: &mut Report, node: &Node, what: &str) -> Option<u64> {
+    let n = read_count(report, node, what, i32::MAX as u64)?;
+    if n > MAX_REPLICAS {
+        report
+            .error(node.pos, format!("`{what}` is too large for the simulator, found {n}"))
+            .label(format!("expected at most {MAX_REPLICAS}"))
+            .help("Kubernetes supports at most 150000 pods per cluster; rollsim simulates each pod");
+        return None;
+    }
+    Some(n)
+}
+
+/// A finite number in `min..=max` (and > `min` when `strict`). Every number a scenario gives
+/// is read here, so each has its range checked in one place.
 pub(crate) fn read_number(
     report: &mut Report,
     node: &Node,
     what: &str,
     min: f64,
     strict: bool,
+    max: f64,
 ) -> Option<f64> {
     let text = scalar_text(report, node, what, "a number")?;
     let relation = if strict { ">" } else { "≥" };
+    let expected = if max < f64::MAX {
+        format!("expected a number {relation} {min} and ≤ {max}")
+    } else {
+        format!("expected a number {relation} {min}")
+    };
     match units::parse_number(text) {
         Ok(v) if v < min || (strict && v == min) => {
             report
                 .error(node.pos, format!("`{what}` must be {relation} {min}, found {text}"))
-                .label(format!("expected a number {relation} {min}"));
+                .label(expected);
+            None
+        }
+        Ok(v) if v > max => {
+            report
+                .error(node.pos, format!("`{what}` is too large: {text} is above the limit {max}"))
+                .label(expected);
             None
         }
         Ok(v) => Some(v),
         Err(_) => {
             report
                 .error(node.pos, format!("`{what}` must be a number, found {}", node.describe()))
-                .label(format!("expected a number {relation} {min}"));
+                .label(expected);
             None
         }
     }
+}
+
+/// A request rate: a number in 0..=[`MAX_RPS`] (`min` ≥ 0 for rates that must be higher).
+pub(crate) fn read_rate(report: &mut Report, node: &Node, what: &str, min: f64) -> Option<f64> {
+    read_number(report, node, what, min, false, MAX_RPS)
 }
 
 pub(crate) fn read_bool(report: &mut Report, node: &Node, what: &str) -> Option<bool> {
@@ -229,6 +274,13 @@ pub(crate) fn read_bool(report: &mut Report, node: &Node, what: &str) -> Option<
 pub(crate) fn read_duration(report: &mut Report, node: &Node, what: &str) -> Option<SimTime> {
     let text = scalar_text(report, node, what, "a duration such as `30s`")?;
     match units::parse_duration(text) {
+        Ok(t) if t > MAX_DURATION => {
+            report
+                .error(node.pos, format!("`{what}` is too long: `{text}`"))
+                .label("expected a duration of at most 36500d (100 years)")
+                .help("rollsim simulates at most 100 years; shorten the duration");
+            None
+        }
         Ok(t) => Some(t),
         Err(reason) => {
             let help = if units::parse_number(text).is_ok() {

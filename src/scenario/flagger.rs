@@ -528,7 +528,7 @@ fn read_metric(
         _ => FlaggerCheckKind::Custom,
     };
     let bound = |report: &mut Report, r: &mut Fields, key: &'static str| match r.opt(key) {
-        Some(n) => read_number(report, n, &r.sub(key), f64::MIN, false).map(Some),
+        Some(n) => read_number(report, n, &r.sub(key), f64::MIN, false, f64::MAX).map(Some),
         None => Some(None),
     };
     let (min, max) = match f.child(report, "thresholdRange") {
@@ -536,7 +536,7 @@ fn read_metric(
         None => match f.opt("threshold") {
             // Legacy `threshold`: a minimum for the success rate, a maximum otherwise.
             Some(n) => {
-                let t = read_number(report, n, &f.sub("threshold"), f64::MIN, false)?;
+                let t = read_number(report, n, &f.sub("threshold"), f64::MIN, false, f64::MAX)?;
                 if kind == FlaggerCheckKind::RequestSuccessRate { (Some(t), None) } else { (None, Some(t)) }
             }
             None => (None, None),

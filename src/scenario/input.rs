@@ -50,9 +50,8 @@ impl Input {
                     ));
                     continue;
                 }
-                let mut bytes = Vec::new();
-                match std::io::stdin().lock().read_to_end(&mut bytes) {
-                    Ok(_) => push_text(STDIN_NAME, bytes, &mut parts, &mut diagnostics),
+                match read_bounded(std::io::stdin().lock(), None) {
+                    Ok(bytes) => push_text(STDIN_NAME, bytes, &mut parts, &mut diagnostics),
                     Err(e) => diagnostics.push(problem(
                         STDIN_NAME,
                         &format!("cannot read standard input: {e}"),
@@ -114,9 +113,42 @@ pub fn directory_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The largest scenario file rollsim reads (16 MiB; the shipped ones are a few kB). A larger
+/// file is refused before it is read, so memory stays bounded.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// All of `reader`'s bytes, or an error if it holds more than [`MAX_FILE_BYTES`]: `size`, when
+/// known (a regular file), refuses before reading; otherwise (a pipe) at most one byte more
+/// than the limit is read.
+fn read_bounded(reader: impl std::io::Read, size: Option<u64>) -> std::io::Result<Vec<u8>> {
+    let too_large = |size: String| {
+        std::io::Error::other(format!(
+            "it is {size}, more than the {} MiB a scenario may be (a scenario is a few kB of YAML)",
+            MAX_FILE_BYTES >> 20
+        ))
+    };
+    if let Some(len) = size
+        && len > MAX_FILE_BYTES
+    {
+        return Err(too_large(format!("{len} bytes")));
+    }
+    let mut bytes = Vec::new();
+    reader.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large("larger".to_string()));
+    }
+    Ok(bytes)
+}
+
+fn read_file_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    read_bounded(file, size)
+}
+
 fn read_path(path: &Path, parts: &mut Vec<Part>, diagnostics: &mut Vec<super::Diagnostic>) {
     let name = path.display().to_string();
-    match std::fs::read(path) {
+    match read_file_bounded(path) {
         Ok(bytes) => push_text(&name, bytes, parts, diagnostics),
         Err(e) => diagnostics.push(problem(
             &name,

@@ -286,7 +286,7 @@ fn read_canary(report: &mut Report, mut c: Fields) -> Option<Canary> {
                     ("criticalDecrease", &mut size.critical_decrease),
                 ] {
                     if let Some(n) = e.opt(key) {
-                        match read_number(report, n, &e.sub(key), 0.0, false) {
+                        match read_number(report, n, &e.sub(key), 0.0, false, f64::MAX) {
                             Some(v) => *slot = v,
                             None => ok = false,
                         }
@@ -304,7 +304,7 @@ fn read_canary(report: &mut Report, mut c: Fields) -> Option<Canary> {
             None => Some(false),
         };
         let factor = match o.opt("outlierFactor") {
-            Some(n) => read_number(report, n, &o.sub("outlierFactor"), 0.0, true),
+            Some(n) => read_number(report, n, &o.sub("outlierFactor"), 0.0, true, f64::MAX),
             None => Some(OUTLIER_FACTOR_DEFAULT),
         };
         match (remove, factor) {
@@ -335,6 +335,7 @@ fn read_classifier(report: &mut Report, mut c: Fields) -> Option<Vec<(String, f6
                         &format!("{}.{}", c.sub("groupWeights"), k.key_text()),
                         0.0,
                         false,
+                        f64::MAX,
                     ) {
                         Some(w) => weights.push((k.key_text().to_string(), w)),
                         None => ok = false,

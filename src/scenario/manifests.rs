@@ -4,8 +4,8 @@
 //! core `SetDefaults_Probe`.
 
 use super::decode::{
-    Fields, read_bool, read_choice, read_count, read_cpu, read_memory, read_string, read_string_map,
-    scalar_text,
+    Fields, read_bool, read_choice, read_count, read_cpu, read_memory, read_replicas, read_string,
+    read_string_map, scalar_text,
 };
 use super::diagnostic::{Pos, Report};
 use super::model::{DeploymentManifest, DeploymentStrategy, IntOrPercent, Probe, Resources, ServiceManifest};
@@ -75,7 +75,10 @@ pub(crate) fn read_deployment(report: &mut Report, root: &Node, kind_pos: Pos) -
     let (name, namespace) = read_metadata(report, &mut doc);
     let mut spec = doc.req_child(report, "spec", "{replicas: 3, template: ...}")?;
 
-    let replicas = read_int32(report, &mut spec, "replicas", 1);
+    let replicas = match spec.opt("replicas") {
+        Some(node) => read_replicas(report, node, &spec.sub("replicas")).map(|n| n as u32),
+        None => Some(1),
+    };
     let min_ready_seconds = read_int32(report, &mut spec, "minReadySeconds", 0);
     let progress_deadline = read_int32(report, &mut spec, "progressDeadlineSeconds", 600);
     let revision_history_limit = read_int32(report, &mut spec, "revisionHistoryLimit", 10);

@@ -29,6 +29,7 @@
 
 mod analysis;
 mod argo;
+mod budget;
 mod decode;
 mod diagnostic;
 mod flagger;

@@ -2,9 +2,10 @@
 //! unknown one is an error with a did-you-mean), every unit is resolved and every default
 //! filled in. Cross-document checks (the workload, the versions) happen in `load`.
 
+use super::budget::{self, Work, WorkKeys};
 use super::decode::{
-    Fields, read_bool, read_choice, read_count, read_cpu, read_dist, read_duration, read_memory, read_number,
-    read_positive_duration, read_ratio, read_string, read_string_map,
+    Fields, read_bool, read_choice, read_count, read_cpu, read_dist, read_duration, read_memory,
+    read_positive_duration, read_rate, read_ratio, read_string, read_string_map,
 };
 use super::diagnostic::{Pos, Report, did_you_mean, list_quoted};
 use super::model::*;
@@ -174,6 +175,12 @@ fn dist_or(
     }
 }
 
+/// The most nodes a cluster may have (Kubernetes documents 5000; rollsim allows more, but each
+/// node is simulated).
+const MAX_NODES: u64 = 100_000;
+/// The most replications a scenario may ask for (`--replications` is checked the same way).
+pub(crate) const MAX_REPLICATIONS: u64 = 10_000_000;
+
 fn positive_count(report: &mut Report, node: &Node, what: &str, max: u64) -> Option<u64> {
     let n = read_count(report, node, what, max)?;
     if n == 0 {
@@ -206,7 +213,16 @@ fn read_document(
     doc.opt("apiVersion");
     doc.opt("kind");
     let name = doc.req_child(report, "metadata", "{name: my-release}").and_then(|mut meta| {
-        let name = required(report, &mut meta, "name", "my-release", read_string);
+        let name = required(report, &mut meta, "name", "my-release", |r, n, p| {
+            let name = read_string(r, n, p)?;
+            if let Err(why) = super::variants::check_name(&name) {
+                r.error(n.pos, format!("`{p}` {why}"))
+                    .label("not a usable scenario name")
+                    .help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit: the name names the output directory and labels tables, CSV and HTML");
+                return None;
+            }
+            Some(name)
+        });
         for key in ["namespace", "labels", "annotations"] {
             meta.opt(key);
         }
@@ -217,10 +233,14 @@ fn read_document(
     doc.deny_unknown(report);
     let mut spec = spec?;
 
+    let spec_node = root.get("spec");
+    let spec_at = spec.at();
     let seed = opt_or(report, &mut spec, "seed", 1, |r, n, p| read_count(r, n, p, u64::MAX));
     let replications =
-        opt_or(report, &mut spec, "replications", 100, |r, n, p| positive_count(r, n, p, u64::MAX));
+        opt_or(report, &mut spec, "replications", 100, |r, n, p| positive_count(r, n, p, MAX_REPLICATIONS));
     let duration = required(report, &mut spec, "duration", "2h", read_positive_duration);
+    let duration_node = spec.opt("duration");
+    let replications_node = spec.opt("replications");
     let fidelity = opt_or(report, &mut spec, "fidelity", Fidelity::Aggregated, |r, n, p| {
         read_choice(r, n, p, &["aggregated", "request"])
             .map(|c| if c == "request" { Fidelity::Request } else { Fidelity::Aggregated })
@@ -261,6 +281,20 @@ fn read_document(
             .error(node.pos, "`spec.tick` is longer than `spec.duration`")
             .label(format!("{} > {}", format_duration(tick), format_duration(duration)))
             .help("a tick is the aggregation step; typical values are `1s` or `100ms`");
+    }
+    if let (Some(traffic), Some(duration), Some(tick), Some(replications), Some(fidelity)) =
+        (&traffic, duration, tick, replications, fidelity)
+    {
+        let traffic_node = spec_node.and_then(|s| s.get("traffic"));
+        let keys = WorkKeys {
+            rps: traffic_node.and_then(|t| t.get("rps").or(t.get("pattern"))).map(|n| n.pos),
+            duration: duration_node.map(|n| n.pos),
+            replications: replications_node.map(|n| n.pos),
+            tick: tick_node.map(|n| n.pos),
+            spec: spec_at,
+        };
+        let work = Work::estimate(traffic, duration, tick, replications);
+        budget::check(report, fidelity, traffic, work, &keys);
     }
     release.as_ref()?;
     Some(SimulationDoc {
@@ -532,7 +566,7 @@ fn read_traffic(report: &mut Report, spec: &mut Fields) -> Option<Traffic> {
         None => Some(RatePattern::Constant),
     };
     let rps = match (t.opt("rps"), &pattern) {
-        (Some(node), _) => read_number(report, node, &t.sub("rps"), 0.0, false),
+        (Some(node), _) => read_rate(report, node, &t.sub("rps"), 0.0),
         (None, Some(RatePattern::Diurnal { trough, .. })) => Some(*trough),
         (None, _) => {
             t.req(report, "rps", "500");
@@ -569,9 +603,8 @@ fn read_pattern(report: &mut Report, node: &Node, at: Pos, path: &str) -> Option
         Some("constant") => Some(RatePattern::Constant),
         Some("diurnal") => {
             let trough_node = f.opt("trough");
-            let trough =
-                required(report, &mut f, "trough", "100", |r, n, p| read_number(r, n, p, 0.0, false));
-            let peak = required(report, &mut f, "peak", "800", |r, n, p| read_number(r, n, p, 0.0, false));
+            let trough = required(report, &mut f, "trough", "100", |r, n, p| read_rate(r, n, p, 0.0));
+            let peak = required(report, &mut f, "peak", "800", |r, n, p| read_rate(r, n, p, 0.0));
             let period = required(report, &mut f, "period", "24h", read_positive_duration);
             match (trough, peak, period) {
                 (Some(trough), Some(peak), Some(_)) if trough > peak => {
@@ -635,7 +668,7 @@ fn read_steps(report: &mut Report, node: &Node, path: &str) -> Option<Vec<RateSt
         };
         let at_node = f.opt("at");
         let at = required(report, &mut f, "at", "10m", read_duration);
-        let rps = required(report, &mut f, "rps", "900", |r, n, p| read_number(r, n, p, 0.0, false));
+        let rps = required(report, &mut f, "rps", "900", |r, n, p| read_rate(r, n, p, 0.0));
         f.deny_unknown(report);
         match (at, rps) {
             (Some(at), Some(rps)) => steps.push((RateStep { at, rps }, at_node.map_or(item.pos, |n| n.pos))),
@@ -769,8 +802,7 @@ fn read_fault(report: &mut Report, node: &Node, path: &str) -> Option<Fault> {
             dist_or(report, &mut f, "uptime", None).map(|uptime| FaultKind::CrashAfter { uptime })
         }
         Some("overload") => {
-            let above =
-                required(report, &mut f, "aboveRps", "80", |r, n, p| read_number(r, n, p, 0.0, false));
+            let above = required(report, &mut f, "aboveRps", "80", |r, n, p| read_rate(r, n, p, 0.0));
             let rate = rate(report, &mut f);
             above.zip(rate).map(|(above_rps, rate)| FaultKind::ErrorsAboveLoad { above_rps, rate })
         }
@@ -813,7 +845,7 @@ fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
     };
     let startup = dist_or(report, &mut p, "startup", None);
     // Capacity is counted per aligned second, so a pod must take at least one request a second.
-    let capacity = required(report, &mut p, "capacityRps", "100", |r, n, w| read_number(r, n, w, 1.0, false));
+    let capacity = required(report, &mut p, "capacityRps", "100", |r, n, w| read_rate(r, n, w, 1.0));
     let removal = opt_or(report, &mut p, "endpointRemovalDelay", SECOND, read_duration);
     let shutdown = dist_or(report, &mut p, "shutdown", Some(DurationDist::Fixed(2 * SECOND)));
     let drain = opt_or(report, &mut p, "drainOnSigterm", true, read_bool);
@@ -837,8 +869,7 @@ fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
 
 fn read_cluster(report: &mut Report, spec: &mut Fields) -> Option<ClusterSpec> {
     let mut c = spec.req_child(report, "cluster", "{nodes: 4, nodeCapacity: {cpu: \"8\", memory: 32Gi}}")?;
-    let nodes =
-        required(report, &mut c, "nodes", "4", |r, n, p| positive_count(r, n, p, u64::from(u32::MAX)));
+    let nodes = required(report, &mut c, "nodes", "4", |r, n, p| positive_count(r, n, p, MAX_NODES));
     let capacity = c.req_child(report, "nodeCapacity", "{cpu: \"8\", memory: 32Gi}").and_then(|mut cap| {
         let cpu = required(report, &mut cap, "cpu", "\"8\"", |r, n, p| {
             let v = read_cpu(r, n, p)?;

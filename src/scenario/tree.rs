@@ -91,9 +91,11 @@ impl Node {
         }
     }
 
+    /// What copying the node costs: one per node, plus one per 16 bytes of scalar text (so an
+    /// alias of a long string counts by its length, not as one node).
     fn size(&self) -> usize {
         match &self.value {
-            Value::Scalar(_) => 1,
+            Value::Scalar(s) => 1 + s.text.len() / 16,
             Value::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
             Value::Map(entries) => 1 + entries.iter().map(|(k, v)| k.size() + v.size()).sum::<usize>(),
         }
@@ -107,7 +109,8 @@ pub(crate) struct Document {
     pub root: Option<Node>,
 }
 
-/// Most nodes alias expansion may create, against "billion laughs" inputs.
+/// Most nodes alias expansion may create, against "billion laughs" inputs (a node's text
+/// counts one per 16 bytes: at most 16 MB of copied text).
 const ALIAS_BUDGET: usize = 1_000_000;
 
 enum Frame {
@@ -194,9 +197,11 @@ pub(crate) fn parse_stream_at(
                     expanded = expanded.saturating_add(target.size());
                     if expanded > ALIAS_BUDGET {
                         report
-                            .error(pos, "aliases expand to too many nodes")
+                            .error(pos, "aliases expand to too many nodes (a YAML alias bomb?)")
                             .label("this alias")
-                            .help(format!("a scenario may expand aliases to at most {ALIAS_BUDGET} nodes"));
+                            .help(format!(
+                                "a scenario may expand aliases to at most {ALIAS_BUDGET} nodes (16 MB of text); write the values out, or use fewer aliases"
+                            ));
                         return None;
                     }
                     let mut node = target.clone();

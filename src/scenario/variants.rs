@@ -90,12 +90,21 @@ pub(crate) fn read_variants(report: &mut Report, spec: &mut Fields) -> Option<Ve
     ok.then_some(variants)
 }
 
-fn check_name(name: &str) -> Result<(), &'static str> {
+/// A name that becomes a directory under `--out` and a CSV cell and HTML text: letters,
+/// digits, `-`, `_` and `.`, starting with a letter or digit (so no `/`, `..`, NUL, no option-
+/// like `-x` and no spreadsheet formula `=…`, `+…`, `-…`, `@…`), at most 253 bytes.
+pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
         return Err("is empty");
     }
+    if name.len() > 253 {
+        return Err("is longer than 253 characters");
+    }
     if name.starts_with('.') {
         return Err("starts with a dot");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("must start with a letter or a digit");
     }
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
         return Err("may hold only letters, digits, `-`, `_` and `.`");

@@ -848,10 +848,34 @@ impl TrafficSim {
             s.errors += k;
         }
         if self.new_version == Some(version) {
+            let range = users_hi - users_lo;
+            if k / 64 >= range {
+                // With k ≥ 64n draws among n users, each user is missed with probability
+                // (1 − 1/n)^k < e^−64 ≈ 1.6·10⁻²⁸: every one is hit. Marking them at once keeps
+                // the work bounded by the users, not by the requests (10⁹ rps would otherwise
+                // cost one draw per failed request).
+                self.totals.bad_requests += k;
+                self.mark_all_bad(users_lo, users_hi);
+                return;
+            }
             for _ in 0..k {
-                let user = users_lo + self.rng.below(users_hi - users_lo);
+                let user = users_lo + self.rng.below(range);
                 self.mark_bad(version, user);
             }
+        }
+    }
+
+    /// Marks every user in `lo..hi` as affected (a word at a time).
+    fn mark_all_bad(&mut self, lo: u64, hi: u64) {
+        let mut user = lo;
+        while user < hi {
+            let (word, bit) = ((user / 64) as usize, user % 64);
+            let span = (64 - bit).min(hi - user);
+            let mask = if span == 64 { u64::MAX } else { ((1u64 << span) - 1) << bit };
+            let new = mask & !self.users_hit[word];
+            self.users_hit[word] |= mask;
+            self.totals.users_affected += u64::from(new.count_ones());
+            user += span;
         }
     }
 }

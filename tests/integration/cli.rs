@@ -442,7 +442,7 @@ fn an_out_that_is_a_file_is_named_in_the_error_before_anything_runs() {
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a file in the way is the user's to fix");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(&format!("cannot create the output directory {}", file.display())), "{stderr}");
     assert!(stderr.contains("give --out a directory"), "{stderr}");
