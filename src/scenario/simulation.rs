@@ -4,7 +4,7 @@
 
 use super::budget::{self, Work, WorkKeys};
 use super::decode::{
-    Fields, read_bool, read_choice, read_count, read_cpu, read_dist, read_duration, read_memory,
+    Fields, read_bool, read_choice, read_count, read_cpu, read_dist, read_duration, read_memory, read_number,
     read_positive_duration, read_rate, read_ratio, read_string, read_string_map,
 };
 use super::diagnostic::{Pos, Report, did_you_mean, list_quoted};
@@ -850,8 +850,9 @@ fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
     let shutdown = dist_or(report, &mut p, "shutdown", Some(DurationDist::Fixed(2 * SECOND)));
     let drain = opt_or(report, &mut p, "drainOnSigterm", true, read_bool);
     // Millicores per request per second, for a HorizontalPodAutoscaler's CPU utilisation.
-    let cpu =
-        opt_or(report, &mut p, "cpuPerRequest", None, |r, n, w| read_number(r, n, w, 0.0, true).map(Some));
+    let cpu = opt_or(report, &mut p, "cpuPerRequest", None, |r, n, w| {
+        read_number(r, n, w, 0.0, true, 1e6).map(Some)
+    });
     p.deny_unknown(report);
     let (image_pull_cold, image_pull_warm) = image_pull?;
     Some(PodTiming {
