@@ -5,6 +5,7 @@
 
 mod check;
 mod compare;
+mod export;
 mod merge;
 mod plot;
 mod progress;
@@ -78,6 +79,10 @@ pub enum Command {
         after_help = "Examples:\n  rollsim query scenarios/rolling-bad-release.yaml --at 10m 'sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))'\n  rollsim query scenarios/flagger-canary.yaml --at 8m --at 9m 'ALERTS'"
     )]
     Query(query::QueryArgs),
+    /// Write one replication's simulated scrape samples as OpenMetrics text, to load into a
+    /// real Prometheus (`promtool tsdb create-blocks-from openmetrics`) and Grafana.
+    #[command(after_help = export::AFTER_HELP)]
+    Export(export::ExportArgs),
     /// Run a scenario at every point of a grid of values (any Simulation or manifest value by
     /// its dotted path) and write one row per grid point and metric to sweep.csv.
     #[command(after_help = sweep::AFTER_HELP)]
@@ -353,6 +358,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Some(Command::Tune(args)) => tune::run(&args),
         Some(Command::Trace(args)) => trace(&args),
         Some(Command::Query(args)) => query::query(&args),
+        Some(Command::Export(args)) => export::run(&args),
         Some(Command::SloRules(args)) => slo_rules::run(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Merge(args)) => merge::merge(&args),

@@ -12,6 +12,7 @@ pub mod compare;
 pub mod csv_guard;
 pub mod explain;
 pub mod html;
+pub mod openmetrics;
 pub mod outdir;
 pub mod output;
 pub mod paired;
