@@ -13,6 +13,7 @@ mod explain;
 mod fidelity;
 mod fuzz;
 mod inputs;
+mod oracle;
 mod plot;
 mod properties;
 mod recommend;
