@@ -495,3 +495,51 @@ fn real_prometheus_agrees_with_rollsim_query_lazy_counters() {
     assert!(o.expressions >= 200, "{} expressions", o.expressions);
     assert!(o.failures.is_empty(), "{} disagreements with Prometheus", o.failures.len());
 }
+
+/// `rollsim export` without a Prometheus: the file, its shape and its summary line; a bad
+/// `--start` is bad input (exit 2) and writes nothing.
+#[test]
+fn export_writes_openmetrics_and_refuses_a_bad_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("new/export");
+    let out = Command::cargo_bin("rollsim")
+        .unwrap()
+        .args([
+            "export",
+            "scenarios/flagger-builtin-checks.yaml",
+            "--replication",
+            "1",
+            "--start",
+            "1000",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("replication 1") && stderr.contains("series"), "{stderr}");
+    let text = std::fs::read_to_string(out_dir.join("metrics.om")).unwrap();
+    assert!(text.ends_with("\n# EOF\n"));
+    assert!(text.contains("# TYPE up unknown\n"), "no up family");
+    // Every sample line has a value and a timestamp at or after --start.
+    let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(!samples.is_empty());
+    for line in &samples {
+        let ts: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((1000.0..1000.0 + 3600.0).contains(&ts), "{line}");
+    }
+    // No temporary file is left beside it.
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 1);
+
+    let bad = dir.path().join("bad");
+    let out = Command::cargo_bin("rollsim")
+        .unwrap()
+        .args(["export", "scenarios/flagger-builtin-checks.yaml", "--start", "yesterday", "--out"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--start `yesterday` is not a time"));
+    assert!(!bad.exists());
+}
