@@ -83,13 +83,16 @@ pub fn families(names: &BTreeSet<&str>) -> BTreeMap<String, (String, Kind)> {
     out
 }
 
+/// A family's series: their labels and index in the store.
+type Members<'a> = Vec<(&'a Labels, usize)>;
+
 /// Writes the store as OpenMetrics text, simulated time 0 at `epoch_ms` (Unix milliseconds).
 pub fn write(store: &Store, epoch_ms: i64, out: &mut dyn Write) -> io::Result<Summary> {
     let names: BTreeSet<&str> =
         store.series().iter().map(|s| s.labels.get(METRIC_NAME).map_or("", String::as_str)).collect();
     let kinds = families(&names);
     // family -> (kind, [(labels, series index)]) in label order.
-    let mut by_family: BTreeMap<&str, (Kind, Vec<(&Labels, usize)>)> = BTreeMap::new();
+    let mut by_family: BTreeMap<&str, (Kind, Members)> = BTreeMap::new();
     for (i, s) in store.series().iter().enumerate() {
         if s.samples.is_empty() {
             continue;

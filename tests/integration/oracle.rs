@@ -222,7 +222,7 @@ fn known(store: &rollsim::telemetry::promql::Store, expr: &str, t: SimTime) -> b
     let windows: Vec<SimTime> = expr
         .split('[')
         .skip(1)
-        .filter_map(|r| r.split(|c| c == ']' || c == ':').next())
+        .filter_map(|r| r.split([']', ':']).next())
         .filter_map(|d| rollsim::scenario::units::parse_duration(d).ok())
         .collect();
     // A subquery `[10m:1m]` evaluates its inner range at each minute of its range.
