@@ -543,3 +543,108 @@ fn export_writes_openmetrics_and_refuses_a_bad_start() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--start `yesterday` is not a time"));
     assert!(!bad.exists());
 }
+
+/// The alert timeline against `promtool test rules`: the shipped scenario's rule, its input
+/// series as the simulated Prometheus scraped them, and for each minute the alerts rollsim
+/// had firing (its `ALERTS{alertstate="firing"}` at that evaluation) as `exp_alerts`.
+///
+/// promtool's notation puts every input series on one grid from t = 0 and evaluates a group
+/// on whole multiples of its interval: the series are written on a 1 s grid with `_xN` gaps,
+/// the scrapes get one phase (`scrapeOffset: 7s`) so that no sample sits on a 5m window's
+/// start (where 2.42's closed windows and rollsim's left-open ones differ), and the group
+/// evaluates at multiples of 15 s (`evaluationOffset: 0s`) as promtool's does. promtool
+/// checks firing alerts only, so pending is checked through the firing time it leads to
+/// (`for`). The scenario's rule has no `keep_firing_for`; that is not checked here.
+#[test]
+fn promtool_test_rules_agrees_with_the_alert_timeline() {
+    if !Path::new(PROMTOOL).is_file() {
+        eprintln!("skipped: {PROMTOOL} is missing (Debian's `prometheus` package; .ci/run installs it)");
+        return;
+    }
+    const EXPR: &str =
+        "sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m])) > 0.1";
+    let text = std::fs::read_to_string(SCENARIO).unwrap();
+    assert!(text.contains(EXPR) && text.contains("for: 5m"), "the scenario's rule changed");
+    let set = ["spec.monitoring.scrapeOffset=7s", "spec.monitoring.evaluationOffset=0s"];
+    let overrides: Vec<_> = set.iter().map(|s| rollsim::scenario::parse_override(s).unwrap()).collect();
+    let scenario = rollsim::scenario::load_file(Path::new(SCENARIO), &overrides).unwrap();
+    let result = run_replication(&scenario, 0, Collect { timeline: false, trace: false, store: true });
+    let store = result.store.unwrap();
+
+    let mut tests = String::from(
+        "rule_files: [rules.yml]\nevaluation_interval: 15s\ntests:\n  - interval: 1s\n    input_series:\n",
+    );
+    let mut inputs = 0;
+    for s in store.series() {
+        if s.labels.get("__name__").map(String::as_str) != Some("http_requests_total") || s.samples.is_empty()
+        {
+            continue;
+        }
+        inputs += 1;
+        let labels: Vec<String> = s
+            .labels
+            .iter()
+            .filter(|(k, _)| *k != "__name__")
+            .map(|(k, v)| format!("{k}=\\\"{v}\\\""))
+            .collect();
+        let mut values = String::new();
+        let mut next = 0u64; // the next grid second to write
+        for x in &s.samples {
+            assert_eq!(x.t % SECOND, 0, "scrapes on whole seconds");
+            let sec = x.t / SECOND;
+            if sec > next {
+                values.push_str(&format!("_x{} ", sec - next));
+            }
+            values.push_str(&format!("{} ", x.v));
+            next = sec + 1;
+        }
+        tests.push_str(&format!(
+            "      - series: \"http_requests_total{{{}}}\"\n        values: \"{}\"\n",
+            labels.join(","),
+            values.trim_end()
+        ));
+    }
+    tests.push_str("    alert_rule_test:\n");
+    let firing_at = |t: SimTime| -> bool {
+        store.series().iter().any(|s| {
+            s.labels.get("__name__").map(String::as_str) == Some("ALERTS")
+                && s.labels.get("alertstate").map(String::as_str) == Some("firing")
+                && s.samples.iter().any(|x| x.t == t)
+        })
+    };
+    let (mut firing, mut quiet) = (0, 0);
+    for m in 1..(scenario.duration / rollsim::engine::MINUTE) {
+        let t = m * rollsim::engine::MINUTE;
+        tests.push_str(&format!("      - eval_time: {m}m\n        alertname: HighErrorRate\n"));
+        if firing_at(t) {
+            firing += 1;
+            tests.push_str(
+                "        exp_alerts:\n          - exp_labels: {severity: critical}\n            \
+                 exp_annotations: {summary: \"More than 10% of myapp's requests fail\"}\n",
+            );
+        } else {
+            quiet += 1;
+            tests.push_str("        exp_alerts: []\n");
+        }
+    }
+    assert!(firing > 0 && quiet > 0, "the timeline must have both: {firing} firing, {quiet} quiet minutes");
+    let rules = format!(
+        "groups:\n  - name: myapp\n    interval: 15s\n    rules:\n      - alert: HighErrorRate\n        \
+         expr: '{EXPR}'\n        for: 5m\n        labels: {{severity: critical}}\n        \
+         annotations: {{summary: \"More than 10% of myapp's requests fail\"}}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+    std::fs::write(dir.path().join("tests.yml"), &tests).unwrap();
+    let out = std::process::Command::new(PROMTOOL)
+        .current_dir(dir.path())
+        .args(["test", "rules", "tests.yml"])
+        .output()
+        .unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "promtool test rules: {inputs} input series, {firing} minutes firing and {quiet} quiet: {}",
+        if out.status.success() { "agrees" } else { "DISAGREES" }
+    );
+    assert!(out.status.success(), "{}", &report[..report.len().min(6000)]);
+}
