@@ -1,6 +1,6 @@
 //! The integration tests: one binary (it links once). End-to-end tests of the CLI, property
 //! tests of whole replications, the agreement of the two fidelities, the shipped strategy
-//! scenarios, `rollsim slo-rules`, `rollsim sweep`, `trace --explain`, the terminal, and sharded, streamed and resumed runs.
+//! scenarios, `rollsim slo-rules`, `rollsim sweep`, `trace --explain`, the terminal, sharded, streamed and resumed runs, and a real Prometheus as the oracle of the PromQL (`oracle`).
 
 mod autoscale;
 mod check;
