@@ -7,6 +7,7 @@ pub mod alert;
 pub mod detection_stats;
 pub mod promql;
 pub mod rate;
+pub mod relabel;
 pub mod rules;
 pub mod scrape;
 pub mod slo_rules;
