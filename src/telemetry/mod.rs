@@ -12,4 +12,5 @@ pub mod rules;
 pub mod scrape;
 pub mod slo_rules;
 pub mod spec;
+pub mod targets;
 pub use spec::*;
