@@ -194,10 +194,10 @@ impl Rule {
         let label_only = matches!(action, Action::LabelDrop | Action::LabelKeep);
         if label_only
             && (!spec.source_labels.is_empty()
-                || spec.target_label.is_some()
-                || spec.modulus.is_some()
-                || spec.separator.is_some()
-                || spec.replacement.is_some())
+                || spec.target_label.as_deref().is_some_and(|t| !t.is_empty())
+                || spec.modulus.is_some_and(|m| m != 0)
+                || spec.separator.as_deref().is_some_and(|s| s != ";")
+                || spec.replacement.as_deref().is_some_and(|r| r != "$1"))
         {
             return Err(RuleError {
                 field: "action",

@@ -392,3 +392,18 @@ fn target_label_validity() {
         assert_eq!(valid_target_template(s), valid, "{s:?}");
     }
 }
+
+#[test]
+fn labeldrop_takes_only_a_regex_but_defaults_may_be_spelt_out() {
+    let spec = |replacement: &str| RuleSpec {
+        regex: Some("x".into()),
+        replacement: Some(replacement.into()),
+        separator: Some(";".into()),
+        action: Some("labeldrop".into()),
+        ..RuleSpec::default()
+    };
+    assert!(Rule::new(&spec("$1")).is_ok());
+    assert_eq!(Rule::new(&spec("y")).unwrap_err().field, "action");
+    let with_source = RuleSpec { source_labels: vec!["a".into()], ..spec("$1") };
+    assert_eq!(Rule::new(&with_source).unwrap_err().field, "action");
+}
