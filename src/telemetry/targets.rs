@@ -10,7 +10,10 @@
 //!   `namespace`, `service`, `pod`, `container` from discovery; `targetLabels` (Service labels)
 //!   and `podTargetLabels` (pod labels) copied when not empty; `job` = the Service's name, or
 //!   the value of the Service label `jobLabel` names when set; `endpoint` = the port name; then
-//!   the monitor's `relabelings`; `metricRelabelings` on every sample;
+//!   the monitor's `relabelings`; `metricRelabelings` on every sample (the order checked
+//!   against the operator's golden file pkg/prometheus/testdata/GenerateRelabelConfig.golden;
+//!   its `Pod;(.*)` → `pod` rule from the endpoint address and the `Failed|Succeeded` phase
+//!   drop change nothing for the running pods simulated here, so they are left out);
 //! - a PodMonitor endpoint: the same without `service`, `job` = `<namespace>/<name>` of the
 //!   PodMonitor (or its `jobLabel`'s pod label);
 //! - without any monitor, the classic `kubernetes-pods` job (Prometheus's example config, which
