@@ -18,6 +18,8 @@ use super::tree::{Node, Value};
 use super::units::{self, PROMETHEUS_DURATION_HELP, format_duration};
 use crate::engine::SimTime;
 use crate::telemetry::promql::{self, PromqlError};
+use crate::telemetry::relabel::{Action as RelabelAction, Rule as RelabelRule, RuleSpec};
+use crate::telemetry::targets::{MonitorConfig, ScrapeConfig};
 use std::collections::BTreeMap;
 
 /// A PrometheusRule, its groups read.
@@ -396,6 +398,9 @@ pub(crate) struct MonitorDoc {
     pub selector: LabelSelector,
     /// The first endpoint's `interval` (`None`: the scrape interval applies).
     pub interval: Option<SimTime>,
+    /// The labels its first endpoint gives targets: `jobLabel`, `targetLabels`,
+    /// `podTargetLabels`, the endpoint's `relabelings` and `metricRelabelings`, checked.
+    pub labels: MonitorConfig,
 }
 
 impl MonitorDoc {
@@ -451,7 +456,35 @@ pub(crate) fn read_monitor(
         Some(n) => read_endpoint_interval(report, n, &spec.sub(key)),
         None => Some(None),
     };
+    let job_label = match spec.opt("jobLabel") {
+        Some(n) => read_string(report, n, &spec.sub("jobLabel")).map(Some),
+        None => Some(None),
+    };
+    let string_list = |report: &mut Report, spec: &mut Fields, key: &'static str| -> Option<Vec<String>> {
+        let Some(n) = spec.opt(key) else { return Some(Vec::new()) };
+        let path = spec.sub(key);
+        let items = list(report, n, &path, "a list of label names")?;
+        items.iter().enumerate().map(|(i, n)| read_string(report, n, &format!("{path}[{i}]"))).collect()
+    };
+    let target_labels = if pods { Some(Vec::new()) } else { string_list(report, &mut spec, "targetLabels") };
+    let pod_target_labels = string_list(report, &mut spec, "podTargetLabels");
+    let rules = match spec.opt(key) {
+        Some(n) => read_endpoint_relabelings(report, n, &spec.sub(key)),
+        None => Some((Vec::new(), Vec::new())),
+    };
     let (name, namespace) = (name?, namespace?);
+    let (relabelings, metric_relabelings) = rules?;
+    let labels = MonitorConfig {
+        pod_monitor: pods,
+        name: name.0.clone(),
+        namespace: namespace.clone(),
+        index: 0,
+        job_label: job_label?,
+        target_labels: target_labels?,
+        pod_target_labels: pod_target_labels?,
+        relabelings,
+        metric_relabelings,
+    };
     Some(MonitorDoc {
         object: format!("{kind}/{}", name.0),
         pods,
@@ -459,7 +492,102 @@ pub(crate) fn read_monitor(
         namespaces: namespaces?,
         selector: selector?,
         interval: interval?,
+        labels,
     })
+}
+
+/// The first endpoint's `relabelings` and `metricRelabelings` (the endpoint whose `interval`
+/// is read is the first too).
+fn read_endpoint_relabelings(
+    report: &mut Report,
+    node: &Node,
+    path: &str,
+) -> Option<(Vec<RelabelRule>, Vec<RelabelRule>)> {
+    let Value::Seq(items) = &node.value else {
+        return Some((Vec::new(), Vec::new())); // reported by read_endpoint_interval
+    };
+    let Some(first) = items.first() else { return Some((Vec::new(), Vec::new())) };
+    let mut ep = Fields::new(report, first, first.pos, format!("{path}[0]"))?;
+    let relabelings = match ep.opt("relabelings") {
+        Some(n) => read_relabel_rules(report, n, &ep.sub("relabelings")),
+        None => Some(Vec::new()),
+    };
+    let metric = match ep.opt("metricRelabelings") {
+        Some(n) => read_relabel_rules(report, n, &ep.sub("metricRelabelings")),
+        None => Some(Vec::new()),
+    };
+    Some((relabelings?, metric?))
+}
+
+/// A list of the Prometheus Operator's `RelabelConfig`s (`sourceLabels`, `separator`, `regex`,
+/// `modulus`, `targetLabel`, `replacement`, `action`), checked as Prometheus checks them.
+pub(crate) fn read_relabel_rules(report: &mut Report, node: &Node, path: &str) -> Option<Vec<RelabelRule>> {
+    let items = list(report, node, path, "a list of relabelling rules")?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        let Some(mut f) = Fields::new(report, item, item.pos, at.clone()) else {
+            ok = false;
+            continue;
+        };
+        let mut spec = RuleSpec::default();
+        let mut pos_of = BTreeMap::new();
+        if let Some(n) = f.opt("sourceLabels") {
+            pos_of.insert("source_labels", n.pos);
+            match list(report, n, &f.sub("sourceLabels"), "a list of label names") {
+                Some(names) => {
+                    for (j, n) in names.iter().enumerate() {
+                        match read_string(report, n, &format!("{}[{j}]", f.sub("sourceLabels"))) {
+                            Some(s) => spec.source_labels.push(s),
+                            None => ok = false,
+                        }
+                    }
+                }
+                None => ok = false,
+            }
+        }
+        let mut text = |report: &mut Report, f: &mut Fields, key: &'static str, field: &'static str| {
+            let n = f.opt(key)?;
+            pos_of.insert(field, n.pos);
+            read_string(report, n, &f.sub(key))
+        };
+        spec.separator = text(report, &mut f, "separator", "separator");
+        spec.regex = text(report, &mut f, "regex", "regex");
+        spec.target_label = text(report, &mut f, "targetLabel", "target_label");
+        spec.replacement = text(report, &mut f, "replacement", "replacement");
+        spec.action = text(report, &mut f, "action", "action");
+        if let Some(n) = f.opt("modulus") {
+            pos_of.insert("modulus", n.pos);
+            match super::decode::read_number(report, n, &f.sub("modulus"), 1.0, false, u64::MAX as f64) {
+                Some(m) if m.fract() == 0.0 => spec.modulus = Some(m as u64),
+                Some(_) => {
+                    report
+                        .error(n.pos, format!("`{}` must be a whole number", f.sub("modulus")))
+                        .label("expected e.g. `modulus: 8`");
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        match RelabelRule::new(&spec) {
+            Ok(r) => out.push(r),
+            Err(e) => {
+                let pos = pos_of.get(e.field).copied().unwrap_or(item.pos);
+                let key = match e.field {
+                    "target_label" => "targetLabel",
+                    "source_labels" => "sourceLabels",
+                    other => other,
+                };
+                report
+                    .error(pos, format!("`{at}.{key}`: {}", e.message))
+                    .label("Prometheus refuses this relabelling rule")
+                    .help(format!("actions: {}", RelabelAction::NAMES));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
 }
 
 fn read_selector(report: &mut Report, mut s: Fields) -> Option<LabelSelector> {
@@ -602,6 +730,7 @@ pub(crate) fn assemble(
     let mut scrape_interval = spec.scrape_interval;
     let mut scrape_from = "`spec.monitoring.scrapeInterval`".to_string();
     let mut chosen = false;
+    let mut scrape_config = None;
     for m in monitors {
         let selects = if m.pods {
             targets.pods.iter().any(|(ns, labels)| m.in_namespace(ns) && m.selector.matches(labels))
@@ -620,6 +749,23 @@ pub(crate) fn assemble(
             scrape_interval = interval;
             scrape_from = format!("{}'s endpoint `interval`", m.object);
             chosen = true;
+        }
+        if scrape_config.is_none() {
+            scrape_config = Some(ScrapeConfig::Monitor(m.labels.clone()));
+            let l = &m.labels;
+            if l.job_label.is_some()
+                || !l.target_labels.is_empty()
+                || !l.pod_target_labels.is_empty()
+                || !l.relabelings.is_empty()
+                || !l.metric_relabelings.is_empty()
+            {
+                notes.push(format!(
+                    "{}: `jobLabel`, `targetLabels`, `podTargetLabels`, `relabelings` and `metricRelabelings` are \
+                     read and checked, but the simulated series do not carry the target labels yet \
+                     (they have the pod's labels, `namespace` and `pod`)",
+                    m.object
+                ));
+            }
         }
     }
     let mut ok = true;
@@ -734,5 +880,6 @@ pub(crate) fn assemble(
         group_wait: spec.group_wait,
         groups,
         on_alert: spec.on_alert.iter().map(|(r, _)| r.clone()).collect(),
+        scrape_config: scrape_config.unwrap_or(ScrapeConfig::KubernetesPods),
     })
 }

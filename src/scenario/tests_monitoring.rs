@@ -334,6 +334,40 @@ fn a_service_monitor_of_the_release_sets_the_scrape_interval() {
     check_error(&text, "30\n", 0, "not a valid Prometheus duration");
 }
 
+#[test]
+fn a_service_monitor_s_label_settings_are_read_and_checked() {
+    use crate::telemetry::targets::ScrapeConfig;
+    // Without a monitor: the kubernetes-pods job.
+    assert!(matches!(load(&app("", "")).monitoring.scrape_config, ScrapeConfig::KubernetesPods));
+    let labelled = SERVICE_MONITOR.replace(
+        "  endpoints:\n  - port: http\n    interval: 30s\n",
+        "  jobLabel: team\n  targetLabels: [team]\n  podTargetLabels: [app]\n  endpoints:\n  - port: http\n    interval: 30s\n    relabelings:\n    - {sourceLabels: [__meta_kubernetes_pod_node_name], targetLabel: node}\n    - {action: LabelDrop, regex: container}\n    metricRelabelings:\n    - {sourceLabels: [__name__], regex: 'go_.*', action: drop}\n",
+    );
+    let s = load(&app(&labelled, ""));
+    let ScrapeConfig::Monitor(m) = &s.monitoring.scrape_config else { panic!("a monitor's config") };
+    assert_eq!((m.name.as_str(), m.pod_monitor), ("myapp", false));
+    assert_eq!(m.job_label.as_deref(), Some("team"));
+    assert_eq!(
+        (m.target_labels.clone(), m.pod_target_labels.clone()),
+        (vec!["team".to_string()], vec!["app".to_string()])
+    );
+    assert_eq!((m.relabelings.len(), m.metric_relabelings.len()), (2, 1));
+    assert!(
+        s.notes.iter().any(|n| n.starts_with("ServiceMonitor/myapp: `jobLabel`") && n.contains("not carry")),
+        "{:?}",
+        s.notes
+    );
+
+    // A rule Prometheus refuses is an error at its field.
+    let bad = labelled.replace("action: LabelDrop", "action: relabel");
+    let d = check_error(&app(&bad, ""), "relabel,", 0, "unknown relabel action \"relabel\"");
+    assert!(d.help.as_deref().unwrap_or("").contains("labelmap"), "{:?}", d.help);
+    let bad = labelled.replace("targetLabel: node}", "targetLabel: 0node}");
+    check_error(&app(&bad, ""), "0node", 0, "is not a valid target label");
+    let bad = labelled.replace("regex: container", "regex: '(container'");
+    check_error(&app(&bad, ""), "'(container'", 0, "not a valid regular expression");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Argo Rollouts analyses
 

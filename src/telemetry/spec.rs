@@ -114,6 +114,10 @@ pub struct Monitoring {
     /// In order; the first route whose `alert` matches decides. Without routes, every alert
     /// pages.
     pub on_alert: Vec<AlertRoute>,
+    /// How targets are labelled: the first ServiceMonitor or PodMonitor that selects the
+    /// release, else the `kubernetes-pods` job. Read and checked; not yet applied to the
+    /// simulated series.
+    pub scrape_config: super::targets::ScrapeConfig,
 }
 
 impl Monitoring {
