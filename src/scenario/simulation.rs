@@ -251,7 +251,13 @@ fn read_document(
     let release = read_release(report, &mut spec);
     let traffic = read_traffic(report, &mut spec);
     let versions = read_versions(report, &mut spec);
-    let pods = read_pods(report, &mut spec);
+    let pods_and_latency = read_pods(report, &mut spec);
+    let (pods, traffic) = match (pods_and_latency, traffic) {
+        (Some((pods, load_latency)), Some(traffic)) => {
+            (Some(pods), Some(Traffic { load_latency, ..traffic }))
+        }
+        (pods, traffic) => (pods.map(|p| p.0), traffic),
+    };
     let cluster = read_cluster(report, &mut spec);
     let slo = read_slo(report, &mut spec);
     let detection = read_detection(report, &mut spec);
@@ -577,7 +583,13 @@ fn read_traffic(report: &mut Report, spec: &mut Fields) -> Option<Traffic> {
     let users = opt_or(report, &mut t, "users", 10_000, |r, n, p| positive_count(r, n, p, 100_000_000));
     let timeout = opt_or(report, &mut t, "timeout", 30 * SECOND, read_positive_duration);
     t.deny_unknown(report);
-    Some(Traffic { rps: rps?, pattern: pattern?, users: users?, timeout: timeout? })
+    Some(Traffic {
+        rps: rps?,
+        pattern: pattern?,
+        users: users?,
+        timeout: timeout?,
+        load_latency: LoadLatency::Fixed,
+    })
 }
 
 const PATTERN_HELP: &str = "patterns: `{kind: constant}`, `{kind: diurnal, trough: 100, peak: 800, period: 24h}`, `{kind: steps, steps: [{at: 10m, rps: 900}]}`";
@@ -829,7 +841,10 @@ fn read_fault(report: &mut Report, node: &Node, path: &str) -> Option<Fault> {
     Some(Fault { kind: kind?, after: after?, anchor: anchor?, ramp: ramp? })
 }
 
-fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
+/// The most workers `pods.concurrency` may give one pod (the Erlang-C recursion is linear in it).
+const MAX_CONCURRENCY: u64 = 100_000;
+
+fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<(PodTiming, LoadLatency)> {
     let mut p = spec.req_child(report, "pods", "{startup: 20s, capacityRps: 100}")?;
     let scheduling = dist_or(report, &mut p, "scheduling", Some(DurationDist::Fixed(SECOND)));
     let cold_default = DurationDist::LogNormal { median: 10 * SECOND, p99: 40 * SECOND };
@@ -853,19 +868,42 @@ fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
     let cpu = opt_or(report, &mut p, "cpuPerRequest", None, |r, n, w| {
         read_number(r, n, w, 0.0, true, 1e6).map(Some)
     });
+    // Latency under load: `fixed` (the default) or an M/M/c `queueing` model.
+    let model = opt_or(report, &mut p, "latencyModel", "fixed", |r, n, w| {
+        read_choice(r, n, w, &["fixed", "queueing"])
+    });
+    let concurrency_node = p.opt("concurrency");
+    let concurrency = opt_or(report, &mut p, "concurrency", None, |r, n, w| {
+        positive_count(r, n, w, MAX_CONCURRENCY).map(|c| Some(c as u32))
+    });
+    let load_latency = match (model?, concurrency?) {
+        ("queueing", c) => LoadLatency::Queueing { concurrency: c.unwrap_or(1) },
+        (_, Some(_)) => {
+            let at = concurrency_node.map(|n| n.pos)?;
+            report
+                .error(at, "`pods.concurrency` is read only by the queueing latency model".to_string())
+                .label("no queue under `latencyModel: fixed`")
+                .help("add `latencyModel: queueing`, or remove `concurrency`");
+            return None;
+        }
+        _ => LoadLatency::Fixed,
+    };
     p.deny_unknown(report);
     let (image_pull_cold, image_pull_warm) = image_pull?;
-    Some(PodTiming {
-        scheduling: scheduling?,
-        image_pull_cold,
-        image_pull_warm,
-        startup: startup?,
-        capacity_rps: capacity?,
-        endpoint_removal_delay: removal?,
-        shutdown: shutdown?,
-        refuse_after_sigterm: drain?,
-        cpu_per_request: cpu?,
-    })
+    Some((
+        PodTiming {
+            scheduling: scheduling?,
+            image_pull_cold,
+            image_pull_warm,
+            startup: startup?,
+            capacity_rps: capacity?,
+            endpoint_removal_delay: removal?,
+            shutdown: shutdown?,
+            refuse_after_sigterm: drain?,
+            cpu_per_request: cpu?,
+        },
+        load_latency,
+    ))
 }
 
 fn read_cluster(report: &mut Report, spec: &mut Fields) -> Option<ClusterSpec> {
