@@ -122,6 +122,9 @@ impl PodTraffic {
     }
 }
 
+/// A version and a queue (its wait probability and drain rate, as bits).
+type QueueKey = (u32, u64, u64);
+
 pub struct TrafficSim {
     fidelity: Fidelity,
     rate: Rate,
@@ -131,7 +134,7 @@ pub struct TrafficSim {
     capacity_rps: f64,
     load_latency: LoadLatency,
     /// The last queueing timeout probability computed: (version, queue), probability.
-    queue_cache: std::cell::Cell<Option<((u32, u64, u64), f64)>>,
+    queue_cache: std::cell::Cell<Option<(QueueKey, f64)>>,
     versions: Vec<VersionModel>,
     /// P(latency > timeout) of each version's base latency (faults aside).
     base_timeout_probability: Vec<f64>,
