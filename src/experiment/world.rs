@@ -279,6 +279,7 @@ impl<'s> World<'s> {
             SimRng::new(seed, Stream::Traffic),
         );
         traffic.set_new_version(NEW);
+        traffic.set_load_latency(sc.traffic.load_latency);
         let capacity = sc.duration / SECOND;
         let mut world = Self {
             sc,

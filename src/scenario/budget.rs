@@ -149,7 +149,7 @@ mod tests {
     use super::*;
 
     fn traffic(rps: f64, pattern: RatePattern) -> Traffic {
-        Traffic { rps, pattern, users: 100, timeout: 30_000_000 }
+        Traffic { rps, pattern, users: 100, timeout: 30_000_000, load_latency: Default::default() }
     }
 
     #[test]

@@ -12,8 +12,8 @@ pub use crate::telemetry::{
     RuleGroup, Slo,
 };
 pub use crate::traffic::{
-    Fault, FaultAnchor, FaultKind, Fidelity, Latency, RatePattern, RateStep, ServiceManifest, Traffic,
-    VersionProfile,
+    Fault, FaultAnchor, FaultKind, Fidelity, Latency, LoadLatency, RatePattern, RateStep, ServiceManifest,
+    Traffic, VersionProfile,
 };
 use std::collections::BTreeMap;
 

@@ -4,8 +4,8 @@
 
 use super::budget::{self, Work, WorkKeys};
 use super::decode::{
-    Fields, read_bool, read_choice, read_count, read_cpu, read_dist, read_duration, read_memory, read_number,
-    read_positive_duration, read_rate, read_ratio, read_string, read_string_map,
+    Fields, MAX_RPS, read_bool, read_choice, read_count, read_cpu, read_dist, read_duration, read_memory,
+    read_number, read_positive_duration, read_rate, read_ratio, read_string, read_string_map,
 };
 use super::diagnostic::{Pos, Report, did_you_mean, list_quoted};
 use super::model::*;
@@ -251,7 +251,13 @@ fn read_document(
     let release = read_release(report, &mut spec);
     let traffic = read_traffic(report, &mut spec);
     let versions = read_versions(report, &mut spec);
-    let pods = read_pods(report, &mut spec);
+    let pods_and_latency = read_pods(report, &mut spec);
+    let (pods, traffic) = match (pods_and_latency, traffic) {
+        (Some((pods, load_latency)), Some(traffic)) => {
+            (Some(pods), Some(Traffic { load_latency, ..traffic }))
+        }
+        (pods, traffic) => (pods.map(|p| p.0), traffic),
+    };
     let cluster = read_cluster(report, &mut spec);
     let slo = read_slo(report, &mut spec);
     let detection = read_detection(report, &mut spec);
@@ -561,8 +567,14 @@ fn read_traffic(report: &mut Report, spec: &mut Fields) -> Option<Traffic> {
     let mut t = spec.req_child(report, "traffic", "{rps: 500}")?;
     t.key_pos("rps"); // list `rps` first among the valid keys
     let pattern_pos = t.key_pos("pattern");
+    // A spike's `factor` multiplies the base rate: peek at it (its errors come from the read below).
+    let base = t
+        .opt("rps")
+        .and_then(|n| n.as_scalar())
+        .and_then(|s| super::units::parse_number(&s.text).ok())
+        .filter(|r| r.is_finite() && *r >= 0.0);
     let pattern = match t.opt("pattern") {
-        Some(node) => read_pattern(report, node, pattern_pos.unwrap_or(node.pos), &t.sub("pattern")),
+        Some(node) => read_pattern(report, node, pattern_pos.unwrap_or(node.pos), &t.sub("pattern"), base),
         None => Some(RatePattern::Constant),
     };
     let rps = match (t.opt("rps"), &pattern) {
@@ -577,13 +589,25 @@ fn read_traffic(report: &mut Report, spec: &mut Fields) -> Option<Traffic> {
     let users = opt_or(report, &mut t, "users", 10_000, |r, n, p| positive_count(r, n, p, 100_000_000));
     let timeout = opt_or(report, &mut t, "timeout", 30 * SECOND, read_positive_duration);
     t.deny_unknown(report);
-    Some(Traffic { rps: rps?, pattern: pattern?, users: users?, timeout: timeout? })
+    Some(Traffic {
+        rps: rps?,
+        pattern: pattern?,
+        users: users?,
+        timeout: timeout?,
+        load_latency: LoadLatency::Fixed,
+    })
 }
 
-const PATTERN_HELP: &str = "patterns: `{kind: constant}`, `{kind: diurnal, trough: 100, peak: 800, period: 24h}`, `{kind: steps, steps: [{at: 10m, rps: 900}]}`";
+const PATTERN_HELP: &str = "patterns: `{kind: constant}`, `{kind: diurnal, trough: 100, peak: 800, period: 24h}`, `{kind: steps, steps: [{at: 10m, rps: 900}]}`, `{kind: spike, at: 10m, duration: 2m, factor: 3}`";
 
-fn read_pattern(report: &mut Report, node: &Node, at: Pos, path: &str) -> Option<RatePattern> {
-    let kinds = ["constant", "diurnal", "steps"];
+fn read_pattern(
+    report: &mut Report,
+    node: &Node,
+    at: Pos,
+    path: &str,
+    base: Option<f64>,
+) -> Option<RatePattern> {
+    let kinds = ["constant", "diurnal", "steps", "spike"];
     if node.as_scalar().is_some() {
         return match read_choice(report, node, &format!("{path} kind"), &kinds)? {
             "constant" => Some(RatePattern::Constant),
@@ -623,6 +647,59 @@ fn read_pattern(report: &mut Report, node: &Node, at: Pos, path: &str) -> Option
                 _ => None,
             }
         }
+        Some("spike") => {
+            // `rps` during [at, at + duration), the base rate otherwise: two steps.
+            let start = required(report, &mut f, "at", "10m", read_duration);
+            let length = required(report, &mut f, "duration", "2m", read_positive_duration);
+            let factor_node = f.opt("factor");
+            let rps_node = f.opt("rps");
+            let factor = opt_or(report, &mut f, "factor", None, |r, n, p| {
+                read_number(r, n, p, 0.0, false, MAX_RPS).map(Some)
+            });
+            let rps = opt_or(report, &mut f, "rps", None, |r, n, p| read_rate(r, n, p, 0.0).map(Some));
+            let peak = match (factor?, rps?, base) {
+                (Some(_), Some(_), _) => {
+                    report
+                        .error(
+                            rps_node.map_or(at, |n| n.pos),
+                            format!("`{path}` gives both `factor` and `rps`"),
+                        )
+                        .label("one of them")
+                        .help("`factor: 3` multiplies `traffic.rps`; `rps: 900` sets the spike's rate");
+                    None
+                }
+                (None, None, _) => {
+                    report
+                        .error(at, format!("`{path}` needs `factor` or `rps`"))
+                        .label("a spike without a height")
+                        .help("add `factor: 3` (times `traffic.rps`) or `rps: 900`");
+                    None
+                }
+                (None, Some(r), _) => Some(r),
+                (Some(k), None, Some(b)) if k * b <= MAX_RPS => Some(k * b),
+                (Some(k), None, Some(b)) => {
+                    report
+                        .error(
+                            factor_node.map_or(at, |n| n.pos),
+                            format!("`{path}.factor` makes the rate too large"),
+                        )
+                        .label(format!("{k} × {b} rps is above {MAX_RPS}"))
+                        .help("use a smaller factor, or `rps`");
+                    None
+                }
+                // No readable base rate: `traffic.rps` reports its own error.
+                (Some(_), None, None) => None,
+            };
+            match (start?, length?, peak?, base) {
+                (start, length, peak, Some(b)) => Some(RatePattern::Steps {
+                    steps: vec![
+                        RateStep { at: start, rps: peak },
+                        RateStep { at: start.saturating_add(length), rps: b },
+                    ],
+                }),
+                (_, _, _, None) => None,
+            }
+        }
         Some(_) => {
             let steps_path = f.sub("steps");
             required(report, &mut f, "steps", "[{at: 10m, rps: 900}]", |r, n, _| {
@@ -631,7 +708,7 @@ fn read_pattern(report: &mut Report, node: &Node, at: Pos, path: &str) -> Option
             .map(|steps| RatePattern::Steps { steps })
         }
         None => {
-            for key in ["trough", "peak", "period", "steps"] {
+            for key in ["trough", "peak", "period", "steps", "at", "duration", "factor", "rps"] {
                 f.opt(key);
             }
             None
@@ -829,7 +906,10 @@ fn read_fault(report: &mut Report, node: &Node, path: &str) -> Option<Fault> {
     Some(Fault { kind: kind?, after: after?, anchor: anchor?, ramp: ramp? })
 }
 
-fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
+/// The most workers `pods.concurrency` may give one pod (the Erlang-C recursion is linear in it).
+const MAX_CONCURRENCY: u64 = 100_000;
+
+fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<(PodTiming, LoadLatency)> {
     let mut p = spec.req_child(report, "pods", "{startup: 20s, capacityRps: 100}")?;
     let scheduling = dist_or(report, &mut p, "scheduling", Some(DurationDist::Fixed(SECOND)));
     let cold_default = DurationDist::LogNormal { median: 10 * SECOND, p99: 40 * SECOND };
@@ -853,19 +933,42 @@ fn read_pods(report: &mut Report, spec: &mut Fields) -> Option<PodTiming> {
     let cpu = opt_or(report, &mut p, "cpuPerRequest", None, |r, n, w| {
         read_number(r, n, w, 0.0, true, 1e6).map(Some)
     });
+    // Latency under load: `fixed` (the default) or an M/M/c `queueing` model.
+    let model = opt_or(report, &mut p, "latencyModel", "fixed", |r, n, w| {
+        read_choice(r, n, w, &["fixed", "queueing"])
+    });
+    let concurrency_node = p.opt("concurrency");
+    let concurrency = opt_or(report, &mut p, "concurrency", None, |r, n, w| {
+        positive_count(r, n, w, MAX_CONCURRENCY).map(|c| Some(c as u32))
+    });
+    let load_latency = match (model?, concurrency?) {
+        ("queueing", c) => LoadLatency::Queueing { concurrency: c.unwrap_or(1) },
+        (_, Some(_)) => {
+            let at = concurrency_node.map(|n| n.pos)?;
+            report
+                .error(at, "`pods.concurrency` is read only by the queueing latency model".to_string())
+                .label("no queue under `latencyModel: fixed`")
+                .help("add `latencyModel: queueing`, or remove `concurrency`");
+            return None;
+        }
+        _ => LoadLatency::Fixed,
+    };
     p.deny_unknown(report);
     let (image_pull_cold, image_pull_warm) = image_pull?;
-    Some(PodTiming {
-        scheduling: scheduling?,
-        image_pull_cold,
-        image_pull_warm,
-        startup: startup?,
-        capacity_rps: capacity?,
-        endpoint_removal_delay: removal?,
-        shutdown: shutdown?,
-        refuse_after_sigterm: drain?,
-        cpu_per_request: cpu?,
-    })
+    Some((
+        PodTiming {
+            scheduling: scheduling?,
+            image_pull_cold,
+            image_pull_warm,
+            startup: startup?,
+            capacity_rps: capacity?,
+            endpoint_removal_delay: removal?,
+            shutdown: shutdown?,
+            refuse_after_sigterm: drain?,
+            cpu_per_request: cpu?,
+        },
+        load_latency,
+    ))
 }
 
 fn read_cluster(report: &mut Report, spec: &mut Fields) -> Option<ClusterSpec> {

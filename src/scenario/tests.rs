@@ -1221,3 +1221,36 @@ fn a_workload_no_service_selects_is_simulated_without_traffic() {
     assert_eq!(s.traffic.rps, 500.0);
     assert!(s.notes.is_empty(), "{:?}", s.notes);
 }
+
+#[test]
+fn spike_pattern_and_queueing_latency_keys() {
+    let spiked = |pattern: &str| load_with(BASE, &[&format!("spec.traffic.pattern={pattern}")]);
+    let s = spiked("{kind: spike, at: 10m, duration: 2m, factor: 3}").unwrap();
+    assert_eq!(
+        s.traffic.pattern,
+        RatePattern::Steps {
+            steps: vec![RateStep { at: 10 * MINUTE, rps: 1500.0 }, RateStep { at: 12 * MINUTE, rps: 500.0 }]
+        }
+    );
+    let s = spiked("{kind: spike, at: 1m, duration: 30s, rps: 900}").unwrap();
+    assert_eq!(
+        s.traffic.pattern,
+        RatePattern::Steps {
+            steps: vec![RateStep { at: MINUTE, rps: 900.0 }, RateStep { at: 90 * SECOND, rps: 500.0 }]
+        }
+    );
+    let both = spiked("{kind: spike, at: 1m, duration: 30s, rps: 900, factor: 2}").unwrap_err().to_string();
+    assert!(both.contains("both `factor` and `rps`"), "{both}");
+    let none = spiked("{kind: spike, at: 1m, duration: 30s}").unwrap_err().to_string();
+    assert!(none.contains("needs `factor` or `rps`"), "{none}");
+    // The default latency model is fixed; queueing reads the concurrency (default 1).
+    assert_eq!(load_with(BASE, &[]).unwrap().traffic.load_latency, LoadLatency::Fixed);
+    let q = load_with(BASE, &["spec.pods.latencyModel=queueing", "spec.pods.concurrency=8"]).unwrap();
+    assert_eq!(q.traffic.load_latency, LoadLatency::Queueing { concurrency: 8 });
+    let q1 = load_with(BASE, &["spec.pods.latencyModel=queueing"]).unwrap();
+    assert_eq!(q1.traffic.load_latency, LoadLatency::Queueing { concurrency: 1 });
+    let stray = load_with(BASE, &["spec.pods.concurrency=8"]).unwrap_err().to_string();
+    assert!(stray.contains("only by the queueing latency model"), "{stray}");
+    let bad = load_with(BASE, &["spec.pods.latencyModel=mm1"]).unwrap_err().to_string();
+    assert!(bad.contains("latencyModel"), "{bad}");
+}

@@ -17,6 +17,7 @@
 //! endpoints and which accept connections.
 
 pub mod mesh;
+pub mod queue;
 pub mod rate;
 pub mod routing;
 pub mod spec;
@@ -121,12 +122,19 @@ impl PodTraffic {
     }
 }
 
+/// A version and a queue (its wait probability and drain rate, as bits).
+type QueueKey = (u32, u64, u64);
+
 pub struct TrafficSim {
     fidelity: Fidelity,
     rate: Rate,
     users: u64,
     timeout: SimTime,
     capacity_per_window: u64,
+    capacity_rps: f64,
+    load_latency: LoadLatency,
+    /// The last queueing timeout probability computed: (version, queue), probability.
+    queue_cache: std::cell::Cell<Option<(QueueKey, f64)>>,
     versions: Vec<VersionModel>,
     /// P(latency > timeout) of each version's base latency (faults aside).
     base_timeout_probability: Vec<f64>,
@@ -164,6 +172,9 @@ impl TrafficSim {
             users,
             timeout: traffic.timeout,
             capacity_per_window: capacity_rps.max(0.0).floor() as u64,
+            capacity_rps: capacity_rps.max(0.0),
+            load_latency: LoadLatency::Fixed,
+            queue_cache: std::cell::Cell::new(None),
             base_timeout_probability: versions
                 .iter()
                 .map(|v| v.latency.exceed_probability(traffic.timeout))
@@ -185,6 +196,29 @@ impl TrafficSim {
             sim.next_arrival = sim.draw_arrival_after(0);
         }
         sim
+    }
+
+    /// Selects how latency depends on load (default [`LoadLatency::Fixed`]).
+    pub fn set_load_latency(&mut self, model: LoadLatency) {
+        self.load_latency = model;
+    }
+
+    /// The queue `pod` meets when the route carries `total` requests per second: its
+    /// expected share, Σ over the route's destinations that have it as an endpoint of the
+    /// destination's share over its endpoint count. The same in both fidelities. `None`
+    /// under the fixed model.
+    fn queue_of(&self, pod: u32, total: f64) -> Option<queue::Queue> {
+        let LoadLatency::Queueing { concurrency } = self.load_latency else {
+            return None;
+        };
+        let mut lambda = 0.0;
+        for &(d, w) in &self.routing.shares {
+            let dest = &self.routing.destinations[d.index()];
+            if dest.has(pod) && !dest.endpoints.is_empty() {
+                lambda += total * w / dest.endpoints.len() as f64;
+            }
+        }
+        Some(queue::Queue::new(concurrency, self.capacity_rps, lambda))
     }
 
     /// Which version counts as new for `bad_requests` and `users_affected`.
@@ -554,7 +588,8 @@ impl TrafficSim {
             self.totals.refused += 1;
             return self.request_failed(version, destination, user, second);
         }
-        if p.count_in_window(t, 1) >= self.capacity_per_window {
+        let shed = self.load_latency == LoadLatency::Fixed;
+        if p.count_in_window(t, 1) >= self.capacity_per_window && shed {
             p.status[2] += 1;
             self.totals.dropped += 1;
             self.totals.over_capacity += 1;
@@ -572,7 +607,15 @@ impl TrafficSim {
             return self.request_failed(version, destination, user, second);
         }
         let latency = model.latency_at(t, p.first_start);
-        let seconds = self.rng.lognormal(latency.mu, latency.sigma);
+        let mut seconds = self.rng.lognormal(latency.mu, latency.sigma);
+        if let Some(q) = self.queue_of(pod, self.rate.at(t)) {
+            if q.saturated() {
+                seconds = f64::INFINITY;
+            } else if self.rng.chance(q.wait_probability) {
+                seconds += self.rng.exponential(1.0 / q.drain_rate);
+            }
+        }
+        // An infinite wait (a saturated queue) becomes the largest time: a timeout.
         let duration = crate::engine::from_secs_f64(seconds);
         if duration > self.timeout {
             self.pods[pod as usize].status[3] += 1;
@@ -723,7 +766,10 @@ impl TrafficSim {
             return self.batch_failed(version, destination, n, (0, self.users), second);
         }
         let before = p.count_in_window(span.0, n);
-        let accepted = n.min(self.capacity_per_window.saturating_sub(before));
+        let accepted = match self.load_latency {
+            LoadLatency::Fixed => n.min(self.capacity_per_window.saturating_sub(before)),
+            LoadLatency::Queueing { .. } => n,
+        };
         let over = n - accepted;
         if over > 0 {
             p.status[2] += over;
@@ -777,7 +823,8 @@ impl TrafficSim {
         }
         let p = &self.pods[pod as usize];
         let (version, first_start) = (p.version, p.first_start);
-        let (p_fail, p_timeout) = self.outcome_probabilities(version, first_start, span, class);
+        let queue = self.queue_of(pod, self.rate.integral(span.0, span.1) / to_secs_f64(span.1 - span.0));
+        let (p_fail, p_timeout) = self.outcome_probabilities(version, first_start, span, class, queue);
         let failed = self.rng.binomial(n, p_fail);
         let rest = 1.0 - p_fail;
         let timed_out =
@@ -801,15 +848,34 @@ impl TrafficSim {
         first_start: SimTime,
         span: (SimTime, SimTime),
         class: RequestClass,
+        queue: Option<queue::Queue>,
     ) -> (f64, f64) {
         let model = &self.versions[version as usize];
-        let base_timeout = self.base_timeout_probability[version as usize];
+        let base_timeout = match queue {
+            None => self.base_timeout_probability[version as usize],
+            Some(q) if !model.has_latency_fault() => {
+                let key = (version, q.wait_probability.to_bits(), q.drain_rate.to_bits());
+                match self.queue_cache.get() {
+                    Some((k, p)) if k == key => p,
+                    _ => {
+                        let p = q.timeout_probability(&model.latency, self.timeout);
+                        self.queue_cache.set(Some((key, p)));
+                        p
+                    }
+                }
+            }
+            Some(_) => 0.0,
+        };
         let at = |t: SimTime| {
             let fail = model.error_probability(t, first_start, class);
-            let timeout = if model.has_latency_fault() {
-                model.latency_at(t, first_start).exceed_probability(self.timeout)
-            } else {
-                base_timeout
+            let timeout = match queue {
+                Some(q) if model.has_latency_fault() => {
+                    q.timeout_probability(&model.latency_at(t, first_start), self.timeout)
+                }
+                None if model.has_latency_fault() => {
+                    model.latency_at(t, first_start).exceed_probability(self.timeout)
+                }
+                _ => base_timeout,
             };
             (fail, (1.0 - fail) * timeout)
         };

@@ -107,7 +107,13 @@ mod tests {
     use crate::traffic::spec::RateStep;
 
     fn rate(pattern: RatePattern) -> Rate {
-        Rate::new(&Traffic { rps: 500.0, pattern, users: 1, timeout: 30 * SECOND })
+        Rate::new(&Traffic {
+            rps: 500.0,
+            pattern,
+            users: 1,
+            timeout: 30 * SECOND,
+            load_latency: Default::default(),
+        })
     }
 
     #[test]

@@ -21,6 +21,19 @@ impl Fidelity {
     }
 }
 
+/// How a pod's latency depends on its load (`pods.latencyModel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LoadLatency {
+    /// `fixed` (the default): the version's latency at any load; requests beyond
+    /// `capacityRps` in an aligned second are shed with 503.
+    #[default]
+    Fixed,
+    /// `queueing`: an M/M/c queue of `concurrency` workers serving `capacityRps` in total
+    /// ([`super::queue`]); the wait is added to the version's latency, nothing is shed, and
+    /// a total above the timeout is a 504.
+    Queueing { concurrency: u32 },
+}
+
 #[derive(Clone, Debug)]
 pub struct Traffic {
     /// Base request rate (requests per second); the pattern may override it.
@@ -30,6 +43,8 @@ pub struct Traffic {
     pub users: u64,
     /// Requests slower than this fail with 504 (`traffic.timeout`, default 30s).
     pub timeout: SimTime,
+    /// How latency depends on a pod's load (`pods.latencyModel`, `pods.concurrency`).
+    pub load_latency: LoadLatency,
 }
 
 #[derive(Clone, Debug, PartialEq)]

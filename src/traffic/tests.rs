@@ -11,7 +11,13 @@ fn healthy(error_rate: f64) -> VersionProfile {
 }
 
 fn sim(fidelity: Fidelity, rps: f64, capacity: f64, versions: &[VersionProfile], seed: u64) -> TrafficSim {
-    let traffic = Traffic { rps, pattern: RatePattern::Constant, users: 1000, timeout: 30 * SECOND };
+    let traffic = Traffic {
+        rps,
+        pattern: RatePattern::Constant,
+        users: 1000,
+        timeout: 30 * SECOND,
+        load_latency: LoadLatency::Fixed,
+    };
     let models = versions.iter().map(|v| VersionModel::new(v, 0)).collect();
     TrafficSim::new(fidelity, &traffic, capacity, models, 10 * MINUTE, SimRng::new(seed, Stream::Traffic))
 }

@@ -119,3 +119,44 @@ fn request_and_aggregated_agree_for_a_routed_canary() {
     assert!((share(&request) - share(&aggregated)).abs() < 0.01);
     assert!(share(&request) > 0.02, "{}", share(&request));
 }
+
+/// Latency under load (`pods.latencyModel: queueing`): a rolling update with
+/// `maxUnavailable: 25%` at 100 rps over pods of 14 rps capacity and 4 workers each, so a pod
+/// runs at ρ ≈ 0.71 with ten endpoints and up to ρ ≈ 0.95 with fewer; the route's 300 ms
+/// timeout turns long Erlang-C waits into 504s. The request fidelity draws each request's
+/// wait, the aggregated one the exact timeout probability per piece: 300 replications each
+/// agree by KS and Welch, and the queue does cost timeouts.
+#[test]
+fn request_and_aggregated_agree_under_queueing_latency() {
+    let run = |fidelity: &'static str| -> Vec<RunRecord> {
+        let params = Params {
+            fidelity,
+            replications: 300,
+            rps: 100.0,
+            duration: "10m".into(),
+            seed: 2025,
+            rollback: "{}",
+            ..Params::default()
+        };
+        let text = crate::common::yaml(&params)
+            .replace(
+                "    capacityRps: 1000\n",
+                "    capacityRps: 14\n    latencyModel: queueing\n    concurrency: 4\n",
+            )
+            .replace("users: 2000}", "users: 2000, timeout: 300ms}");
+        let sc = rollsim::scenario::load_str("queueing.yaml", &text, &[]).expect("loads");
+        run_all(&sc, RunPlan::default()).into_iter().map(|r| r.record).collect()
+    };
+    let request = run("request");
+    let aggregated = run("aggregated");
+    let columns: [Column; 4] = [
+        ("failed_requests", |r| r.failed_requests as f64),
+        ("users_affected", |r| r.users_affected as f64),
+        ("dropped_requests", |r| r.dropped_requests as f64),
+        ("requests", |r| r.requests as f64),
+    ];
+    assert_same_distribution("queueing", &request, &aggregated, &columns);
+    let mean = |rs: &[RunRecord]| rs.iter().map(|r| r.failed_requests as f64).sum::<f64>() / rs.len() as f64;
+    // 0.1% base errors of ~60 000 requests are ~60; the queue's timeouts add far more.
+    assert!(mean(&request) > 200.0, "queueing timeouts: {}", mean(&request));
+}
