@@ -926,14 +926,8 @@ impl RolloutController {
             (Some(i), false) => Some((rss[i].id, rss[i].available)),
             (None, false) => None,
         };
-        let Some(c) = self.spec.canary() else { return };
-        let written = [c.stable_service.is_some(), c.canary_service.is_some()];
-        for ((role, target), written) in
-            [(ServiceRole::Stable, stable), (ServiceRole::Canary, new_rs)].into_iter().zip(written)
-        {
-            // Only a Service the Rollout names has a selector to switch.
-            if written
-                && let Some((id, available)) = target
+        for (role, target) in [(ServiceRole::Stable, stable), (ServiceRole::Canary, new_rs)] {
+            if let Some((id, available)) = target
                 && available > 0
             {
                 self.switch_service(role, id, actions);

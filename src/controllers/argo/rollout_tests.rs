@@ -418,8 +418,6 @@ fn routed_canary_sizes_first_then_shifts_weight_then_promotes_and_delays_scale_d
     let spec = canary_spec(10, |c| {
         c.steps = vec![SetWeight(20), WAIT];
         c.traffic_routing = true;
-        c.stable_service = Some("myapp-stable".into());
-        c.canary_service = Some("myapp-canary".into());
     });
     let mut run = Run::new(spec, Model::OneAtATime);
     assert_eq!(run.world.weights, Some((0, 100)));
@@ -500,8 +498,6 @@ fn routed_at_40(abort_delay: Option<SimTime>) -> Run {
     let spec = canary_spec(10, |c| {
         c.steps = vec![SetWeight(40), WAIT, SetWeight(80), WAIT];
         c.traffic_routing = true;
-        c.stable_service = Some("myapp-stable".into());
-        c.canary_service = Some("myapp-canary".into());
         c.abort_scale_down_delay = abort_delay;
     });
     let mut run = Run::new(spec, Model::Batch);

@@ -181,6 +181,15 @@ impl RolloutSpec {
     }
 }
 
+/// A `setCanaryScale` step as written in a Rollout (`setCanaryScale: {weight: 50}`).
+pub fn describe_canary_scale(s: &SetCanaryScale) -> String {
+    match s {
+        SetCanaryScale::Replicas(n) => format!("setCanaryScale replicas {n}"),
+        SetCanaryScale::Weight(w) => format!("setCanaryScale weight {w}"),
+        SetCanaryScale::MatchTrafficWeight => "setCanaryScale matchTrafficWeight".to_string(),
+    }
+}
+
 impl Default for CanaryStrategy {
     fn default() -> Self {
         Self {
