@@ -669,6 +669,7 @@ mod tests {
             template_labels: BTreeMap::new(),
             image: "app:1".into(),
             requests: Resources::default(),
+            container: "app".to_string(),
             readiness_probe: None,
             termination_grace_period_seconds: 30,
         }

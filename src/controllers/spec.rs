@@ -31,6 +31,8 @@ pub struct DeploymentManifest {
     pub template_labels: BTreeMap<String, String>,
     /// The image of the (first) container as written in the manifest.
     pub image: String,
+    /// The `name` of that container (empty when the manifest gives none).
+    pub container: String,
     pub requests: Resources,
     pub readiness_probe: Option<Probe>,
     pub termination_grace_period_seconds: u32,

@@ -601,9 +601,20 @@ impl<'s> World<'s> {
                 };
                 (pod, "Pulled", message)
             }
-            Notice::Started { pod } => (pod, "Started", "Started container app".to_string()),
+            Notice::Started { pod } => {
+                let message = match self.manifest_of(pod).container.as_str() {
+                    "" => "Started container".to_string(),
+                    name => format!("Started container {name}"),
+                };
+                (pod, "Started", message)
+            }
             Notice::ReadyChanged { pod, ready: true } => {
-                (pod, "PodReady", "readiness probe succeeded; the pod is Ready".to_string())
+                let message = if self.manifest_of(pod).readiness_probe.is_some() {
+                    "readiness probe succeeded; the pod is Ready"
+                } else {
+                    "the container runs and there is no readiness probe; the pod is Ready"
+                };
+                (pod, "PodReady", message.to_string())
             }
             Notice::ReadyChanged { pod, ready: false } => {
                 (pod, "PodNotReady", "the pod is not Ready".to_string())
@@ -1004,6 +1015,15 @@ impl<'s> World<'s> {
 
     fn image_of(&self, pod: u32) -> &str {
         self.image_of_template(self.cluster.pods[pod as usize].template)
+    }
+
+    /// The manifest a pod's template comes from.
+    fn manifest_of(&self, pod: u32) -> &'s crate::controllers::spec::DeploymentManifest {
+        if self.cluster.pods[pod as usize].template == OLD {
+            &self.sc.deployment
+        } else {
+            release::new_manifest(self.sc)
+        }
     }
 
     fn image_of_template(&self, template: u32) -> &'s str {

@@ -189,8 +189,12 @@ impl<'a> Narrator<'a> {
                     describe_steps(&c.steps)
                 ),
                 Some(RolloutStrategy::BlueGreen(b)) => format!(
-                    "{msg}; Argo Rollouts brings up a preview ReplicaSet of {} pods behind the preview Service while {} keeps serving",
+                    "{msg}; Argo Rollouts brings up a preview ReplicaSet of {} pods{} while {} keeps serving",
                     b.preview_replica_count.unwrap_or(self.replicas()),
+                    match &b.preview_service {
+                        Some(p) => format!(" behind the preview Service {p}"),
+                        None => " (no previewService: nothing sends it traffic before promotion)".to_string(),
+                    },
                     b.active_service
                 ),
                 None => msg.to_string(),
@@ -270,6 +274,13 @@ impl<'a> Narrator<'a> {
         let Some(d) = self.manifest(object) else {
             return format!("{head} ({role} ReplicaSet)");
         };
+        if matches!(self.sc.strategy, Strategy::ServiceSwitch(_) | Strategy::Mesh(_)) && to < from {
+            // The release scaled the whole Deployment down (its spec.replicas); no rolling
+            // update is under way, so maxUnavailable plays no part.
+            return format!(
+                "{head}: the release set the Deployment's replicas to {to}, so its ReplicaSet follows at once"
+            );
+        }
         let r = i64::from(d.replicas);
         let s = &d.strategy;
         match s {
@@ -336,43 +347,58 @@ impl<'a> Narrator<'a> {
         if self.aborted && is_new && to == 0 {
             return "after the abort's scale-down delay the canary ReplicaSet goes to 0".to_string();
         }
+        if self.aborted && !is_new && matches!(self.rollout_strategy(), Some(RolloutStrategy::Canary(_))) {
+            return format!(
+                "after the abort the stable ReplicaSet is brought back towards all {r} replicas ({to} now)"
+            );
+        }
         match self.rollout_strategy() {
             Some(RolloutStrategy::Canary(c)) => {
-                let w = current_weight(&c.steps, self.step);
+                // Past the last step the Rollout promotes the canary fully: 100%, whatever
+                // the last setWeight said.
+                let done = self.step >= c.steps.len();
+                let w = if done { 100 } else { current_weight(&c.steps, self.step) };
+                let why = if done {
+                    "every step is done, so the Rollout promotes the canary to 100%".to_string()
+                } else {
+                    format!("setWeight {w} (step {} of {})", self.step + 1, c.steps.len())
+                };
                 let role = if is_new { "canary" } else { "stable" };
                 if c.traffic_routing {
                     let want = (w * r + 99) / 100;
                     if is_new && want == to {
-                        format!(
-                            "with trafficRouting the canary gets ceil({w}% × {r}) = {to} pods for setWeight {w} (step {} of {})",
-                            self.step + 1,
-                            c.steps.len()
-                        )
+                        format!("with trafficRouting the canary gets ceil({w}% × {r}) = {to} pods for {why}")
                     } else if !is_new && to == r {
                         format!(
                             "the stable ReplicaSet keeps all {r} pods while the router shifts the traffic"
                         )
                     } else {
-                        format!(
-                            "the {role} ReplicaSet follows the Rollout's step (setWeight {w}) and the router's weights"
-                        )
+                        format!("the {role} ReplicaSet follows the Rollout's {why} and the router's weights")
                     }
                 } else {
                     format!(
-                        "without a traffic router the weight is a share of pods: setWeight {w} of {r} replicas, within maxSurge {} and maxUnavailable {}",
+                        "without a traffic router the weight is a share of pods: for {why} the canary is to be {w}% of the {r} replicas and the stable the rest, reached within maxSurge {} and maxUnavailable {}",
                         int_or_percent(c.max_surge),
                         int_or_percent(c.max_unavailable)
                     )
                 }
             }
             Some(RolloutStrategy::BlueGreen(b)) => {
-                if is_new {
+                if to == 0 {
+                    "the ReplicaSet the active Service no longer selects is scaled down once its scaleDownDelaySeconds is over".to_string()
+                } else if is_new && self.rs_size.values().filter(|&&n| n > 0).count() <= 1 {
+                    format!("the ReplicaSet the active Service selects grows to replicas: {r}")
+                } else if is_new {
                     format!(
-                        "the preview ReplicaSet is sized to previewReplicaCount, else replicas: {}",
+                        "the preview ReplicaSet is sized to {}: {}",
+                        match b.preview_replica_count {
+                            Some(_) => "previewReplicaCount",
+                            None => "replicas (no previewReplicaCount)",
+                        },
                         b.preview_replica_count.unwrap_or(r)
                     )
                 } else {
-                    "the old active ReplicaSet is scaled down after scaleDownDelaySeconds".to_string()
+                    format!("the active ReplicaSet is sized to replicas: {r}")
                 }
             }
             None => String::new(),
@@ -451,7 +477,9 @@ impl<'a> Narrator<'a> {
             }
             "PodReady" => {
                 self.unready.remove(name);
-                let probe = match self.sc.deployment.readiness_probe {
+                let manifest =
+                    self.rs_owner.get(&rs).and_then(|o| self.manifest(o)).unwrap_or(&self.sc.deployment);
+                let probe = match manifest.readiness_probe {
                     Some(p) => format!(
                         "its readiness probe (initialDelaySeconds {}, periodSeconds {}, successThreshold {}) succeeded",
                         p.initial_delay_seconds, p.period_seconds, p.success_threshold
@@ -601,6 +629,10 @@ impl<'a> Narrator<'a> {
 
     fn rollback_started(&mut self, now: SimTime, object: &str, kind: &str, msg: &str) -> String {
         self.expect_new.insert(object.to_string());
+        if kind == "Rollout" {
+            // The undo is a new template: the canary steps start again from the first.
+            self.step = 0;
+        }
         self.aborted = false;
         self.rolling_back = true;
         let who = match (self.paged.as_ref(), self.pipeline_rollback) {
@@ -695,9 +727,16 @@ impl<'a> Narrator<'a> {
                     }
                     None => "; that was the last step".to_string(),
                 };
-                format!(
-                    "{msg}: its condition is met (for setWeight: the weight is set and the canary pods are available){next}"
-                )
+                let done = self.step.checked_sub(1).and_then(|i| steps.get(i));
+                let condition = match done {
+                    Some(CanaryStep::SetWeight(_)) => "the weight is set and the canary pods are available",
+                    Some(CanaryStep::Pause { duration: Some(_) }) => "its pause duration has passed",
+                    Some(CanaryStep::Pause { duration: None }) => "the pause was promoted",
+                    Some(CanaryStep::SetCanaryScale(_)) => "the canary ReplicaSet has its requested size",
+                    Some(CanaryStep::Analysis { .. }) => "its AnalysisRun ended Successful",
+                    None => "its condition is met",
+                };
+                format!("{msg}: {condition}{next}")
             }
             "RolloutPaused" => match steps.get(self.step) {
                 Some(CanaryStep::Pause { duration: Some(d) }) => {
@@ -866,8 +905,14 @@ impl<'a> Narrator<'a> {
             }
             "Advance" => {
                 self.flagger_advances += 1;
+                let head = if self.flagger_advances == 1 {
+                    "at weight 0 Flagger runs no checks; its first tick gives the canary its first weight"
+                        .to_string()
+                } else {
+                    format!("every check passed at this {interval} tick, so Flagger advances")
+                };
                 format!(
-                    "every check passed at this {interval} tick, so Flagger advances: {msg} ({})",
+                    "{head}: {msg} ({})",
                     if a.step_weight > 0 {
                         format!("stepWeight {}%", a.step_weight)
                     } else {
@@ -988,7 +1033,7 @@ fn describe_step(s: &CanaryStep) -> String {
         CanaryStep::SetWeight(w) => format!("setWeight {w}"),
         CanaryStep::Pause { duration: Some(d) } => format!("pause {}", format_duration(*d)),
         CanaryStep::Pause { duration: None } => "pause until promoted".to_string(),
-        CanaryStep::SetCanaryScale(_) => "setCanaryScale".to_string(),
+        CanaryStep::SetCanaryScale(s) => crate::controllers::argo::spec::describe_canary_scale(s),
         CanaryStep::Analysis { templates } => format!("analysis {}", templates.join(", ")),
     }
 }

@@ -320,8 +320,8 @@ fn read_canary(
         }
         None => Some(None),
     };
-    stable?;
-    canary_service?;
+    out.stable_service = stable?;
+    out.canary_service = canary_service?;
     out.max_surge = max_surge?;
     out.max_unavailable = max_unavailable?;
     out.dynamic_stable_scale = dynamic?;

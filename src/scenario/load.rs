@@ -352,9 +352,36 @@ fn load(
         notes.retain(|n| !n.starts_with(&skipped_note));
     }
     notes.extend(hpa_notes);
+    if nothing_detects(&scenario) {
+        notes.push(NOTHING_DETECTS.to_string());
+    }
     scenario.autoscaling = autoscaling;
     scenario.notes = notes;
     Some(scenario)
+}
+
+/// The note of a scenario in which no signal can find a bad version.
+pub(crate) const NOTHING_DETECTS: &str = "nothing in this scenario can detect a bad version: no PrometheusRule alert is routed to an action, no Argo analysis runs and no Flagger check is set, so a bad release runs to the end unnoticed; add a PrometheusRule alert (with `spec.monitoring.onAlert` to page or roll back), an Argo `analysis` step, or Flagger `analysis.metrics`";
+
+/// No alert acts, no Rollout analysis runs and no Flagger check is set.
+fn nothing_detects(sc: &Scenario) -> bool {
+    use crate::telemetry::spec::{AlertAction, Rule};
+    let alert_acts = sc.monitoring.groups.iter().flat_map(|g| &g.rules).any(|r| match r {
+        Rule::Alerting(a) => sc.monitoring.action_for(&a.name) != AlertAction::None,
+        _ => false,
+    });
+    let analysis = match &sc.strategy {
+        Strategy::Rollout(r) => {
+            let a = &r.analyses;
+            !a.steps.is_empty()
+                || a.background.is_some()
+                || a.pre_promotion.is_some()
+                || a.post_promotion.is_some()
+        }
+        Strategy::Flagger(f) => !f.checks.is_empty(),
+        _ => false,
+    };
+    !alert_acts && !analysis
 }
 
 /// The release's pods (the workloads it runs) and the Services in the file, marked when they

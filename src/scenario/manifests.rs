@@ -115,6 +115,7 @@ pub(crate) fn read_deployment(report: &mut Report, root: &Node, kind_pos: Pos) -
             paused: paused?,
             template_labels: template.labels,
             image: template.image,
+            container: template.container,
             requests: template.requests,
             readiness_probe: template.probe,
             termination_grace_period_seconds: template.grace,
@@ -245,6 +246,8 @@ pub(crate) struct Template {
     pub labels: BTreeMap<String, String>,
     pub image: String,
     pub image_pos: Pos,
+    /// The first container's `name` (empty if the manifest has none).
+    pub container: String,
     pub requests: Resources,
     pub probe: Option<Probe>,
     pub grace: u32,
@@ -288,6 +291,10 @@ pub(crate) fn read_template(report: &mut Report, spec: &mut Fields) -> Option<Te
     let mut c = Fields::new(report, first, first.pos, path)?;
     let image_node = c.req(report, "image", "myapp:2.0");
     let image = image_node.and_then(|n| read_string(report, n, &format!("{path}.image")));
+    let container = match c.opt("name") {
+        Some(n) => read_string(report, n, &format!("{path}.name")),
+        None => Some(String::new()),
+    };
     let requests = read_requests(report, &mut c);
     let probe = match c.child(report, "readinessProbe") {
         Some(mut p) => read_probe(report, &mut p).map(Some),
@@ -297,6 +304,7 @@ pub(crate) fn read_template(report: &mut Report, spec: &mut Fields) -> Option<Te
         labels: labels?,
         image: image?,
         image_pos: image_node?.pos,
+        container: container?,
         requests: requests?,
         probe: probe?,
         grace: grace?,

@@ -468,8 +468,16 @@ fn rollout(
 ) -> Option<Resolved> {
     let owner = format!("Rollout `{}`", r.name);
     // The pod template: its own, or the referenced Deployment's.
-    let (labels, image, image_pos, requests, probe, grace) = match (&r.template, &r.workload_ref) {
-        (Some(t), _) => (t.labels.clone(), t.image.clone(), t.image_pos, t.requests, t.probe, t.grace),
+    let (labels, image, image_pos, container, requests, probe, grace) = match (&r.template, &r.workload_ref) {
+        (Some(t), _) => (
+            t.labels.clone(),
+            t.image.clone(),
+            t.image_pos,
+            t.container.clone(),
+            t.requests,
+            t.probe,
+            t.grace,
+        ),
         (None, Some((name, pos))) => {
             let Some(d) = m
                 .deployments
@@ -487,7 +495,15 @@ fn rollout(
             let image_pos = d.image_pos;
             let d = &d.manifest;
             let grace = d.termination_grace_period_seconds;
-            (d.template_labels.clone(), d.image.clone(), image_pos, d.requests, d.readiness_probe, grace)
+            (
+                d.template_labels.clone(),
+                d.image.clone(),
+                image_pos,
+                d.container.clone(),
+                d.requests,
+                d.readiness_probe,
+                grace,
+            )
         }
         (None, None) => return None,
     };
@@ -503,6 +519,7 @@ fn rollout(
         paused: false,
         template_labels: labels,
         image,
+        container,
         requests,
         readiness_probe: probe,
         termination_grace_period_seconds: grace,

@@ -28,12 +28,24 @@ fn validate(name: &str) -> (String, Vec<String>) {
     (summary, notes)
 }
 
+/// The load-time warning of a scenario in which nothing can find a bad version.
+const NOTHING_DETECTS: &str = "nothing in this scenario can detect a bad version: no PrometheusRule alert is routed to an action, no Argo analysis runs and no Flagger check is set";
+
+/// The notes without the last one, which must be the warning that nothing detects, given once.
+fn undetected(mut notes: Vec<String>) -> Vec<String> {
+    let last = notes.pop().unwrap_or_default();
+    assert!(last.starts_with(NOTHING_DETECTS) && last.contains("add a PrometheusRule alert"), "{last:?}");
+    assert!(!notes.iter().any(|n| n.starts_with(NOTHING_DETECTS)), "warned twice: {notes:?}");
+    notes
+}
+
 const NO_SERVICE: &str =
     "its pods get no traffic, so no requests are simulated (the rollout itself still runs)";
 
 #[test]
 fn the_kubernetes_docs_nginx_deployment_runs_without_a_service() {
     let (summary, notes) = validate("k8s-nginx-deployment");
+    let notes = undetected(notes);
     assert!(summary.contains("by Deployment/nginx-deployment (rolling update)"), "{summary}");
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(
@@ -46,6 +58,7 @@ fn the_kubernetes_docs_nginx_deployment_runs_without_a_service() {
 #[test]
 fn the_wordpress_mysql_recreate_example_skips_its_claim_and_secret() {
     let (summary, notes) = validate("k8s-wordpress-mysql");
+    let notes = undetected(notes);
     assert!(summary.contains("by Deployment/wordpress-mysql (Recreate)"), "{summary}");
     assert_eq!(
         notes,
@@ -70,6 +83,7 @@ fn the_argo_rollouts_canary_example_runs_without_a_service() {
 #[test]
 fn kubectl_get_output_is_read_as_its_items() {
     let (summary, notes) = validate("kubectl-get-list");
+    let notes = undetected(notes);
     assert!(
         summary.contains("registry.example.com/web:1.3.2 → registry.example.com/web:1.4.0 by Deployment/web"),
         "{summary}"
@@ -80,6 +94,7 @@ fn kubectl_get_output_is_read_as_its_items() {
 #[test]
 fn a_prometheus_operator_setup_skips_the_prometheus_and_its_rbac() {
     let (_, notes) = validate("prometheus-operator");
+    let notes = undetected(notes);
     assert_eq!(
         notes,
         [
@@ -130,4 +145,21 @@ fn corpus_scenarios_run() {
         let csv = String::from_utf8(out.stdout).unwrap();
         assert!(csv.contains("outcome.completed,share,2,"), "{name}: {csv}");
     }
+}
+
+/// A scenario with an alert that pages does not warn; one with nothing that detects warns once.
+#[test]
+fn the_nothing_detects_warning_is_given_only_when_true() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let notes = |file: &str| {
+        let out =
+            Command::cargo_bin("rollsim").unwrap().arg("validate").arg(root.join(file)).output().unwrap();
+        assert!(out.status.success(), "{file}");
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        all.matches(NOTHING_DETECTS).count()
+    };
+    assert_eq!(notes("scenarios/monitoring-high-error-rate.yaml"), 0);
+    assert_eq!(notes("scenarios/argo-analysis-success-rate.yaml"), 0);
+    assert_eq!(notes("scenarios/flagger-canary.yaml"), 0);
+    assert_eq!(notes("scenarios/rolling-hpa-step-load.yaml"), 1);
 }

@@ -85,6 +85,163 @@ fn argo_canary_rolled_back_by_its_analysis() {
     }
 }
 
+/// Asserts that every needle is in the story and no false phrase is.
+fn check(story: &str, needles: &[&str], never: &[&str]) {
+    for needle in needles {
+        assert!(story.contains(needle), "missing {needle:?}:\n{story}");
+    }
+    for phrase in never {
+        assert!(!story.contains(phrase), "untrue here: {phrase:?}:\n{story}");
+    }
+}
+
+#[test]
+fn recreate_stops_every_old_pod_first() {
+    let story = explain("scenarios/recreate-downtime.yaml");
+    golden("explain-recreate-downtime.txt", &story);
+    check(
+        &story,
+        &[
+            "Recreate first scales every old ReplicaSet to 0",
+            "gives the new ReplicaSet all 10 replicas at once",
+        ],
+        &["maxSurge", "maxUnavailable"],
+    );
+}
+
+#[test]
+fn service_switch_scales_whole_deployments_without_rolling_arithmetic() {
+    let story = explain("scenarios/bluegreen-service-switch.yaml");
+    golden("explain-bluegreen-service-switch.txt", &story);
+    check(
+        &story,
+        &[
+            "the Service's selector switches at once",
+            "scales ReplicaSet myapp-green-w2k9qngq9q down from 3 to 0: the release set the Deployment's replicas to 0",
+        ],
+        &["maxUnavailable"],
+    );
+}
+
+#[test]
+fn mesh_weights_are_set_by_the_release_steps() {
+    let story = explain("scenarios/istio-progressive-canary.yaml");
+    golden("explain-istio-progressive-canary.txt", &story);
+    check(
+        &story,
+        &["the release sets the VirtualService's route weights: canary 10% stable 90%"],
+        &["maxUnavailable", "Rollout"],
+    );
+}
+
+#[test]
+fn argo_canary_without_a_router_tells_steps_by_their_kind() {
+    let story = explain("scenarios/argo-canary-steps.yaml");
+    golden("explain-argo-canary-steps.txt", &story);
+    check(
+        &story,
+        &[
+            "step 2/7 completed (pause: 5m): its pause duration has passed",
+            "step 6/7 completed (pause until promoted): the pause was promoted",
+            "for setWeight 10 (step 1 of 7) the canary is to be 10% of the 10 replicas",
+        ],
+        // A Rollout without stableService/canaryService switches no selector; pauses are
+        // not setWeights; the undo starts the steps again, not at the last weight.
+        &[
+            "canaryService",
+            "stableService",
+            "pause: 5m): the weight is set",
+            "Weight(",
+            "setWeight 100 of 10",
+        ],
+    );
+    // After the undo the first step is setWeight 10 again.
+    let undo = story.find("kubectl argo rollouts undo").expect("the scenario rolls back");
+    assert!(story[undo..].contains("for setWeight 10 (step 1 of 7)"), "{story}");
+}
+
+#[test]
+fn argo_blue_green_names_its_preview_service() {
+    let story = explain("scenarios/argo-bluegreen-manual.yaml");
+    golden("explain-argo-bluegreen-manual.txt", &story);
+    check(
+        &story,
+        &[
+            "behind the preview Service myapp-preview while myapp-active keeps serving",
+            "the preview ReplicaSet is sized to replicas (no previewReplicaCount): 10",
+            "the ReplicaSet the active Service no longer selects is scaled down",
+        ],
+        &["setWeight"],
+    );
+}
+
+#[test]
+fn flagger_runs_no_check_at_weight_zero() {
+    let story = explain("scenarios/flagger-canary.yaml");
+    golden("explain-flagger-canary.txt", &story);
+    check(
+        &story,
+        &[
+            "at weight 0 Flagger runs no checks; its first tick gives the canary its first weight: advance canary weight 10",
+        ],
+        &["every check passed at this 1m tick, so Flagger advances: advance canary weight 10 "],
+    );
+}
+
+/// A pod without a readiness probe is not said to pass one, and the container has its
+/// manifest's name.
+#[test]
+fn pods_without_a_probe_are_not_said_to_pass_one() {
+    let dir = tempfile_dir();
+    let file = dir.join("noprobe.yaml");
+    let text = std::fs::read_to_string(root().join("scenarios/rolling-healthy.yaml")).unwrap();
+    assert!(text.contains("readinessProbe"), "the fixture has a probe to remove");
+    std::fs::write(&file, strip_probe(&text).replace("- name: myapp", "- name: web")).unwrap();
+    let plain = rollsim().args(["trace", file.to_str().unwrap()]).output().unwrap();
+    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    let text = String::from_utf8(plain.stdout).unwrap();
+    check(
+        &text,
+        &["Started container web", "there is no readiness probe; the pod is Ready"],
+        &["readiness probe succeeded", "container myapp"],
+    );
+    let story = rollsim().args(["trace", file.to_str().unwrap(), "--explain"]).output().unwrap();
+    let story = String::from_utf8(story.stdout).unwrap();
+    check(
+        &story,
+        &["it has no readiness probe, so it is Ready once its container runs"],
+        &["its readiness probe ("],
+    );
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rollsim-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The YAML without its `readinessProbe:` block (the key and its deeper-indented lines).
+fn strip_probe(text: &str) -> String {
+    let mut out = String::new();
+    let mut skip: Option<usize> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(i) = skip {
+            if indent > i || line.trim().is_empty() {
+                continue;
+            }
+            skip = None;
+        }
+        if line.trim_start().starts_with("readinessProbe:") {
+            skip = Some(indent);
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// Every shipped scenario tells a story: a header, then only `t=` lines in time order, and a
 /// rolled-back replication says what detected it and that the rollback finished.
 #[test]

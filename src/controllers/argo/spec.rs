@@ -58,6 +58,10 @@ pub struct CanaryStrategy {
     pub traffic_routing: bool,
     /// `dynamicStableScale` (default false; requires traffic routing).
     pub dynamic_stable_scale: bool,
+    /// `stableService` (`None`: not written; no Service selector is switched for it).
+    pub stable_service: Option<String>,
+    /// `canaryService` (`None`: not written).
+    pub canary_service: Option<String>,
     /// `scaleDownDelaySeconds` as written (`None`: unset).
     pub scale_down_delay: Option<SimTime>,
     /// `abortScaleDownDelaySeconds` as written (`None`: unset; `Some(0)`: never scale down).
@@ -177,6 +181,15 @@ impl RolloutSpec {
     }
 }
 
+/// A `setCanaryScale` step as written in a Rollout (`setCanaryScale: {weight: 50}`).
+pub fn describe_canary_scale(s: &SetCanaryScale) -> String {
+    match s {
+        SetCanaryScale::Replicas(n) => format!("setCanaryScale replicas {n}"),
+        SetCanaryScale::Weight(w) => format!("setCanaryScale weight {w}"),
+        SetCanaryScale::MatchTrafficWeight => "setCanaryScale matchTrafficWeight".to_string(),
+    }
+}
+
 impl Default for CanaryStrategy {
     fn default() -> Self {
         Self {
@@ -185,6 +198,8 @@ impl Default for CanaryStrategy {
             max_unavailable: DEFAULT_MAX_UNAVAILABLE,
             traffic_routing: false,
             dynamic_stable_scale: false,
+            stable_service: None,
+            canary_service: None,
             scale_down_delay: None,
             abort_scale_down_delay: None,
             min_pods_per_replica_set: None,

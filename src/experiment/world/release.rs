@@ -517,7 +517,18 @@ impl World<'_> {
                 // The Rollout controller watches the Services it manages: the update is a
                 // change it reconciles on.
                 self.request_sync(now);
-                if self.collect.trace {
+                // The selection above is also how a router's subsets find the pods; only a
+                // Service the Rollout names has a selector a user would see switched.
+                let named = match (&self.sc.strategy, service) {
+                    (Strategy::Rollout(r), ServiceRole::Stable | ServiceRole::Canary) => {
+                        r.spec.canary().is_some_and(|c| match service {
+                            ServiceRole::Stable => c.stable_service.is_some(),
+                            _ => c.canary_service.is_some(),
+                        })
+                    }
+                    _ => true,
+                };
+                if self.collect.trace && named {
                     let role = match service {
                         ServiceRole::Active => "activeService",
                         ServiceRole::Preview => "previewService",
@@ -968,8 +979,8 @@ fn describe_step(step: &CanaryStep) -> String {
     match step {
         CanaryStep::SetWeight(w) => format!("setWeight: {w}"),
         CanaryStep::Pause { duration: Some(d) } => format!("pause: {}", format_duration(*d)),
-        CanaryStep::Pause { duration: None } => "pause: {}".to_string(),
-        CanaryStep::SetCanaryScale(s) => format!("setCanaryScale: {s:?}"),
+        CanaryStep::Pause { duration: None } => "pause until promoted".to_string(),
+        CanaryStep::SetCanaryScale(s) => crate::controllers::argo::spec::describe_canary_scale(s),
         CanaryStep::Analysis { templates } => format!("analysis: {}", templates.join(", ")),
     }
 }
