@@ -766,8 +766,8 @@ pub fn check_size(expr: &str) -> Result<(), PromqlError> {
             c if c.is_ascii_digit() || (c == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
                 let (end, seconds) = scan_duration(expr, i);
                 let is_duration = was_after_offset || open.last() == Some(&b'[');
-                // NaN cannot come from digits; `!(<=)` also refuses it.
-                if is_duration && !(seconds <= MAX_DURATION_SECONDS) {
+                // Digits give a finite or infinite value, never NaN.
+                if is_duration && seconds > MAX_DURATION_SECONDS {
                     let text = &expr[i..end];
                     return Err(PromqlError::Limit {
                         at: i,
