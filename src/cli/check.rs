@@ -80,6 +80,16 @@ struct Target {
     scenario: Scenario,
 }
 
+/// An I/O error of `check` (its `--out`, standard output): exit 2, so that exit 1 means only
+/// that a check failed.
+fn io_failure(what: &str, path: &std::path::Path, e: std::io::Error) -> Failure {
+    Failure { code: 2, message: format!("error: cannot {what} {}: {e}", path.display()) }
+}
+
+fn out_failure(e: std::io::Error) -> Failure {
+    Failure { code: 2, message: format!("error: cannot write to standard output: {e}") }
+}
+
 fn bad(message: String) -> Failure {
     Failure { code: 2, message }
 }
@@ -178,24 +188,24 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
         c.variant = t.variant.clone();
         if !args.json {
             let mut lock = stdout.lock();
-            lock.write_all(render_check(&c).as_bytes())?;
-            lock.write_all(b"\n")?;
+            lock.write_all(render_check(&c).as_bytes()).map_err(out_failure)?;
+            lock.write_all(b"\n").map_err(out_failure)?;
         }
         checks.push(c);
     }
     let json =
         check_json_string(&checks, &thresholds, args.replications, targets.first().map(|t| t.scenario.seed));
-    std::fs::create_dir_all(&args.out)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| io_failure("create", &args.out, e))?;
     let path = args.out.join("check.json");
-    write_atomically(&path, |w| w.write_all(json.as_bytes()))?;
+    write_atomically(&path, |w| w.write_all(json.as_bytes())).map_err(|e| io_failure("write", &path, e))?;
     let mut lock = stdout.lock();
     if args.json {
-        lock.write_all(json.as_bytes())?;
+        lock.write_all(json.as_bytes()).map_err(out_failure)?;
     } else {
         for c in &checks {
-            writeln!(lock, "{}", verdict_line(c))?;
+            writeln!(lock, "{}", verdict_line(c)).map_err(out_failure)?;
         }
-        writeln!(lock, "wrote {}", path.display())?;
+        writeln!(lock, "wrote {}", path.display()).map_err(out_failure)?;
     }
     if checks.iter().all(|c| c.pass) {
         Ok(())

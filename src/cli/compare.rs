@@ -127,6 +127,10 @@ pub(super) fn load_sharing_numbers(
             ),
         });
     }
+    // Each strategy is within the work budget alone; together they must be too.
+    let all: Vec<&Scenario> = scenarios.iter().collect();
+    crate::scenario::check_total_work(&all, &format!("the {} strategies", scenarios.len()))
+        .map_err(|message| Failure { code: 2, message })?;
     Ok(scenarios)
 }
 

@@ -149,6 +149,13 @@ pub fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     };
     let input = args.input.scenario(args.file.as_deref())?;
     let scenarios = load_points(&input, &base, &axes, &points)?;
+    // Each point is within the work budget alone; the whole sweep must be too (a shard runs
+    // part of it, so a sharded sweep is the way to run a larger one).
+    if args.shard.is_none() {
+        let all: Vec<&scenario::Scenario> = scenarios.iter().collect();
+        scenario::check_total_work(&all, &format!("the sweep's {} grid points", scenarios.len()))
+            .map_err(|message| Failure { code: 2, message })?;
+    }
     let first = &scenarios[0];
     let out_dir =
         args.out.clone().unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", first.name)));

@@ -476,7 +476,8 @@ fn render(rule: &str, replications: u64, points: &[TunePoint], pick: Option<usiz
 }
 
 fn tune_csv(points: &[TunePoint], pick: Option<usize>) -> String {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    // Setting values are user text: guarded against spreadsheet formulas.
+    let mut w = crate::report::csv_guard::in_memory(true);
     let keys: Vec<String> =
         points.first().map(|p| p.setting.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
     let mut header = keys.clone();
@@ -525,7 +526,7 @@ fn tune_csv(points: &[TunePoint], pick: Option<usize>) -> String {
         ]);
         w.write_record(&row).expect("in memory");
     }
-    String::from_utf8(w.into_inner().expect("in memory")).expect("UTF-8")
+    crate::report::csv_guard::finish(w)
 }
 
 #[cfg(test)]
@@ -542,5 +543,25 @@ mod tests {
         assert_eq!(crate::telemetry::promql::parse(&t).unwrap().threshold().unwrap().2, 0.05);
         assert!(with_threshold("sum(rate(x[5m])) > bool 1", 2.0).is_err());
         assert!(with_threshold("sum(rate(x[5m])) > (14.4 * 0.001)", 2.0).is_err());
+    }
+
+    /// Issue 16: setting values are user text; a cell a spreadsheet would run is defused.
+    #[test]
+    fn tune_csv_cells_are_guarded_against_formulas() {
+        let share =
+            crate::experiment::tune::Share { count: 1, n: 2, share: 0.5, ci95_low: 0.1, ci95_high: 0.9 };
+        let point = |v: &str| TunePoint {
+            setting: vec![("threshold".to_owned(), v.to_owned())],
+            detect: share,
+            false_alarm: share,
+            time_to_detect: None,
+            pareto: true,
+        };
+        let text = tune_csv(&[point("=HYPERLINK(\"x\")"), point("-0.5"), point("@A1")], Some(1));
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert!(rows[0].starts_with("\"'=HYPERLINK(\"\"x\"\")\","), "{text}");
+        assert!(rows[1].starts_with("-0.5,0.5,"), "{text}");
+        assert!(rows[2].starts_with("'@A1,"), "{text}");
+        assert!(rows[1].ends_with(",true,true"), "{text}");
     }
 }

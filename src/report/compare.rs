@@ -457,7 +457,8 @@ pub fn compare_csv_string(columns: &[(String, SummaryTable)]) -> String {
         p95: Option<f64>,
     }
     let num = |x: f64| x.is_finite().then_some(x);
-    let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    // Scenario labels are user text: guarded against spreadsheet formulas.
+    let mut csv = super::csv_guard::in_memory(false);
     let mut write = || -> csv::Result<()> {
         csv.write_record(COMPARE_CSV_HEADER)?;
         for (label, table) in columns {
@@ -493,8 +494,7 @@ pub fn compare_csv_string(columns: &[(String, SummaryTable)]) -> String {
         Ok(())
     };
     write().expect("writing to memory cannot fail");
-    let bytes = csv.into_inner().expect("writing to memory cannot fail");
-    String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8")
+    super::csv_guard::finish(csv)
 }
 
 #[cfg(test)]
@@ -721,6 +721,15 @@ mod tests {
         }
         assert_eq!(v["rolling-healthy"]["replications"], 5);
         assert_eq!(v["rolling-bad-release"]["metrics"]["detected_at_s"]["n"], 7);
+    }
+
+    #[test]
+    fn scenario_labels_are_guarded_against_formulas() {
+        let mut cols = columns();
+        cols[0].0 = "=cmd|' /C calc'!A0".to_owned();
+        let text = compare_csv_string(&cols);
+        assert!(text.lines().nth(1).unwrap().starts_with("'=cmd|' /C calc'!A0,outcome."), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with('=') || l.starts_with("\"=")), "{text}");
     }
 
     #[test]

@@ -50,6 +50,19 @@ impl<W: Write> FormulaGuard<W> {
     }
 }
 
+/// A CSV writer into memory whose cells pass through a [`FormulaGuard`]; `headers` as
+/// [`csv::WriterBuilder::has_headers`]. [`finish`] gives the text.
+pub fn in_memory(headers: bool) -> csv::Writer<FormulaGuard<Vec<u8>>> {
+    csv::WriterBuilder::new().has_headers(headers).from_writer(FormulaGuard::new(Vec::new()))
+}
+
+/// The text an [`in_memory`] writer wrote.
+pub fn finish(w: csv::Writer<FormulaGuard<Vec<u8>>>) -> String {
+    let guard = w.into_inner().map_err(|e| e.into_error()).expect("writing to memory cannot fail");
+    String::from_utf8(guard.into_inner().expect("writing to memory cannot fail"))
+        .expect("CSV of UTF-8 strings is UTF-8")
+}
+
 /// Whether a raw CSV cell would be read by a spreadsheet as a formula.
 fn needs_quote_mark(raw: &[u8]) -> bool {
     let (content, quoted) = match raw.strip_prefix(b"\"") {

@@ -118,7 +118,8 @@ struct CsvRow<'a> {
 /// are empty.
 pub fn comparison_csv_string(c: &Comparison) -> String {
     let finite = |x: f64| x.is_finite().then_some(x);
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    // Scenario labels are user text: guarded against spreadsheet formulas.
+    let mut w = super::csv_guard::in_memory(false);
     w.write_record(COMPARISON_CSV_HEADER).expect("in memory");
     for row in &c.rows {
         for (k, cell) in row.cells.iter().enumerate() {
@@ -145,7 +146,7 @@ pub fn comparison_csv_string(c: &Comparison) -> String {
             .expect("in memory");
         }
     }
-    String::from_utf8(w.into_inner().expect("in memory")).expect("UTF-8")
+    super::csv_guard::finish(w)
 }
 
 /// `compare.json`: `{"seed", "replications", "baseline", "by", "scenarios": [...],
@@ -243,6 +244,16 @@ mod tests {
         let d = row.cells[0].vs_baseline.expect("fast vs slow");
         assert_eq!(d.mean, -195.0);
         assert!(row.cells[1].vs_baseline.is_none());
+    }
+
+    #[test]
+    fn scenario_labels_are_guarded_against_formulas() {
+        let labels = vec!["+SUM(A1)".to_owned(), "@x".to_owned()];
+        let runs = vec![records(&[1.0, 2.0], Outcome::RolledBack), records(&[3.0, 4.0], Outcome::RolledBack)];
+        let csv = comparison_csv_string(&compare(&labels, &runs, 7, None));
+        let row = csv.lines().find(|l| l.starts_with("detected_at_s,s,'@x,")).expect("a guarded row");
+        assert!(row.split(',').nth(3) == Some("'+SUM(A1)"), "{row}");
+        assert!(!csv.contains(",@x") && !csv.contains(",+SUM"), "{csv}");
     }
 
     #[test]

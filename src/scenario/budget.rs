@@ -144,6 +144,37 @@ fn human_hours(hours: f64) -> String {
     }
 }
 
+/// Checks the work of scenarios run together (a sweep's grid points, a file's variants, the
+/// strategies of `compare`) against the budget one scenario has: each scenario is within it
+/// alone (checked at load), but their sum must be too. The share of the budget of each is
+/// its requests over [`MAX_REQUESTS`] (request fidelity) or ticks over [`MAX_TICKS`];
+/// `what` names the set in the message (e.g. "the sweep's 40 grid points").
+pub fn check_total(scenarios: &[&super::Scenario], what: &str) -> Result<(), String> {
+    let mut share = 0.0;
+    let mut hours = 0.0;
+    for s in scenarios {
+        let w = Work::estimate(&s.traffic, s.duration, s.tick, s.replications);
+        let reps = w.replications as f64;
+        let (total, limit, speed) = match s.fidelity {
+            Fidelity::Request => (w.requests * reps, MAX_REQUESTS, REQUESTS_PER_SECOND),
+            Fidelity::Aggregated => (w.ticks * reps, MAX_TICKS, TICKS_PER_SECOND),
+        };
+        share += total / limit;
+        hours += total / speed / 3600.0;
+    }
+    if share <= 1.0 {
+        return Ok(());
+    }
+    Err(format!(
+        "error: {what} together are too large to simulate: {:.0}% of the work budget \
+         ({MAX_REQUESTS:.0e} requests in request fidelity or {MAX_TICKS:.0e} ticks in aggregated \
+         fidelity, over all runs), about {} on one core\n  help: run fewer points or variants, \
+         or fewer replications (-n)",
+        share * 100.0,
+        human_hours(hours)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +199,26 @@ mod tests {
         let w = Work::estimate(&traffic(500.0, RatePattern::Constant), 2 * hour, 1_000_000, 10);
         assert_eq!(w.requests, 500.0 * 7200.0);
         assert_eq!(w.ticks, 7200.0);
+    }
+
+    /// Scenarios within the budget alone are refused together when their sum is not.
+    #[test]
+    fn the_total_of_scenarios_run_together_is_budgeted() {
+        let text = include_str!("../../scenarios/rolling-healthy.yaml");
+        let load = |reps: u64| {
+            let set = [
+                super::super::Override::new("spec.fidelity", "aggregated"),
+                super::super::Override::new("spec.replications", reps.to_string()),
+            ];
+            super::super::load_str("rolling-healthy.yaml", text, &set).unwrap()
+        };
+        let one = load(1);
+        let ticks = one.duration as f64 / one.tick as f64;
+        // 60% of the budget each: one alone fits, two do not.
+        let s = load((0.6 * MAX_TICKS / ticks).ceil() as u64);
+        assert!(check_total(&[&s], "one").is_ok());
+        let e = check_total(&[&s, &s], "the sweep's 2 grid points").unwrap_err();
+        assert!(e.contains("the sweep's 2 grid points together are too large") && e.contains("120%"), "{e}");
+        assert!(check_total(&[&s, &one], "two").is_ok());
     }
 }

@@ -56,6 +56,7 @@ mod tests_monitoring;
 #[cfg(test)]
 mod tests_release;
 
+pub use budget::check_total as check_total_work;
 pub use diagnostic::{Diagnostic, OVERRIDE_FILE, ScenarioError};
 pub use input::{Input, Part, STDIN_NAME, directory_files};
 pub use load::{load_file, load_input, load_str};

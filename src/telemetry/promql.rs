@@ -663,6 +663,82 @@ pub const MAX_LENGTH: usize = 64 * 1024;
 pub const MAX_NESTING: usize = 64;
 /// The most operators (binary, unary and matcher operators) [`parse`] reads.
 pub const MAX_OPERATORS: usize = 256;
+/// The longest duration [`parse`] reads in a range, a subquery's step or an `offset`, in
+/// seconds: Prometheus holds durations as `time.Duration`, int64 nanoseconds (about 292
+/// years), and refuses longer ones. promql-parser panics on a number of seconds beyond
+/// `u64::MAX`, and our microsecond clock would wrap long before that.
+pub const MAX_DURATION_SECONDS: f64 = 9_223_372_036.0;
+
+/// The number or duration token that starts at byte `start` (a digit, or `.` and a digit),
+/// scanned as promql-parser's lexer does, and its length in seconds (infinite when it
+/// overflows); the token ends at the returned byte.
+fn scan_duration(expr: &str, start: usize) -> (usize, f64) {
+    let bytes = expr.as_bytes();
+    let mut i = start;
+    let run = |mut i: usize, ok: fn(u8) -> bool| {
+        while i < bytes.len() && ok(bytes[i]) {
+            i += 1;
+        }
+        i
+    };
+    if bytes[i] == b'0' && matches!(bytes.get(i + 1), Some(b'x' | b'X')) {
+        let end = run(i + 2, |b| b.is_ascii_hexdigit());
+        let value = expr[i + 2..end]
+            .bytes()
+            .fold(0f64, |v, b| v * 16.0 + (b as char).to_digit(16).unwrap_or(0) as f64);
+        return (end, value);
+    }
+    i = run(i, |b| b.is_ascii_digit());
+    if bytes.get(i) == Some(&b'.') {
+        i = run(i + 1, |b| b.is_ascii_digit());
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        let mut j = i + 1;
+        if matches!(bytes.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        if bytes.get(j).is_some_and(u8::is_ascii_digit) {
+            i = run(j, |b| b.is_ascii_digit());
+        }
+    }
+    let number: f64 = expr[start..i].parse().unwrap_or(0.0);
+    let unit = |b: Option<&u8>| -> Option<f64> {
+        match b? {
+            b's' => Some(1.0),
+            b'm' => Some(60.0),
+            b'h' => Some(3600.0),
+            b'd' => Some(86_400.0),
+            b'w' => Some(604_800.0),
+            b'y' => Some(31_536_000.0),
+            _ => None,
+        }
+    };
+    // A number of seconds, or `1h30m`-style parts.
+    let Some(first) = unit(bytes.get(i)) else { return (i, number) };
+    let mut total = 0.0;
+    let mut value = number;
+    let mut factor = first;
+    loop {
+        i += 1;
+        if factor == 60.0 && bytes.get(i) == Some(&b's') {
+            factor = 0.001;
+            i += 1;
+        }
+        total += value * factor;
+        let next = run(i, |b| b.is_ascii_digit());
+        if next == i {
+            return (i, total);
+        }
+        match unit(bytes.get(next)) {
+            Some(f) => {
+                value = expr[i..next].parse().unwrap_or(0.0);
+                factor = f;
+                i = next;
+            }
+            None => return (next, total),
+        }
+    }
+}
 
 /// Refuses, in one pass over the text and before the parser sees it, an expression that is
 /// too long, nests too deeply or has too many operators. promql-parser, our lowering and our
@@ -679,9 +755,37 @@ pub fn check_size(expr: &str) -> Result<(), PromqlError> {
     }
     let bytes = expr.as_bytes();
     let (mut depth, mut operators, mut i) = (0usize, 0usize, 0usize);
+    // The open brackets (a duration is read inside `[`), and whether the last word was
+    // `offset` (its duration follows, perhaps after a sign).
+    let mut open: Vec<u8> = Vec::new();
+    let mut after_offset = false;
     while i < bytes.len() {
         let c = bytes[i];
+        let was_after_offset = std::mem::take(&mut after_offset);
         match c {
+            c if c.is_ascii_digit() || (c == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) => {
+                let (end, seconds) = scan_duration(expr, i);
+                let is_duration = was_after_offset || open.last() == Some(&b'[');
+                // Digits give a finite or infinite value, never NaN.
+                if is_duration && seconds > MAX_DURATION_SECONDS {
+                    let text = &expr[i..end];
+                    return Err(PromqlError::Limit {
+                        at: i,
+                        message: format!(
+                            "the duration `{text}` is longer than the {MAX_DURATION_SECONDS} s (about 292 years) \
+                             Prometheus accepts in a range, a step or an offset; write a shorter one such as `1h` or `30d`"
+                        ),
+                        span: Some(Span::new(expr, i, text)),
+                    });
+                }
+                i = end;
+                continue;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => after_offset = was_after_offset,
+            b'+' | b'-' if was_after_offset => {
+                operators += 1;
+                after_offset = true;
+            }
             b'"' | b'\'' | b'`' => {
                 // A string: skip to its closing quote (backslash escapes all but in raw ones).
                 i += 1;
@@ -696,6 +800,7 @@ pub fn check_size(expr: &str) -> Result<(), PromqlError> {
             }
             b'(' | b'[' | b'{' => {
                 depth += 1;
+                open.push(c);
                 if depth > MAX_NESTING {
                     return Err(limit(
                         expr,
@@ -704,7 +809,10 @@ pub fn check_size(expr: &str) -> Result<(), PromqlError> {
                     ));
                 }
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                open.pop();
+            }
             b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'=' | b'!' | b'<' | b'>' | b'~' => {
                 // `==`, `!=`, `>=`, `=~`…: one operator.
                 if i + 1 < bytes.len() && matches!(bytes[i + 1], b'=' | b'~') {
@@ -722,6 +830,7 @@ pub fn check_size(expr: &str) -> Result<(), PromqlError> {
                 if matches!(&expr[start..=i], "and" | "or" | "unless" | "atan2") {
                     operators += 1;
                 }
+                after_offset = expr[start..=i].eq_ignore_ascii_case("offset");
             }
             _ => {}
         }

@@ -367,3 +367,19 @@ fn bad_input_exits_2() {
     std::fs::write(&broken, "apiVersion: rollsim.dev/v1alpha1\nkind: Simulation\nspec: {nope: 1}\n").unwrap();
     rollsim().arg("check").arg(&broken).assert().code(2).stderr(predicate::str::contains("broken.yaml:"));
 }
+
+/// An `--out` that cannot be written is an I/O error: exit 2 with the path, never 1 (which
+/// means only that a check failed).
+#[test]
+fn an_unwritable_out_exits_2_not_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), "ready", &Knobs::ready());
+    // A regular file where the directory should be.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "x").unwrap();
+    let out = blocker.join("check");
+    let output = rollsim().arg("check").arg(&file).args(["-n", "0", "--out"]).arg(&out).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot create") && stderr.contains("blocker"), "{stderr}");
+}

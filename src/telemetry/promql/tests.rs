@@ -1143,3 +1143,45 @@ fn unsupported_constructs_are_located() {
     assert_eq!((span.token.as_str(), span.at, span.occurrence), ("(", 5 + 64, 64));
     assert_eq!(parse("sum(").unwrap_err().span(), None);
 }
+
+/// Issue 16 leftover: a huge number of seconds in a range, a subquery step or an offset made
+/// promql-parser panic (`Duration::from_secs_f64`); the pre-scan refuses it, naming it.
+#[test]
+fn durations_beyond_prometheus_limit_are_refused_before_the_parser() {
+    for (expr, token) in [
+        ("rate(x[1e300])", "1e300"),
+        ("rate(x[1e30])", "1e30"),
+        ("x offset 1e300", "1e300"),
+        ("x OFFSET -1e300", "1e300"),
+        ("x offset\n  99999999999999999999", "99999999999999999999"),
+        ("rate(x[0xFFFFFFFFFFFFFFFF])", "0xFFFFFFFFFFFFFFFF"),
+        ("max_over_time(rate(x[5m])[1h:1e300])", "1e300"),
+        ("sum(rate(x[5m])) / sum(rate(x[4294967295y]))", "4294967295y"),
+        ("rate(x[300000y])", "300000y"),
+    ] {
+        match parse(expr) {
+            Err(e @ PromqlError::Limit { .. }) => {
+                let span = e.span().unwrap();
+                assert_eq!(span.token, token, "{expr}");
+                assert_eq!(&expr[span.at..span.at + token.len()], token, "{expr}");
+                assert!(e.to_string().contains("292 years"), "{e}");
+            }
+            other => panic!("{expr}: {other:?}"),
+        }
+    }
+    // Within the limit, and numbers outside durations, parse as before.
+    for ok in [
+        "rate(x[9223372036])",
+        "rate(x[1h30m])",
+        "rate(x[5m] offset 1w)",
+        "x offset -5m",
+        "max_over_time(rate(x[5m])[1h:30s])",
+        "x > 1e300",
+        "rate(x[290y])",
+        "rate(x[1.5])",
+    ] {
+        parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    // One past the limit.
+    assert!(matches!(parse("rate(x[9223372037])"), Err(PromqlError::Limit { at: 7, .. })));
+}
