@@ -487,6 +487,7 @@ fn unknown_kind() {
             "StatefulSet/db is not simulated: its pods do not run (rollsim runs Deployments and Argo Rollouts)",
             "PersistentVolumeClaim/wp-pv-claim is not simulated (rollsim skips this kind)",
             "Prometheus/main is not simulated (rollsim skips this kind)",
+            super::load::NOTHING_DETECTS,
         ]
     );
     // Another API's kind of a simulated kind's name is another resource: skipped.
@@ -495,7 +496,8 @@ fn unknown_kind() {
     assert_eq!(
         load(&text).unwrap().notes,
         [
-            "Service/hello (apiVersion `serving.knative.dev/v1`) is not simulated: rollsim reads a Service of `v1` only"
+            "Service/hello (apiVersion `serving.knative.dev/v1`) is not simulated: rollsim reads a Service of `v1` only",
+            super::load::NOTHING_DETECTS,
         ]
     );
 
@@ -1219,7 +1221,7 @@ fn a_workload_no_service_selects_is_simulated_without_traffic() {
     // With a Service that selects it, traffic is as written and there is no note.
     let s = load(BASE).unwrap();
     assert_eq!(s.traffic.rps, 500.0);
-    assert!(s.notes.is_empty(), "{:?}", s.notes);
+    assert_eq!(s.notes, [super::load::NOTHING_DETECTS], "only the note that nothing detects");
 }
 
 #[test]

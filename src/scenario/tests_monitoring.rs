@@ -102,7 +102,7 @@ fn monitoring_defaults() {
     assert_eq!(m.counters, CounterInit::Lazy);
     assert_eq!(m.group_wait, 30 * SECOND);
     assert!(m.groups.is_empty() && m.on_alert.is_empty());
-    assert!(s.notes.is_empty(), "{:?}", s.notes);
+    assert_eq!(s.notes, [super::load::NOTHING_DETECTS], "only the note that nothing detects");
 }
 
 #[test]
@@ -295,7 +295,10 @@ fn a_service_monitor_of_the_release_sets_the_scrape_interval() {
     assert_eq!(s.monitoring.scrape_interval, 30 * SECOND);
     assert_eq!(
         s.notes,
-        vec!["PodMonitor/batch selects none of the release's pods: not simulated".to_string()]
+        vec![
+            "PodMonitor/batch selects none of the release's pods: not simulated".to_string(),
+            super::load::NOTHING_DETECTS.to_string()
+        ]
     );
 
     // A PodMonitor selects the pods by their template labels.
@@ -307,7 +310,10 @@ fn a_service_monitor_of_the_release_sets_the_scrape_interval() {
     assert_eq!(s.monitoring.scrape_interval, 5 * SECOND);
     assert_eq!(
         s.notes,
-        vec!["ServiceMonitor/myapp selects no Service of the release's pods: not simulated".to_string()]
+        vec![
+            "ServiceMonitor/myapp selects no Service of the release's pods: not simulated".to_string(),
+            super::load::NOTHING_DETECTS.to_string()
+        ]
     );
 
     // matchExpressions, and another namespace unless `namespaceSelector` says so.
