@@ -10,6 +10,19 @@
 
 use std::io::{self, Write};
 
+/// A `csv` error as the I/O error it wraps, keeping its kind (a full disk stays
+/// `StorageFull`, which the CLI reports as the user's to fix); the `csv` crate's own
+/// conversion makes every error `Other`.
+pub fn io_error(e: csv::Error) -> io::Error {
+    if !e.is_io_error() {
+        return io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        kind => io::Error::other(format!("{kind:?}")),
+    }
+}
+
 /// A [`Write`] adapter over CSV output (RFC 4180 quoting, as the `csv` crate writes it). It
 /// holds back one cell at a time (cells are short) and decides at the cell's end.
 pub struct FormulaGuard<W: Write> {
@@ -109,6 +122,24 @@ impl<W: Write> Drop for FormulaGuard<W> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A full disk under the csv writer is still a full disk (the CLI's exit 2), not `Other`.
+    #[test]
+    fn a_csv_io_error_keeps_its_kind() {
+        struct Full;
+        impl std::io::Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = csv::WriterBuilder::new().buffer_capacity(1).from_writer(Full);
+        let e = w.write_record(["a", "b"]).and_then(|_| w.flush().map_err(csv::Error::from)).unwrap_err();
+        assert_eq!(io_error(e).kind(), std::io::ErrorKind::StorageFull);
+    }
+
     use super::*;
 
     fn guarded(cells: &[&[&str]]) -> String {

@@ -52,9 +52,9 @@ pub const TRACE_HEADER: [&str; 4] = ["time_s", "object", "reason", "message"];
 /// and one row per record.
 fn write_csv<W: Write, T: Serialize>(w: W, header: &[&str], rows: &[T]) -> io::Result<()> {
     let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(FormulaGuard::new(w));
-    csv.write_record(header)?;
+    csv.write_record(header).map_err(super::csv_guard::io_error)?;
     for row in rows {
-        csv.serialize(row)?;
+        csv.serialize(row).map_err(super::csv_guard::io_error)?;
     }
     csv.flush()?;
     Ok(())

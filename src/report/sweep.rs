@@ -36,15 +36,16 @@ pub struct SweepPoint {
 pub fn write_sweep_csv<W: Write>(writer: W, axes: &[String], points: &[SweepPoint]) -> io::Result<()> {
     // Sweep values are the user's text: a value such as `=cmd()` must not become a formula.
     let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(FormulaGuard::new(writer));
-    csv.write_record(axes.iter().map(String::as_str).chain(SUMMARY_CSV_HEADER))?;
+    csv.write_record(axes.iter().map(String::as_str).chain(SUMMARY_CSV_HEADER))
+        .map_err(super::csv_guard::io_error)?;
     for point in points {
         assert_eq!(point.values.len(), axes.len(), "a value per axis");
         for row in summary_csv_rows(&point.summary) {
             for value in &point.values {
-                csv.write_field(value)?;
+                csv.write_field(value).map_err(super::csv_guard::io_error)?;
             }
             // `serialize` appends the row's fields to the record begun above and ends it.
-            csv.serialize(row)?;
+            csv.serialize(row).map_err(super::csv_guard::io_error)?;
         }
     }
     csv.flush()?;

@@ -400,3 +400,56 @@ fn a_100_mb_file_is_refused_before_it_is_read() {
     let file = write(dir.path(), "padded.yaml", &text);
     rollsim().arg("validate").arg(&file).assert().success();
 }
+
+/// A file system that fills up under the run (a 64 KiB tmpfs; mounting needs root, so the
+/// test says why it is skipped without it): exit 2 naming the path, and no file under a final
+/// name that is not whole (`runs.csv` appears only by renaming a finished `.partial`).
+#[test]
+fn a_full_disk_is_bad_input_with_the_path_and_no_partial_file_under_a_final_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mount)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root) to fill a disk");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.clone());
+    let file = write(dir.path(), "f.yaml", &shipped("rolling-healthy.yaml"));
+    let out = mount.join("out");
+    // 2,000 rows of runs.csv are far more than 64 KiB.
+    rollsim()
+        .arg("run")
+        .arg(&file)
+        .args(["-n", "2000", "-q", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(out.display().to_string()).and(predicate::str::contains("space")));
+    assert!(!out.join("runs.csv").exists(), "runs.csv exists only when whole");
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".partial") || name.starts_with('.') {
+            continue;
+        }
+        // What was written before the disk filled up is whole: the run's manifest and scenario.
+        assert!(
+            name == "manifest.json" || name == "scenario.json",
+            "a file under a final name after a failed run: {name}"
+        );
+        let text = std::fs::read_to_string(out.join(&name)).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap_or_else(|e| panic!("{name} is not whole: {e}"));
+    }
+}
