@@ -1515,11 +1515,7 @@ fn eval(node: &Node, store: &Store, ctx: Ctx) -> Result<Value, PromqlError> {
                 if let Some(caps) = regex.captures(value) {
                     let mut res = String::new();
                     caps.expand(replacement, &mut res);
-                    if res.is_empty() {
-                        labels.remove(dst);
-                    } else {
-                        labels.insert(dst.clone(), res);
-                    }
+                    set_label(&mut labels, dst, res);
                 }
                 out.push((labels, v));
             }
@@ -1535,11 +1531,7 @@ fn eval(node: &Node, store: &Store, ctx: Ctx) -> Result<Value, PromqlError> {
                     .map(|k| labels.get(k).map_or("", String::as_str))
                     .collect::<Vec<_>>()
                     .join(separator);
-                if joined.is_empty() {
-                    labels.remove(dst);
-                } else {
-                    labels.insert(dst.clone(), joined);
-                }
+                set_label(&mut labels, dst, joined);
                 out.push((labels, v));
             }
             check_unique(&out)?;
@@ -1626,6 +1618,15 @@ fn call(func: Func, args: &[Node], store: &Store, ctx: Ctx) -> Result<Value, Pro
             Value::Vector(out)
         }
     })
+}
+
+/// `label_replace`'s and `label_join`'s write: an empty value removes the label.
+fn set_label(labels: &mut Labels, name: &str, value: String) {
+    if value.is_empty() {
+        labels.remove(name);
+    } else {
+        labels.insert(name.to_string(), value);
+    }
 }
 
 /// A range function's value over one series' samples in `window` (None: no element).
