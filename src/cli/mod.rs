@@ -318,7 +318,11 @@ impl From<ScenarioError> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
-        Failure { code: 1, message: format!("error: {e}") }
+        // The user's to fix (a full disk, no permission, read-only): bad input, exit 2.
+        Failure {
+            code: if crate::report::outdir::user_error(&e) { 2 } else { 1 },
+            message: format!("error: {e}"),
+        }
     }
 }
 

@@ -107,7 +107,7 @@ pub fn run(args: &SloRulesArgs) -> Result<(), Failure> {
         None => lock.write_all(yaml.as_bytes())?,
         Some(path) => {
             report::write_atomically(path, |w| w.write_all(yaml.as_bytes())).map_err(|e| Failure {
-                code: 1,
+                code: if crate::report::outdir::user_error(&e) { 2 } else { 1 },
                 message: format!("error: cannot write {}: {e}", path.display()),
             })?;
             lock.write_all(render_table(&rows).as_bytes())?;

@@ -262,8 +262,10 @@ pub fn write_results(
         .collect();
     let paths: Vec<String> = manifest.axes.iter().map(|a| a.path.clone()).collect();
     let path = out_dir.join("sweep.csv");
-    report::write_sweep_csv_file(&path, &paths, &results)
-        .map_err(|e| Failure { code: 1, message: format!("error: cannot write {}: {e}", path.display()) })?;
+    report::write_sweep_csv_file(&path, &paths, &results).map_err(|e| Failure {
+        code: if crate::report::outdir::user_error(&e) { 2 } else { 1 },
+        message: format!("error: cannot write {}: {e}", path.display()),
+    })?;
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     match format {

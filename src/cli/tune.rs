@@ -268,7 +268,7 @@ fn prepare_out(dir: &Path) -> Result<crate::report::outdir::OutLock, Failure> {
         match std::fs::remove_file(dir.join(stale)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(Failure {
-                    code: 1,
+                    code: if crate::report::outdir::user_error(&e) { 2 } else { 1 },
                     message: format!("error: cannot remove {}: {e}", dir.join(stale).display()),
                 });
             }
@@ -287,7 +287,10 @@ fn finish(out: &Path, manifest: &TuneManifest, results: &[SettingResult]) -> Res
     let pick = recommended(&points, budget);
     let csv = tune_csv(&points, pick);
     let written = |path: PathBuf, r: std::io::Result<()>| {
-        r.map_err(|e| Failure { code: 1, message: format!("error: cannot write {}: {e}", path.display()) })
+        r.map_err(|e| Failure {
+            code: if crate::report::outdir::user_error(&e) { 2 } else { 1 },
+            message: format!("error: cannot write {}: {e}", path.display()),
+        })
     };
     let path = out.join(TUNE_FILE);
     written(path.clone(), write_atomically(&path, |w| w.write_all(csv.as_bytes())))?;
@@ -387,7 +390,7 @@ pub fn run(args: &TuneArgs) -> Result<(), Failure> {
         return Ok(());
     }
     shard::write_part(&out, range.start, &results).map_err(|e| Failure {
-        code: 1,
+        code: if crate::report::outdir::user_error(&e) { 2 } else { 1 },
         message: format!("error: cannot write {}: {e}", out.join(PART_FILE).display()),
     })?;
     println!(

@@ -107,6 +107,21 @@ fn slo_rules_writes_the_file_and_prints_the_table() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
+/// An `--out` the user must fix (here a file stands where its directory should be) is bad
+/// input, exit 2 with the path, as for every command that writes.
+#[test]
+fn slo_rules_out_under_a_file_is_bad_input_with_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blocker"), "x").unwrap();
+    let path = dir.path().join("blocker").join("slo.yaml");
+    rollsim()
+        .args(["slo-rules", "--name", "checkout", "--objective", "0.999", "--out"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(path.display().to_string()));
+}
+
 #[test]
 fn slo_rules_rejects_bad_input_with_exit_code_2() {
     for (flag, value, says) in [

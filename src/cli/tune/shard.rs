@@ -278,7 +278,7 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<(), Failure> {
     if let Some(bytes) = brief {
         let path = out_dir.join(brief_file);
         write_atomically(&path, |w| w.write_all(&bytes)).map_err(|e| Failure {
-            code: 1,
+            code: if crate::report::outdir::user_error(&e) { 2 } else { 1 },
             message: format!("error: cannot write {}: {e}", path.display()),
         })?;
     }
