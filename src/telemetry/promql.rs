@@ -115,6 +115,24 @@ fn limit(expr: &str, at: usize, message: String) -> PromqlError {
     PromqlError::Limit { at, message, span }
 }
 
+/// Where the string literal or comment that starts at `bytes[i]` (a quote or `#`) ends: the
+/// index of its closing quote or of the newline after the comment (or the end). Backslash
+/// escapes count in all but raw (backtick) strings.
+fn skip_literal(bytes: &[u8], mut i: usize) -> usize {
+    let c = bytes[i];
+    if c == b'#' {
+        while i < bytes.len() && bytes[i] != b'\n' {
+            i += 1;
+        }
+        return i;
+    }
+    i += 1;
+    while i < bytes.len() && bytes[i] != c {
+        i += if c != b'`' && bytes[i] == b'\\' { 2 } else { 1 };
+    }
+    i
+}
+
 /// The first occurrence in `expr`, outside string literals and comments, of `token` as a
 /// whole word (for a name) or as is (for a symbol).
 fn find_token(expr: &str, token: &str) -> Option<usize> {
@@ -125,17 +143,7 @@ fn find_token(expr: &str, token: &str) -> Option<usize> {
     while i < bytes.len() {
         let c = bytes[i];
         match c {
-            b'"' | b'\'' | b'`' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != c {
-                    i += if c != b'`' && bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
+            b'"' | b'\'' | b'`' | b'#' => i = skip_literal(bytes, i),
             _ if expr[i..].starts_with(token) => {
                 let end = i + token.len();
                 let bounded = !word
@@ -786,18 +794,7 @@ pub fn check_size(expr: &str) -> Result<(), PromqlError> {
                 operators += 1;
                 after_offset = true;
             }
-            b'"' | b'\'' | b'`' => {
-                // A string: skip to its closing quote (backslash escapes all but in raw ones).
-                i += 1;
-                while i < bytes.len() && bytes[i] != c {
-                    i += if c != b'`' && bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
+            b'"' | b'\'' | b'`' | b'#' => i = skip_literal(bytes, i),
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 open.push(c);
